@@ -1,0 +1,1 @@
+"""socialign llm_bridge."""

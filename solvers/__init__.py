@@ -1,0 +1,39 @@
+"""socialign solvers: batched, certified equilibrium computation in JAX.
+
+Games are immutable pytrees; solvers are immutable configurations with pure ``init``/``step``;
+:func:`solve` runs them in one jitted loop and returns a certified :class:`Equilibrium`.
+"""
+
+from solvers._game import NormalFormGame, stack
+from solvers._metrics import (
+    action_values,
+    best_response,
+    best_response_gains,
+    expected_values,
+    nash_conv,
+)
+from solvers._result import Equilibrium, Result, result_message
+from solvers._solve import Solver, solve
+
+# -- normal-form solvers (issue 2) --
+
+# -- linear programming core (issue 2) --
+
+# -- extensive-form games (issue 5) --
+
+# -- Stackelberg and commitment (issue 3) --
+
+__all__ = [
+    "Equilibrium",
+    "NormalFormGame",
+    "Result",
+    "Solver",
+    "action_values",
+    "best_response",
+    "best_response_gains",
+    "expected_values",
+    "nash_conv",
+    "result_message",
+    "solve",
+    "stack",
+]

@@ -1,0 +1,162 @@
+"""Equilibrium metrics as pure functions: action values, best responses, regrets, NashConv.
+
+For a profile of mixed strategies ``s = (s_1, ..., s_n)`` the value of action ``a`` to player
+``i`` is ``v_i(a) = sum_{a_-i} u_i(a, a_-i) prod_{j != i} s_j(a_j)``; the gain of a best response
+is ``g_i = max_a v_i(a) - s_i . v_i`` and ``NashConv(s) = sum_i g_i`` (zero exactly at a Nash
+equilibrium). ``nash_conv``, ``expected_values`` and ``best_response`` dispatch on the game type
+(normal-form here; extensive-form games register their own implementations).
+
+Example:
+  >>> import jax.numpy as jnp, solvers
+  >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+  >>> u = jnp.array([0.5, 0.5])
+  >>> float(solvers.nash_conv(g, (u, u)))
+  0.0
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from solvers._checks import as_float_array, check_simplex, is_concrete
+from solvers._game import NormalFormGame
+
+__all__ = [
+    "action_values",
+    "expected_values",
+    "best_response",
+    "best_response_gains",
+    "nash_conv",
+    "validate_strategies",
+]
+
+
+def validate_strategies(game: NormalFormGame, strategies, name: str = "strategies") -> tuple:
+    """Check a strategy profile against ``game``; return it as a tuple of float arrays."""
+    if not isinstance(strategies, tuple | list):
+        raise TypeError(f"{name} must be a tuple with one mixed strategy per player, got "
+                        f"{type(strategies).__name__}")
+    if len(strategies) != game.num_players:
+        raise ValueError(f"{name} has {len(strategies)} entries but the game has "
+                         f"{game.num_players} players")
+    out = []
+    for i, (s, a) in enumerate(zip(strategies, game.num_actions)):
+        s = as_float_array(s, f"{name}[{i}]", dtype=game.dtype)
+        expected = (*game.batch_shape, a)
+        if tuple(s.shape) != expected:
+            raise ValueError(f"{name}[{i}] must have shape {expected}, got {tuple(s.shape)}")
+        if is_concrete(s):
+            check_simplex(s, f"{name}[{i}]", atol=1e-5 if s.dtype == jnp.float32 else 1e-8)
+        out.append(s)
+    return tuple(out)
+
+
+def _batched(fn):
+    """Apply ``fn(game, strategies, ...)`` over the game's batch axes with ``vmap``."""
+
+    @functools.wraps(fn)
+    def wrapper(game: NormalFormGame, strategies, *args):
+        f = fn
+        for _ in game.batch_shape:
+            f = jax.vmap(f, in_axes=(0, 0, *([None] * len(args))))
+        return f(game, strategies, *args)
+
+    return wrapper
+
+
+def _action_values(game: NormalFormGame, strategies) -> tuple:
+    n = game.num_players
+    out = []
+    for i in range(n):
+        operands = [game.payoffs[i], list(range(n))]
+        for j in range(n):
+            if j != i:
+                operands += [strategies[j], [j]]
+        out.append(jnp.einsum(*operands, [i]))
+    return tuple(out)
+
+
+def action_values(game: NormalFormGame, strategies) -> tuple:
+    """Expected payoff of each pure action of each player against the others' mixed strategies.
+
+    Returns a tuple whose entry ``i`` has shape ``[*batch, A_i]``.
+    """
+    strategies = validate_strategies(game, strategies)
+    return _batched(_action_values)(game, strategies)
+
+
+def _gains(game: NormalFormGame, strategies) -> jax.Array:
+    vals = _action_values(game, strategies)
+    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
+
+
+def _values(game: NormalFormGame, strategies) -> jax.Array:
+    vals = _action_values(game, strategies)
+    return jnp.stack([jnp.dot(s, v) for v, s in zip(vals, strategies)])
+
+
+@functools.singledispatch
+def expected_values(game, strategies) -> jax.Array:
+    """Expected payoff of each player under ``strategies``: shape ``[*batch, players]``."""
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@expected_values.register
+def _(game: NormalFormGame, strategies) -> jax.Array:
+    strategies = validate_strategies(game, strategies)
+    return _batched(_values)(game, strategies)
+
+
+@functools.singledispatch
+def best_response_gains(game, strategies) -> jax.Array:
+    """Per-player gain from a best response (regret against the best pure deviation)."""
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@best_response_gains.register
+def _(game: NormalFormGame, strategies) -> jax.Array:
+    strategies = validate_strategies(game, strategies)
+    return _batched(_gains)(game, strategies)
+
+
+@functools.singledispatch
+def nash_conv(game, strategies) -> jax.Array:
+    """NashConv: the sum over players of the gain from a best response (0 at equilibrium).
+
+    Args:
+      game: a :class:`NormalFormGame` (or another registered game type), possibly batched.
+      strategies: one mixed strategy per player, each ``[*batch, A_i]``.
+
+    Returns:
+      ``[*batch]`` array, non-negative up to rounding.
+    """
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@nash_conv.register
+def _(game: NormalFormGame, strategies) -> jax.Array:
+    return best_response_gains(game, strategies).sum(axis=-1)
+
+
+@functools.singledispatch
+def best_response(game, strategies, player: int | None = None):
+    """Pure best responses (one-hot), per player or for ``player`` alone.
+
+    Ties go to the lowest action index.
+    """
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@best_response.register
+def _(game: NormalFormGame, strategies, player: int | None = None):
+    strategies = validate_strategies(game, strategies)
+    if player is not None and (
+        isinstance(player, bool) or not isinstance(player, int) or not 0 <= player < game.num_players
+    ):
+        raise ValueError(f"player must be an int in [0, {game.num_players}), got {player!r}")
+    vals = _batched(_action_values)(game, strategies)
+    brs = tuple(jax.nn.one_hot(jnp.argmax(v, axis=-1), v.shape[-1], dtype=v.dtype) for v in vals)
+    return brs if player is None else brs[player]
