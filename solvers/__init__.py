@@ -18,6 +18,7 @@ from solvers._solve import Solver, solve
 # -- normal-form solvers (issue 2) --
 
 # -- linear programming core (issue 2) --
+from solvers._linprog import LPSolution, linprog
 
 # -- extensive-form games (issue 5) --
 
@@ -25,6 +26,7 @@ from solvers._solve import Solver, solve
 
 __all__ = [
     "Equilibrium",
+    "LPSolution",
     "NormalFormGame",
     "Result",
     "Solver",
@@ -32,6 +34,7 @@ __all__ = [
     "best_response",
     "best_response_gains",
     "expected_values",
+    "linprog",
     "nash_conv",
     "result_message",
     "solve",
