@@ -21,10 +21,20 @@ from solvers._solve import Solver, solve
 from solvers._linprog import LPSolution, linprog
 
 # -- extensive-form games (issue 5) --
+from solvers._cfr import CFR, MCCFR, CFRPlus, DiscountedCFR, PredictiveCFRPlus
+from solvers._efg import ExtensiveFormGame
+from solvers._efg_metrics import exploitability
 
 # -- Stackelberg and commitment (issue 3) --
 
 __all__ = [
+    "CFR",
+    "CFRPlus",
+    "DiscountedCFR",
+    "ExtensiveFormGame",
+    "MCCFR",
+    "PredictiveCFRPlus",
+    "exploitability",
     "Equilibrium",
     "LPSolution",
     "NormalFormGame",

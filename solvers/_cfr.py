@@ -303,3 +303,117 @@ class PredictiveCFRPlus(_CFRFamily):
 
     def _current(self, regrets, last, legal):
         return regret_matching(regrets + last, legal)
+
+
+@dataclasses.dataclass(frozen=True)
+class MCCFR(Solver):
+    """Outcome-sampling Monte Carlo CFR (Lanctot, Waugh, Zinkevich & Bowling, NeurIPS 2009).
+
+    Each iteration samples, for every player ``i`` in turn, ``num_samples`` root-to-terminal
+    trajectories: chance by its probabilities, the opponents on-policy and player ``i`` with the
+    exploration policy ``epsilon * uniform + (1 - epsilon) * pi``. Along a trajectory with sampling
+    probability ``s(h)`` and terminal ``z``, every infoset ``I`` of player ``i`` at ``h`` (sampled
+    action ``b``) receives the importance-weighted regret
+
+        r(I, a) = (pi_{-i}(h) / s(h)) * u_i(z) * (pi(h b -> z) / s(h b -> z)) * ([a = b] - pi(b)) / s(b)
+
+    and the stochastically weighted average-policy increment ``pi_i(h) / s(h) * pi(I, .)``, as in
+    OpenSpiel's ``OutcomeSamplingSolver`` (same estimator; the random streams differ). The
+    per-iteration cost is ``O(depth)`` per trajectory, independent of the tree size, which suits
+    games too large for full traversals; ``num_samples`` batches trajectories for accelerators.
+
+    Example:
+      >>> import solvers
+      >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
+      >>> eq = solvers.solve(g, solvers.MCCFR(), max_steps=20000, check_every=20000,
+      ...                    throw=False)
+      >>> float(eq.nash_conv) < 0.1
+      True
+    """
+
+    epsilon: float = 0.6
+    num_samples: int = 1
+
+    game_types = (ExtensiveFormGame,)
+
+    def __post_init__(self):
+        _check_real(self.epsilon, "epsilon", 0.0)
+        if self.epsilon > 1:
+            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int) or \
+                self.num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {self.num_samples!r}")
+
+    def init(self, game, key):
+        zeros = jnp.zeros((game.num_infosets, game.max_actions), game.dtype)
+        if key is None:
+            key = jax.random.key(0)
+        return MCCFRState(zeros, zeros, jnp.asarray(0, jnp.int32), key)
+
+    def _episode(self, game, policy, key, i):
+        """Sample one trajectory for update player ``i``; return per-step row updates."""
+        tree = game.tree
+        I, A, Ac, C = tree.num_infosets, tree.max_actions, tree.max_outcomes, tree.num_chance
+        W = max(A, Ac)
+        dtype = policy.dtype
+        legal = jnp.asarray(tree.legal)
+        kinds = jnp.asarray(tree.node_kind)
+        rows = jnp.asarray(tree.node_row)
+        children = jnp.asarray(tree.node_children)
+        pad = ((0, 0), (0, W - A))
+        pol_w = jnp.pad(policy, pad)
+        unif_w = jnp.pad((legal / legal.sum(1, keepdims=True)).astype(dtype), pad)
+        chance_w = jnp.pad(game.chance_probs, ((0, 0), (0, W - Ac))) if C else None
+        node = jnp.asarray(tree.root, jnp.int32)
+        keys = jax.random.split(key, tree.depth)
+        rec = []
+        for d in range(tree.depth):
+            kind, row = kinds[node], rows[node]
+            alive = kind != -2
+            dec = kind >= 0
+            own = kind == i
+            irow = jnp.clip(row, 0, I - 1)
+            prow = pol_w[irow]
+            probs = prow if chance_w is None else jnp.where(dec, prow,
+                                                           chance_w[jnp.clip(row, 0, C - 1)])
+            samp = jnp.where(own, self.epsilon * unif_w[irow] + (1 - self.epsilon) * prow, probs)
+            samp = jnp.where(alive, samp, jnp.ones_like(samp) / W)
+            a = jax.random.categorical(keys[d], jnp.log(samp))
+            rec.append((alive & dec, alive & own, irow, a, probs[a], samp[a]))
+            node = jnp.where(alive, children[node, a], node)
+        u = game.utilities[rows[node], i]
+        dec, own, irow, act, pi, sig = (jnp.stack(x) for x in zip(*rec))
+        sig = jnp.where(dec, sig, 1.0)
+        ratio = jnp.where(dec, pi / sig, 1.0)
+        opp_f = jnp.where(own, 1.0 / sig, ratio)
+        my_f = jnp.where(own, ratio, jnp.where(dec, 1.0 / sig, 1.0))
+        one = jnp.ones((1,), dtype)
+        opp_pre = jnp.cumprod(jnp.concatenate([one, opp_f[:-1]]))
+        my_pre = jnp.cumprod(jnp.concatenate([one, my_f[:-1]]))
+        tail = jnp.cumprod(jnp.concatenate([one, ratio[::-1][:-1]]))[::-1]
+        weight = jnp.where(own, opp_pre * u * tail / sig, 0.0)
+        onehot = jax.nn.one_hot(act, A, dtype=dtype)
+        d_regret = weight[:, None] * jnp.where(legal[irow], onehot - pi[:, None], 0.0)
+        d_cum = jnp.where(own, my_pre, 0.0)[:, None] * policy[irow]
+        return irow, d_regret, d_cum
+
+    def step(self, game, state: MCCFRState) -> MCCFRState:
+        legal = game.tree.legal
+        key, sub = jax.random.split(state.key)
+        keys = jax.random.split(sub, game.num_players)
+        regrets, cum = state.regrets, state.cum_policy
+        for i in range(game.num_players):
+            policy = regret_matching(regrets, legal)
+            ks = jax.random.split(keys[i], self.num_samples)
+            irow, d_r, d_c = jax.vmap(lambda k, i=i: self._episode(game, policy, k, i))(ks)
+            irow = irow.reshape(-1)
+            regrets = regrets.at[irow].add(d_r.reshape(-1, game.max_actions))
+            cum = cum.at[irow].add(d_c.reshape(-1, game.max_actions))
+        return MCCFRState(regrets, cum, state.iteration + 1, key)
+
+    def strategies(self, game, state) -> jax.Array:
+        """The normalised average policy ``[I, A]``."""
+        return _normalise(state.cum_policy, game.tree.legal)
+
+    def current_policy(self, game, state) -> jax.Array:
+        return regret_matching(state.regrets, game.tree.legal)
