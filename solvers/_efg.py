@@ -749,7 +749,7 @@ def validate_policy(game: ExtensiveFormGame, policy, name: str = "policy") -> ja
     if not isinstance(game, ExtensiveFormGame):
         raise TypeError(f"game must be an ExtensiveFormGame, got {type(game).__name__}")
     if (hasattr(policy, "action_probability_array") or hasattr(policy, "get_state_policy")
-            or isinstance(policy, dict)):
+            or hasattr(policy, "action_probabilities") or isinstance(policy, dict)):
         if game.batch_shape:
             raise ValueError(f"{name}: OpenSpiel policies apply to unbatched games only")
         return game.policy_from_openspiel(policy)

@@ -133,7 +133,12 @@ def _efg_best_response(game: ExtensiveFormGame, policy, player: int | None = Non
     if player is not None and (isinstance(player, bool) or not isinstance(player, int | np.integer)
                                or not 0 <= player < n):
         raise ValueError(f"player must be an int in [0, {n}), got {player!r}")
+    player = None if player is None else int(player)
+    return _jit_best_response(game, policy, player)
 
+
+@functools.partial(jax.jit, static_argnums=2)
+def _jit_best_response(game, policy, player):
     def single(g, pol):
         _, acts = best_response_values(g, pol)
         onehot = jax.nn.one_hot(acts, g.max_actions, dtype=pol.dtype)

@@ -1,0 +1,264 @@
+"""ExtensiveFormGame: compilation, oracles (ORACLES.md), metrics against OpenSpiel, bad input."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pyspiel
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from open_spiel.python import policy as os_policy
+
+import solvers
+from solvers import ExtensiveFormGame as EFG
+
+T, C = EFG.TERMINAL, EFG.CHANCE
+
+
+@pytest.fixture(scope="module")
+def kuhn():
+    return EFG.from_openspiel("kuhn_poker")
+
+
+@pytest.fixture(scope="module")
+def leduc():
+    return EFG.from_openspiel("leduc_poker")
+
+
+def _random_policy(game, seed):
+    rng = np.random.default_rng(seed)
+    p = rng.random((game.num_infosets, game.max_actions)) ** 3 * game.legal_mask
+    return p / p.sum(1, keepdims=True)
+
+
+def _pyspiel_exploitability(game, pol):
+    tab = game.to_openspiel_policy(pol)
+    return pyspiel.exploitability(game.tree._pyspiel_game,
+                                  os_policy.python_policy_to_pyspiel_policy(tab))
+
+
+# -- oracles ------------------------------------------------------------------------------------
+def test_kuhn_oracles(kuhn):
+    assert kuhn.num_infosets == 12
+    assert kuhn.num_histories == 58
+    assert kuhn.num_players == 2
+    np.testing.assert_allclose(solvers.nash_conv(kuhn, kuhn.uniform_policy()), 11 / 12,
+                               atol=1e-12)
+    fold = np.zeros((12, 2))
+    fold[:, 0] = 1.0  # pass/fold everywhere
+    np.testing.assert_allclose(solvers.nash_conv(kuhn, fold), 2.0, atol=1e-12)
+
+
+def test_kuhn_value_at_equilibrium(kuhn):
+    # the analytic equilibrium family with alpha = 0 (Kuhn 1950)
+    eq = solvers.solve(kuhn, solvers.PredictiveCFRPlus(), max_steps=3000, tol=1e-6)
+    np.testing.assert_allclose(eq.values, [-1 / 18, 1 / 18], atol=1e-5)
+    assert float(eq.nash_conv) <= 1e-6
+
+
+def test_leduc_oracles(leduc):
+    assert leduc.num_infosets == 936
+    assert leduc.num_histories == 9457
+    np.testing.assert_allclose(solvers.nash_conv(leduc, leduc.uniform_policy()),
+                               4.747222222222222, atol=1e-12)
+
+
+# -- metrics against OpenSpiel --------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exploitability_matches_pyspiel_kuhn(kuhn, seed):
+    pol = _random_policy(kuhn, seed)
+    np.testing.assert_allclose(solvers.exploitability(kuhn, pol),
+                               _pyspiel_exploitability(kuhn, pol), atol=1e-9, rtol=0)
+
+
+def test_exploitability_matches_pyspiel_leduc(leduc):
+    for seed in (3, 4):
+        pol = _random_policy(leduc, seed)
+        np.testing.assert_allclose(solvers.exploitability(leduc, pol),
+                                   _pyspiel_exploitability(leduc, pol), atol=1e-9, rtol=0)
+
+
+def test_nash_conv_and_values_three_player_kuhn():
+    g = EFG.from_openspiel("kuhn_poker(players=3)")
+    pol = _random_policy(g, 5)
+    tab = os_policy.python_policy_to_pyspiel_policy(g.to_openspiel_policy(pol))
+    np.testing.assert_allclose(solvers.nash_conv(g, pol),
+                               pyspiel.nash_conv(g.tree._pyspiel_game, tab), atol=1e-9)
+    ref = pyspiel.expected_returns(g.tree._pyspiel_game.new_initial_state(), tab, -1, True)
+    np.testing.assert_allclose(solvers.expected_values(g, pol), ref, atol=1e-12)
+
+
+def test_liars_dice_and_turn_based_goofspiel():
+    for name in ["liars_dice(dice_sides=3)", pyspiel.convert_to_turn_based(
+            pyspiel.load_game("goofspiel(num_cards=3,imp_info=True)"))]:
+        g = EFG.from_openspiel(name)
+        pol = _random_policy(g, 7)
+        np.testing.assert_allclose(solvers.exploitability(g, pol),
+                                   _pyspiel_exploitability(g, pol), atol=1e-9)
+
+
+def test_best_response_policy_is_consistent_and_optimal(kuhn):
+    pol = jnp.asarray(_random_policy(kuhn, 8))
+    br = solvers.best_response(kuhn, pol)
+    assert br.shape == pol.shape
+    np.testing.assert_array_equal(np.asarray(br).sum(1), 1.0)
+    gains = solvers.best_response_gains(kuhn, pol)
+    vals = solvers.expected_values(kuhn, pol)
+    for i in range(2):
+        mixed = solvers.best_response(kuhn, pol, player=i)
+        rows = kuhn.infoset_player == i
+        np.testing.assert_array_equal(np.asarray(mixed)[~rows], np.asarray(pol)[~rows])
+        v = solvers.expected_values(kuhn, mixed)[i]
+        np.testing.assert_allclose(v - vals[i], gains[i], atol=1e-12)
+
+
+def _brute_force_gains(game, pol):
+    """Best-response gains by enumerating every pure strategy of each player."""
+    pol = np.asarray(pol)
+    vals = np.asarray(solvers.expected_values(game, pol))
+    gains = []
+    for i in range(game.num_players):
+        rows = np.flatnonzero(game.infoset_player == i)
+        ks = game.tree.infoset_num_actions[rows]
+        profiles = []
+        for choice in itertools.product(*[range(k) for k in ks]):
+            p = pol.copy()
+            p[rows] = 0.0
+            p[rows, list(choice)] = 1.0
+            profiles.append(p)
+        v = jax.vmap(lambda p: solvers.expected_values(game, p))(jnp.asarray(np.stack(profiles)))
+        gains.append(float(np.max(np.asarray(v)[:, i])) - vals[i])
+    return np.asarray(gains)
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+def test_best_response_equals_brute_force_on_random_payoffs(kuhn, seed):
+    rng = np.random.default_rng(seed)
+    game = kuhn.with_utilities(rng.normal(size=kuhn.utilities.shape))  # general-sum, same tree
+    pol = _random_policy(game, seed)
+    np.testing.assert_allclose(solvers.best_response_gains(game, pol),
+                               _brute_force_gains(game, pol), atol=1e-10)
+
+
+# -- our own trees ----------------------------------------------------------------------------
+def _signalling_game():
+    """Chance picks a type, player 0 (sender) sees it and signals, player 1 sees only the signal."""
+    parent, player, infoset, prob, util = [-1], [C], [-1], [0.0], [[0, 0]]
+
+    def add(p, pl, s=-1, pr=0.0, u=(0, 0)):
+        parent.append(p)
+        player.append(pl)
+        infoset.append(s)
+        prob.append(pr)
+        util.append(list(u))
+        return len(parent) - 1
+
+    pay = {(0, 0, 0): (2, 1), (0, 0, 1): (0, 0), (0, 1, 0): (1, 1), (0, 1, 1): (-1, 0),
+           (1, 0, 0): (1, 0), (1, 0, 1): (0, 1), (1, 1, 0): (0, 0), (1, 1, 1): (2, 1)}
+    for t, pt in enumerate([0.6, 0.4]):
+        s = add(0, 0, t, pt)
+        for m in range(2):
+            r = add(s, 1, 2 + m)
+            for a in range(2):
+                add(r, T, u=pay[(t, m, a)])
+    return dict(parent=parent, player=player, infoset=infoset, chance_prob=prob, utilities=util)
+
+
+def test_from_arrays_signalling_game():
+    spec = _signalling_game()
+    g = EFG.from_arrays(**spec)
+    assert (g.num_infosets, g.num_histories, g.num_terminals) == (4, 15, 8)
+    pol = _random_policy(g, 0)
+    np.testing.assert_allclose(solvers.best_response_gains(g, pol), _brute_force_gains(g, pol),
+                               atol=1e-12)
+    # uniform play: each terminal reached with prob type * 1/4
+    u = np.asarray(spec["utilities"], float)[np.asarray(spec["player"]) == T]
+    want = (np.repeat([0.6, 0.4], 4)[:, None] * u / 4).sum(0)
+    np.testing.assert_allclose(solvers.expected_values(g, g.uniform_policy()), want, atol=1e-12)
+
+
+def test_from_arrays_perfect_information_default():
+    g = EFG.from_arrays(parent=[-1, 0, 0, 2, 2], player=[0, T, 1, T, T],
+                        utilities=[[0, 0], [0, 2], [0, 0], [-1, -1], [1, 1]])
+    # entry game: subgame-perfect equilibrium (enter, accommodate) has NashConv 0
+    pol = np.array([[0.0, 1.0], [0.0, 1.0]])
+    np.testing.assert_allclose(solvers.nash_conv(g, pol), 0.0, atol=1e-12)
+    np.testing.assert_allclose(solvers.expected_values(g, pol), [1.0, 1.0])
+
+
+def test_batching_with_utilities_and_stack(kuhn):
+    scales = jnp.array([1.0, 2.0, 0.5])
+    games = kuhn.with_utilities(kuhn.utilities * scales[:, None, None])
+    assert games.batch_shape == (3,)
+    pol = jnp.broadcast_to(kuhn.uniform_policy(), (3, 12, 2))
+    np.testing.assert_allclose(solvers.nash_conv(games, pol), np.asarray(scales) * 11 / 12,
+                               atol=1e-12)
+    stacked = EFG.stack([games[k] for k in range(3)])
+    np.testing.assert_allclose(stacked.utilities, games.utilities)
+    assert games[1].batch_shape == ()
+
+
+def test_policy_conversion_round_trip(kuhn):
+    pol = _random_policy(kuhn, 11)
+    tab = kuhn.to_openspiel_policy(pol)
+    np.testing.assert_allclose(kuhn.policy_from_openspiel(tab), pol, atol=0)
+    cpp = os_policy.python_policy_to_pyspiel_policy(tab)
+    np.testing.assert_allclose(kuhn.policy_from_openspiel(cpp), pol, atol=1e-15)
+    uni = os_policy.UniformRandomPolicy(kuhn.tree._pyspiel_game)
+    np.testing.assert_allclose(kuhn.policy_from_openspiel(uni), kuhn.uniform_policy())
+    # metrics accept OpenSpiel policies directly
+    np.testing.assert_allclose(solvers.nash_conv(kuhn, tab), solvers.nash_conv(kuhn, pol))
+
+
+# -- bad input --------------------------------------------------------------------------------
+def test_refuses_simultaneous_and_bad_games():
+    with pytest.raises(ValueError, match="convert_to_turn_based"):
+        EFG.from_openspiel("goofspiel(num_cards=3)")
+    with pytest.raises(ValueError, match="cannot load"):
+        EFG.from_openspiel("no_such_game")
+    with pytest.raises(TypeError, match="name_or_game"):
+        EFG.from_openspiel(3)
+    with pytest.raises(ValueError, match="max_histories"):
+        EFG.from_openspiel("leduc_poker", max_histories=100)
+
+
+def test_from_arrays_validation():
+    spec = _signalling_game()
+    bad = dict(spec, parent=[-1, -1] + spec["parent"][2:])
+    with pytest.raises(ValueError, match="exactly one root"):
+        EFG.from_arrays(**bad)
+    bad = dict(spec, chance_prob=[0.0, 0.7] + spec["chance_prob"][2:])
+    with pytest.raises(ValueError, match="sum to 1"):
+        EFG.from_arrays(**bad)
+    bad = dict(spec, infoset=[-1, 0, 2, -1, -1, 3, -1, -1, 1, 0, -1, -1, 3, -1, -1])
+    with pytest.raises(ValueError, match="mixes"):
+        EFG.from_arrays(**bad)
+    # forgetting one's own move: player 1 moves twice, second infoset merges both first moves
+    with pytest.raises(ValueError, match="perfect recall"):
+        EFG.from_arrays(parent=[-1, 0, 0, 1, 1, 2, 2], player=[0, 0, 0, T, T, T, T],
+                        infoset=[0, 1, 1, -1, -1, -1, -1], utilities=np.zeros((7, 2)))
+    with pytest.raises(ValueError, match="chance_prob is required"):
+        EFG.from_arrays(**{k: v for k, v in spec.items() if k != "chance_prob"})
+    with pytest.raises(TypeError, match="utilities"):
+        EFG.from_arrays(parent=[-1, 0], player=[0, T], utilities="x")
+
+
+def test_policy_validation(kuhn):
+    with pytest.raises(ValueError, match="shape"):
+        solvers.nash_conv(kuhn, np.ones((12, 3)) / 3)
+    with pytest.raises(ValueError, match="sum to 1"):
+        solvers.nash_conv(kuhn, np.ones((12, 2)))
+    bad = np.asarray(kuhn.uniform_policy()).copy()
+    bad[0] = [1.5, -0.5]
+    with pytest.raises(ValueError, match="non-negative"):
+        solvers.exploitability(kuhn, bad)
+    nan = np.asarray(kuhn.uniform_policy()).copy()
+    nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        solvers.nash_conv(kuhn, nan)
+    with pytest.raises(TypeError, match="policy"):
+        kuhn.policy_from_openspiel(object())
+    with pytest.raises(ValueError, match="batch"):
+        kuhn.with_utilities(np.zeros((5, 2)))
