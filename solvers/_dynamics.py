@@ -1,0 +1,454 @@
+"""Learning dynamics for n-player normal-form games: regret matching, Hedge, fictitious play,
+replicator dynamics.
+
+Every player updates simultaneously from the action values ``v_i(a) = u_i(a, s_-i)`` of the
+current profile ``s``. Dynamics whose guarantee is about the time average (regret matching,
+RM+, Hedge, fictitious play) report the average strategy; dynamics with last-iterate
+behaviour (optimistic Hedge, replicator dynamics) report the current strategy. In two-player
+zero-sum games the average of no-regret dynamics converges to a Nash equilibrium; in general
+games the empirical joint play of no-regret dynamics approaches the set of coarse correlated
+equilibria, so NashConv need not reach ``tol`` (:func:`solvers.solve` then reports
+``MAX_STEPS_REACHED``, never a false ``CONVERGED``).
+
+Each solver is a frozen dataclass whose state is a ``NamedTuple`` pytree with one entry per
+player in its tuple fields, so it can be checkpointed, ``vmap``-ed and placed in a ``scan``.
+
+Example:
+  >>> import solvers
+  >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
+  >>> eq = solvers.solve(rps, solvers.RegretMatchingPlus(), tol=1e-3, max_steps=5000)
+  >>> bool(eq.nash_conv <= 1e-3)
+  True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from solvers._checks import check_positive_scalar
+from solvers._game import NormalFormGame
+from solvers._metrics import _action_values
+from solvers._solve import Solver
+
+__all__ = [
+    "RegretMatching",
+    "RegretMatchingPlus",
+    "Hedge",
+    "OptimisticHedge",
+    "FictitiousPlay",
+    "ReplicatorDynamics",
+    "RegretMatchingState",
+    "HedgeState",
+    "OptimisticHedgeState",
+    "FictitiousPlayState",
+    "ReplicatorState",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------------
+def _uniform(game: NormalFormGame) -> tuple:
+    return tuple(jnp.full((a,), 1.0 / a, dtype=game.dtype) for a in game.num_actions)
+
+
+def _regret_matching_strategy(regrets: jax.Array) -> jax.Array:
+    """``s(a) = [R(a)]^+ / sum_b [R(b)]^+``, uniform when no regret is positive."""
+    pos = jnp.maximum(regrets, 0.0)
+    total = pos.sum()
+    uniform = jnp.full_like(regrets, 1.0 / regrets.shape[-1])
+    safe = jnp.where(total > 0, total, 1.0)
+    return jnp.where(total > 0, pos / safe, uniform)
+
+
+def _instant_regrets(game: NormalFormGame, strategies: tuple) -> tuple:
+    """``r_i(a) = v_i(a) - s_i . v_i`` for every player at once (simultaneous update)."""
+    values = _action_values(game, strategies)
+    return tuple(v - jnp.dot(s, v) for v, s in zip(values, strategies))
+
+
+def _running_average(average: tuple, current: tuple, weight, weight_sum) -> tuple:
+    """Incremental weighted mean: ``avg + (w / W) (current - avg)`` (no growing sums)."""
+    frac = weight / weight_sum
+    return tuple(a + frac * (c - a) for a, c in zip(average, current))
+
+
+def _project_simplex(v: jax.Array) -> jax.Array:
+    """Euclidean projection onto the probability simplex (Duchi et al. 2008)."""
+    n = v.shape[-1]
+    u = jnp.sort(v)[::-1]
+    css = jnp.cumsum(u) - 1.0
+    k = jnp.arange(1, n + 1, dtype=v.dtype)
+    cond = u - css / k > 0
+    rho = jnp.max(jnp.where(cond, jnp.arange(n), 0))
+    theta = css[rho] / (rho + 1.0).astype(v.dtype)
+    return jnp.maximum(v - theta, 0.0)
+
+
+def _check_rate(value, name: str) -> float:
+    check_positive_scalar(value, name)
+    return float(value)
+
+
+class _NormalFormDynamics(Solver):
+    game_types = (NormalFormGame,)
+
+
+# --------------------------------------------------------------------------------------------
+# regret matching and RM+
+# --------------------------------------------------------------------------------------------
+class RegretMatchingState(NamedTuple):
+    """State of :class:`RegretMatching` / :class:`RegretMatchingPlus`.
+
+    Attributes:
+      regrets: per player ``[A_i]``: cumulative regrets (RM) or the thresholded ``Q`` (RM+).
+      average: per player ``[A_i]``: weighted average of the strategies played so far.
+      weight_sum: scalar, sum of the averaging weights so far.
+      count: int32 scalar, number of iterations.
+    """
+
+    regrets: tuple
+    average: tuple
+    weight_sum: jax.Array
+    count: jax.Array
+
+
+def _rm_init(game: NormalFormGame) -> RegretMatchingState:
+    return RegretMatchingState(
+        regrets=tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions),
+        average=_uniform(game),
+        weight_sum=jnp.zeros((), game.dtype),
+        count=jnp.zeros((), jnp.int32),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RegretMatching(_NormalFormDynamics):
+    """Regret matching (Hart and Mas-Colell 2000), simultaneous updates, uniform averaging.
+
+    Each player plays ``s_i^t(a) = [R_i^t(a)]^+ / sum_b [R_i^t(b)]^+`` (uniform when no
+    cumulative regret is positive) and accumulates ``R_i^{t+1} = R_i^t + v_i^t - s_i^t . v_i^t``
+    where ``v_i^t`` are the action values against ``s_{-i}^t``. The reported strategies are the
+    time averages ``(1/T) sum_t s_i^t``; average regret decays as ``O(1/sqrt(T))``, so in
+    two-player zero-sum games NashConv of the average goes to zero.
+
+    Reference: S. Hart and A. Mas-Colell, "A simple adaptive procedure leading to correlated
+    equilibrium", Econometrica 68(5), 2000.
+
+    Example:
+      >>> import solvers
+      >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> eq = solvers.solve(mp, solvers.RegretMatching(), tol=1e-2, max_steps=2000)
+      >>> [round(float(p), 1) for p in eq.strategies[0]]
+      [0.5, 0.5]
+    """
+
+    def init(self, game, key=None) -> RegretMatchingState:
+        return _rm_init(game)
+
+    def step(self, game, state: RegretMatchingState) -> RegretMatchingState:
+        current = tuple(_regret_matching_strategy(r) for r in state.regrets)
+        inst = _instant_regrets(game, current)
+        regrets = tuple(r + d for r, d in zip(state.regrets, inst))
+        weight = jnp.ones((), game.dtype)
+        weight_sum = state.weight_sum + weight
+        average = _running_average(state.average, current, weight, weight_sum)
+        return RegretMatchingState(regrets, average, weight_sum, state.count + 1)
+
+    def strategies(self, game, state: RegretMatchingState) -> tuple:
+        return state.average
+
+
+@dataclasses.dataclass(frozen=True)
+class RegretMatchingPlus(_NormalFormDynamics):
+    """Regret matching+ (Tammelin 2014), simultaneous updates, optionally linear averaging.
+
+    Like :class:`RegretMatching` but the cumulative regrets are thresholded at zero after every
+    update, ``Q_i^{t+1} = [Q_i^t + v_i^t - s_i^t . v_i^t]^+``, and (with
+    ``linear_averaging=True``, the default, as in CFR+) iteration ``t`` gets weight ``t`` in the
+    reported average ``sum_t t s_i^t / sum_t t``.
+
+    Args:
+      linear_averaging: weight iteration ``t`` by ``t`` (True) or uniformly (False).
+
+    References: O. Tammelin, "Solving large imperfect information games using CFR+",
+    arXiv:1407.5042, 2014; O. Tammelin, N. Burch, M. Johanson, M. Bowling, "Solving heads-up
+    limit Texas hold'em", IJCAI 2015.
+
+    Example:
+      >>> import solvers
+      >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
+      >>> eq = solvers.solve(rps, solvers.RegretMatchingPlus(), tol=1e-4, max_steps=5000)
+      >>> int(eq.result)
+      0
+    """
+
+    linear_averaging: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.linear_averaging, bool):
+            raise TypeError(f"linear_averaging must be a bool, got {self.linear_averaging!r}")
+
+    def init(self, game, key=None) -> RegretMatchingState:
+        return _rm_init(game)
+
+    def step(self, game, state: RegretMatchingState) -> RegretMatchingState:
+        current = tuple(_regret_matching_strategy(r) for r in state.regrets)
+        inst = _instant_regrets(game, current)
+        regrets = tuple(jnp.maximum(r + d, 0.0) for r, d in zip(state.regrets, inst))
+        count = state.count + 1
+        if self.linear_averaging:
+            weight = count.astype(game.dtype)
+        else:
+            weight = jnp.ones((), game.dtype)
+        weight_sum = state.weight_sum + weight
+        average = _running_average(state.average, current, weight, weight_sum)
+        return RegretMatchingState(regrets, average, weight_sum, count)
+
+    def strategies(self, game, state: RegretMatchingState) -> tuple:
+        return state.average
+
+
+# --------------------------------------------------------------------------------------------
+# Hedge and optimistic Hedge
+# --------------------------------------------------------------------------------------------
+class HedgeState(NamedTuple):
+    """State of :class:`Hedge`.
+
+    Attributes:
+      logits: per player ``[A_i]``: ``learning_rate`` times the cumulative action values,
+        re-centred so that the largest entry is 0 (softmax is shift invariant).
+      average: per player ``[A_i]``: uniform time average of the strategies played.
+      count: int32 scalar, number of iterations.
+    """
+
+    logits: tuple
+    average: tuple
+    count: jax.Array
+
+
+def _recentre(z: jax.Array) -> jax.Array:
+    return z - jnp.max(z)
+
+
+@dataclasses.dataclass(frozen=True)
+class Hedge(_NormalFormDynamics):
+    """Hedge / multiplicative weights (Freund and Schapire 1999) with a constant learning rate.
+
+    Each player plays ``s_i^t = softmax(eta * sum_{k<t} v_i^k)`` and the reported strategies are
+    the uniform time averages. With ``eta`` of order ``sqrt(log A / T)`` the average regret is
+    ``O(sqrt(log A / T))``; with a constant ``eta`` the average profile of a two-player
+    zero-sum game reaches NashConv of order ``eta`` times the squared payoff range.
+
+    Args:
+      learning_rate: ``eta > 0``, in inverse payoff units.
+
+    Reference: Y. Freund and R. E. Schapire, "Adaptive game playing using multiplicative
+    weights", Games and Economic Behavior 29, 1999.
+
+    Example:
+      >>> import solvers
+      >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> eq = solvers.solve(mp, solvers.Hedge(0.05), tol=1e-2, max_steps=5000)
+      >>> [round(float(p), 1) for p in eq.strategies[0]]
+      [0.5, 0.5]
+    """
+
+    learning_rate: float = 0.1
+
+    def __post_init__(self):
+        object.__setattr__(self, "learning_rate", _check_rate(self.learning_rate,
+                                                              "learning_rate"))
+
+    def init(self, game, key=None) -> HedgeState:
+        zeros = tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions)
+        return HedgeState(zeros, _uniform(game), jnp.zeros((), jnp.int32))
+
+    def step(self, game, state: HedgeState) -> HedgeState:
+        current = tuple(jax.nn.softmax(z) for z in state.logits)
+        values = _action_values(game, current)
+        logits = tuple(_recentre(z + self.learning_rate * v) for z, v in zip(state.logits, values))
+        count = state.count + 1
+        c = count.astype(game.dtype)
+        average = _running_average(state.average, current, jnp.ones((), game.dtype), c)
+        return HedgeState(logits, average, count)
+
+    def strategies(self, game, state: HedgeState) -> tuple:
+        return state.average
+
+
+class OptimisticHedgeState(NamedTuple):
+    """State of :class:`OptimisticHedge`.
+
+    Attributes:
+      logits: per player ``[A_i]``: ``eta`` times the cumulative action values (re-centred).
+      last_values: per player ``[A_i]``: the action values of the previous iteration.
+      current: per player ``[A_i]``: the last iterate ``softmax(logits + eta * last_values)``.
+      count: int32 scalar.
+    """
+
+    logits: tuple
+    last_values: tuple
+    current: tuple
+    count: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimisticHedge(_NormalFormDynamics):
+    """Optimistic Hedge / optimistic multiplicative weights; reports the LAST iterate.
+
+    Hedge with the previous action values as a prediction of the next ones:
+    ``s_i^{t+1} = softmax(eta (sum_{k<=t} v_i^k + v_i^t))``, i.e. the logits move by
+    ``eta (2 v_i^t - v_i^{t-1})``. In two-player zero-sum games with a unique equilibrium
+    the last iterate itself converges to the equilibrium for a small enough constant
+    ``eta`` (Daskalakis and Panageas 2019), so no averaging is needed.
+
+    Args:
+      learning_rate: ``eta > 0``, in inverse payoff units (stability needs ``eta`` small
+        relative to the inverse payoff range).
+
+    References: A. Rakhlin and K. Sridharan, "Optimization, learning, and games with
+    predictable sequences", NeurIPS 2013; C. Daskalakis and I. Panageas, "Last-iterate
+    convergence: zero-sum games and constrained min-max optimization", ITCS 2019.
+
+    Example:
+      >>> import solvers
+      >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
+      >>> g = solvers.NormalFormGame.zero_sum([[0., -1., 2.], [1., 0., -1.], [-1., 1., 0.]])
+      >>> eq = solvers.solve(g, solvers.OptimisticHedge(0.1), tol=1e-6, max_steps=20000)
+      >>> int(eq.result)
+      0
+    """
+
+    learning_rate: float = 0.1
+
+    def __post_init__(self):
+        object.__setattr__(self, "learning_rate", _check_rate(self.learning_rate,
+                                                              "learning_rate"))
+
+    def init(self, game, key=None) -> OptimisticHedgeState:
+        zeros = tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions)
+        return OptimisticHedgeState(zeros, zeros, _uniform(game), jnp.zeros((), jnp.int32))
+
+    def step(self, game, state: OptimisticHedgeState) -> OptimisticHedgeState:
+        values = _action_values(game, state.current)
+        eta = self.learning_rate
+        logits = tuple(_recentre(z + eta * v) for z, v in zip(state.logits, values))
+        current = tuple(jax.nn.softmax(z + eta * v) for z, v in zip(logits, values))
+        return OptimisticHedgeState(logits, values, current, state.count + 1)
+
+    def strategies(self, game, state: OptimisticHedgeState) -> tuple:
+        return state.current
+
+
+# --------------------------------------------------------------------------------------------
+# fictitious play
+# --------------------------------------------------------------------------------------------
+class FictitiousPlayState(NamedTuple):
+    """State of :class:`FictitiousPlay`.
+
+    Attributes:
+      average: per player ``[A_i]``: empirical frequency of past play (the initial uniform
+        belief counts as one observation).
+      count: int32 scalar, number of iterations.
+    """
+
+    average: tuple
+    count: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class FictitiousPlay(_NormalFormDynamics):
+    """Simultaneous fictitious play (Brown 1951; Robinson 1951).
+
+    Every player best-responds (ties to the lowest index) to the empirical frequencies of
+    the others' past play, ``b_i^t in argmax_a v_i(a; sbar_{-i}^t)``, and the frequencies are
+    updated as ``sbar^{t+1} = sbar^t + (b^t - sbar^t) / (t + 1)``, starting from the uniform
+    profile. The reported strategies are the empirical frequencies, which converge to a Nash
+    equilibrium in two-player zero-sum games (Robinson 1951), slowly.
+
+    References: G. W. Brown, "Iterative solution of games by fictitious play", Activity
+    Analysis of Production and Allocation, 1951; J. Robinson, "An iterative method of solving a
+    game", Annals of Mathematics 54(2), 1951.
+
+    Example:
+      >>> import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[2., 1., 5.], [-3., -4., -2.]])
+      >>> eq = solvers.solve(g, solvers.FictitiousPlay(), tol=1e-2, max_steps=1000)
+      >>> [round(float(p), 2) for p in eq.strategies[1]]
+      [0.0, 1.0, 0.0]
+    """
+
+    def init(self, game, key=None) -> FictitiousPlayState:
+        return FictitiousPlayState(_uniform(game), jnp.zeros((), jnp.int32))
+
+    def step(self, game, state: FictitiousPlayState) -> FictitiousPlayState:
+        values = _action_values(game, state.average)
+        brs = tuple(jax.nn.one_hot(jnp.argmax(v), v.shape[-1], dtype=v.dtype) for v in values)
+        count = state.count + 1
+        frac = 1.0 / (count + 1).astype(game.dtype)
+        average = tuple(a + frac * (b - a) for a, b in zip(state.average, brs))
+        return FictitiousPlayState(average, count)
+
+    def strategies(self, game, state: FictitiousPlayState) -> tuple:
+        return state.average
+
+
+# --------------------------------------------------------------------------------------------
+# replicator dynamics
+# --------------------------------------------------------------------------------------------
+class ReplicatorState(NamedTuple):
+    """State of :class:`ReplicatorDynamics`: the current profile and the iteration count."""
+
+    current: tuple
+    count: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplicatorDynamics(_NormalFormDynamics):
+    """Projected discrete-time (Euler) replicator dynamics, multi-population; reports the last
+    iterate.
+
+    ``s_i <- Proj_simplex(s_i + h s_i * (v_i - s_i . v_i))`` with step size ``h``, started
+    from the uniform (interior) profile. The Euler step keeps the sum at one; the Euclidean
+    projection onto the simplex only removes negative entries that a large step can create.
+    Rest points include every Nash equilibrium; strict equilibria are asymptotically stable,
+    while interior equilibria of zero-sum games such as rock-paper-scissors are surrounded by
+    cycles, so there the dynamics do not converge (the result is ``MAX_STEPS_REACHED``).
+
+    Args:
+      step_size: ``h > 0``, in inverse payoff units.
+
+    Reference: P. D. Taylor and L. B. Jonker, "Evolutionarily stable strategies and game
+    dynamics", Mathematical Biosciences 40, 1978.
+
+    Example:
+      >>> import solvers
+      >>> pd = solvers.NormalFormGame.from_bimatrix([[3., 0.], [5., 1.]], [[3., 5.], [0., 1.]])
+      >>> eq = solvers.solve(pd, solvers.ReplicatorDynamics(0.5), tol=1e-6, max_steps=5000)
+      >>> [round(float(p), 3) for p in eq.strategies[0]]
+      [0.0, 1.0]
+    """
+
+    step_size: float = 0.1
+
+    def __post_init__(self):
+        object.__setattr__(self, "step_size", _check_rate(self.step_size, "step_size"))
+
+    def init(self, game, key=None) -> ReplicatorState:
+        return ReplicatorState(_uniform(game), jnp.zeros((), jnp.int32))
+
+    def step(self, game, state: ReplicatorState) -> ReplicatorState:
+        values = _action_values(game, state.current)
+        h = self.step_size
+        current = tuple(
+            _project_simplex(s + h * s * (v - jnp.dot(s, v))) for s, v in zip(state.current, values)
+        )
+        return ReplicatorState(current, state.count + 1)
+
+    def strategies(self, game, state: ReplicatorState) -> tuple:
+        return state.current
