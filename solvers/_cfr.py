@@ -405,7 +405,7 @@ class MCCFR(Solver):
         for i in range(game.num_players):
             policy = regret_matching(regrets, legal)
             ks = jax.random.split(keys[i], self.num_samples)
-            irow, d_r, d_c = jax.vmap(lambda k, i=i: self._episode(game, policy, k, i))(ks)
+            irow, d_r, d_c = jax.vmap(lambda k, p=policy, i=i: self._episode(game, p, k, i))(ks)
             irow = irow.reshape(-1)
             regrets = regrets.at[irow].add(d_r.reshape(-1, game.max_actions))
             cum = cum.at[irow].add(d_c.reshape(-1, game.max_actions))

@@ -415,7 +415,7 @@ class ExtensiveFormGame:
           >>> g.with_utilities(g.utilities * jnp.arange(1., 5.)[:, None, None]).batch_shape
           (4,)
         """
-        utilities = as_float_array(utilities, "utilities", dtype=self.dtype)
+        utilities = as_float_array(utilities, "utilities")
         if utilities.ndim < 2 or tuple(utilities.shape[-2:]) != tuple(self.utilities.shape[-2:]):
             raise ValueError(f"utilities must have shape [*batch, {self.num_terminals}, "
                              f"{self.num_players}]; got {tuple(utilities.shape)}")
