@@ -1,1 +1,36 @@
-"""socialign mechanisms."""
+"""socialign mechanisms: contracts, screening, information design and mechanism design.
+
+Models are immutable pytrees of arrays (leading axes are batch axes); design functions return
+certified results (duality gaps, KKT residuals, incentive violations).
+"""
+
+from mechanisms._contracts import (
+    best_linear_contract,
+    contract_certificates,
+    min_pay_contract,
+    optimal_contract,
+)
+from mechanisms._principal_agent import AgentUtility, Contract, PrincipalAgent, QuantalResponse
+from mechanisms._quantal import (
+    agent_response,
+    agent_utilities,
+    principal_utility,
+    quantal_contract,
+    quantal_response_probs,
+)
+
+__all__ = [
+    "AgentUtility",
+    "Contract",
+    "PrincipalAgent",
+    "QuantalResponse",
+    "agent_response",
+    "agent_utilities",
+    "best_linear_contract",
+    "contract_certificates",
+    "min_pay_contract",
+    "optimal_contract",
+    "principal_utility",
+    "quantal_contract",
+    "quantal_response_probs",
+]
