@@ -190,19 +190,17 @@ def principal_utility(problem: PrincipalAgent, payments, agent: QuantalResponse 
 # --------------------------------------------------------------------------------------------
 # Design by augmented Lagrangian + Adam
 # --------------------------------------------------------------------------------------------
-def _design_one(problem, beta, prior, p_min, audit_cost, target, *, mode_target, audit,
-                outer, inner, lr, anneal):
+def _design_one(problem, beta, prior, p_min, audit_cost, target, lr, t0, *, mode_target, audit,
+                outer, inner, anneal):
     dtype = problem.dtype
-    O = problem.num_outcomes
     scale = jnp.maximum(1.0, jnp.maximum(jnp.max(jnp.abs(problem.rewards)),
                                          jnp.max(jnp.abs(problem.costs))))
     scale = jnp.maximum(scale, jnp.abs(problem.reservation_utility))
-    floor = 0.0
     ut = problem.agent_utility
-    if ut is not None and np.isfinite(ut.payment_floor):
-        floor = ut.payment_floor
-    ll = problem.limited_liability or (ut is not None and np.isfinite(ut.payment_floor))
-    eps_floor = 1e-9 if (ut is not None and np.isfinite(ut.payment_floor)) else 0.0
+    has_floor = ut is not None and np.isfinite(ut.payment_floor)
+    floor = ut.payment_floor if has_floor else 0.0
+    ll = problem.limited_liability or has_floor
+    eps_floor = 1e-9 if has_floor else 0.0
     log_prior = jnp.where(prior > 0, jnp.log(jnp.where(prior > 0, prior, 1.0)), -jnp.inf)
 
     def unpack(x):
@@ -222,85 +220,93 @@ def _design_one(problem, beta, prior, p_min, audit_cost, target, *, mode_target,
     def parts(x, b):
         t, w, q = unpack(x)
         U, V, pay = _terms(problem, t, w, q, audit_cost)
-        logits = U / b + log_prior
-        logpi = jax.nn.log_softmax(logits)
+        logpi = jax.nn.log_softmax(U / b + log_prior)
         pi = jnp.exp(logpi)
-        EU = pi @ jnp.where(prior > 0, U, 0.0)
+        Us = jnp.where(prior > 0, U, 0.0)
+        Vs = jnp.where(prior > 0, V, 0.0)
+        EU = pi @ Us
         ir = (problem.reservation_utility - EU) / scale
         if mode_target:
-            f = (pi @ (pay + problem.expected_monitoring_cost) + q * audit_cost) / scale
-            gt = jnp.log(p_min) - logpi[target]
-            g = jnp.stack([ir, gt])
+            f = (pi @ jnp.where(prior > 0, pay + problem.expected_monitoring_cost, 0.0)
+                 + q * audit_cost) / scale
+            g = jnp.stack([ir, jnp.log(p_min) - logpi[target]])
         else:
-            f = -(pi @ jnp.where(prior > 0, V, 0.0)) / scale
+            f = -(pi @ Vs) / scale
             g = jnp.stack([ir, jnp.zeros((), dtype)])
-        return f, g, pi, U, V, pay
+        return f, g, pi, U, V, pay, EU, pi @ Vs
 
     def lagrangian(x, lam, rho, b):
         f, g, *_ = parts(x, b)
         return f + jnp.sum(jnp.maximum(0.0, lam + rho * g) ** 2 - lam ** 2) / (2 * rho)
 
-    opt = optax.adam(lr)
-    x0 = {"t": jnp.zeros((O,), dtype)}
+    total = outer * inner
+    opt = optax.adam(optax.exponential_decay(lr, total, 1e-3))
+    x0 = {"t": t0 / scale}
     if audit:
         x0["w"] = jnp.zeros((), dtype)
-        x0["q"] = jnp.full((), 0.5, dtype)
+        x0["q"] = jnp.ones((), dtype)
     x0 = project(x0)
-    b_hi = jnp.maximum(beta, scale)
+    b_hi = jnp.maximum(beta, scale) if anneal > 0 else beta
     n_anneal = max(1, int(anneal * outer))
+    grad = jax.grad(lagrangian)
 
     def outer_step(carry, k):
-        x, lam, rho = carry
+        x, s, lam, rho = carry
         frac = jnp.minimum(1.0, k / n_anneal)
         b = b_hi * (beta / b_hi) ** frac
-        grad = jax.grad(lagrangian)
 
         def inner_step(c, _):
             x, s = c
             upd, s = opt.update(grad(x, lam, rho, b), s, x)
             return (project(optax.apply_updates(x, upd)), s), None
 
-        (x, _), _ = jax.lax.scan(inner_step, (x, opt.init(x)), None, length=inner)
+        (x, s), _ = jax.lax.scan(inner_step, (x, s), None, length=inner)
         _, g, *_ = parts(x, b)
         lam = jnp.maximum(0.0, lam + rho * g)
         rho = jnp.minimum(rho * 1.5, 1e4)
-        return (x, lam, rho), None
+        return (x, s, lam, rho), None
 
     lam0 = jnp.zeros((2,), dtype)
-    (x, lam, rho), _ = jax.lax.scan(outer_step, (x0, lam0, jnp.asarray(10.0, dtype)),
-                                    jnp.arange(outer, dtype=dtype))
-    f, g, pi, U, V, pay = parts(x, beta)
-    # KKT residual: projected gradient of the Lagrangian f + lam.g at the final point
+    (x, _, lam, rho), _ = jax.lax.scan(
+        outer_step, (x0, opt.init(x0), lam0, jnp.asarray(10.0, dtype)),
+        jnp.arange(outer, dtype=dtype))
+    f, g, pi, U, V, pay, EU, EV = parts(x, beta)
+    # KKT residual at the final point: projected gradient of f + lam.g, violation, complementarity
     gl = jax.grad(lambda y: parts(y, beta)[0] + lam @ parts(y, beta)[1])(x)
-    step = jax.tree_util.tree_map(lambda a, b_: a - b_, x, project(
-        jax.tree_util.tree_map(lambda a, d: a - d, x, gl)))
-    stat = jnp.max(jnp.stack([jnp.max(jnp.abs(v)) for v in jax.tree_util.tree_leaves(step)]))
+    moved = project(jax.tree_util.tree_map(lambda a, d: a - d, x, gl))
+    stat = jnp.max(jnp.stack([jnp.max(jnp.abs(a - m)) for a, m in
+                              zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(moved))]))
     viol = jnp.max(jnp.maximum(g, 0.0))
     comp = jnp.max(jnp.abs(lam * g))
     kkt = jnp.maximum(jnp.maximum(stat, viol), comp)
     t, w, q = unpack(x)
-    k_star = jnp.argmax(pi)
-    Uvalid = jnp.where(prior > 0, U, -jnp.inf)
-    return dict(t=t, w=w, q=q, pi=pi, U=U, V=V, pay=pay, kkt=kkt, viol=viol, stat=stat,
-                k=k_star, EU=pi @ jnp.where(prior > 0, U, 0.0),
-                EV=pi @ jnp.where(prior > 0, V, 0.0) if not mode_target else pi @ V,
-                gain=jnp.max(Uvalid) - pi @ jnp.where(prior > 0, U, 0.0))
+    gain = jnp.max(jnp.where(prior > 0, U, -jnp.inf)) - EU
+    return dict(t=t, w=w, q=q, pi=pi, pay=pay, kkt=kkt, viol=viol, stat=stat, f=f,
+                k=jnp.argmax(pi), EU=EU, EV=EV, gain=gain)
 
 
 @functools.partial(jax.jit, static_argnames=("mode_target", "audit", "outer", "inner", "anneal"))
-def _design(problem, beta, prior, p_min, audit_cost, target, lr, tol, *, mode_target, audit,
-            outer, inner, anneal):
+def _design(problem, beta, prior, p_min, audit_cost, target, lr, tol, starts, *, mode_target,
+            audit, outer, inner, anneal):
+    """``starts: [*batch, S, O]`` initial payments; the best certified end point is kept."""
     fn = functools.partial(_design_one, mode_target=mode_target, audit=audit, outer=outer,
-                           inner=inner, lr=lr, anneal=anneal)
+                           inner=inner, anneal=anneal)
+
+    def one_problem(pb, st):
+        outs = jax.vmap(fn, in_axes=(None,) * 7 + (0,))(pb, beta, prior, p_min, audit_cost,
+                                                         target, lr, st)
+        feasible = outs["viol"] <= tol
+        score = jnp.where(feasible, outs["f"], jnp.inf)
+        i = jnp.where(jnp.any(feasible), jnp.argmin(score), jnp.argmin(outs["viol"]))
+        return jax.tree_util.tree_map(lambda a: a[i], outs)
+
     batch = problem.batch_shape
     if batch:
-        flat = jax.tree_util.tree_map(
-            lambda a: a.reshape((-1, *a.shape[len(batch):])), problem)
-        out = jax.vmap(fn, in_axes=(0, None, None, None, None, None))(
-            flat, beta, prior, p_min, audit_cost, target)
+        flat = jax.tree_util.tree_map(lambda a: a.reshape((-1, *a.shape[len(batch):])), problem)
+        out = jax.vmap(one_problem)(flat, starts.reshape((-1, *starts.shape[len(batch):])))
         out = jax.tree_util.tree_map(lambda a: a.reshape((*batch, *a.shape[1:])), out)
     else:
-        out = fn(problem, beta, prior, p_min, audit_cost, target)
+        out = one_problem(problem, starts)
     code = jnp.where(out["kkt"] <= tol, Result.CONVERGED, Result.MAX_STEPS_REACHED)
     code = jnp.where(jnp.all(jnp.isfinite(out["t"]), axis=-1), code, Result.NONFINITE)
     if mode_target:
@@ -323,9 +329,47 @@ def _design(problem, beta, prior, p_min, audit_cost, target, lr, tol, *, mode_ta
     )
 
 
+def _lp_starts(problem: PrincipalAgent, beta, prior, p, actions):
+    """Starting payments: for each action ``k`` in ``actions`` the cheapest contract (an LP in
+    utility levels) whose IC margin ``beta log((A-1) p max(prior) / ((1-p) prior_k))`` makes the
+    quantal agent play ``k`` with probability ``>= p``; plus the zero contract."""
+    from mechanisms._contracts import min_pay_lps
+    from solvers._linprog import linprog
+
+    A, O = problem.num_actions, problem.num_outcomes
+    batch = problem.batch_shape
+    dtype = problem.dtype
+    pr = np.asarray(prior, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        margin = float(beta) * np.log(max(A - 1, 1) * p * pr.max() / ((1 - p) * pr))
+    margin = np.where(np.isfinite(margin), margin, 0.0)
+    ut = problem.agent_utility
+    lo = None
+    if ut is not None and np.isfinite(ut.payment_floor):
+        lo = float(ut.u(jnp.asarray(ut.payment_floor, dtype)))
+        lo = lo if np.isfinite(lo) else None
+    elif problem.limited_liability:
+        lo = 0.0
+    c, G, h = min_pay_lps(problem.outcome_probs, problem.costs, problem.reservation_utility,
+                          jnp.asarray(margin, dtype))
+    idx = np.asarray(actions)
+    c, G, h = c[..., idx, :], G[..., idx, :, :], h[..., idx, :]
+    n = int(np.prod(batch, dtype=np.int64)) * len(idx)
+    # a tiny quadratic-free regulariser: objective P_k v keeps the LP bounded below (IR)
+    sol = linprog(c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A), bounds=(lo, None))
+    v = sol.x.reshape((*batch, len(idx), O))
+    ok = (sol.status == Result.CONVERGED).reshape((*batch, len(idx), 1))
+    t = v if ut is None else ut.u_inv(v)
+    t = jnp.where(ok & jnp.isfinite(t), t, 0.0)
+    zero = jnp.zeros((*batch, 1, O), dtype)
+    if ut is not None and np.isfinite(ut.payment_floor):
+        zero = zero + ut.payment_floor
+    return jnp.concatenate([t, zero], axis=-2)
+
+
 def quantal_contract(problem: PrincipalAgent, agent: QuantalResponse, *, target_action=None,
                      min_target_prob=0.9, audit_cost=None, outer_steps: int = 40,
-                     inner_steps: int = 150, learning_rate: float = 0.02, anneal: float = 0.6,
+                     inner_steps: int = 100, learning_rate: float = 0.05, anneal: float = 0.0,
                      tol: float = 1e-4) -> Contract:
     r"""Design a contract against a quantal-response agent (see the module docstring).
 
@@ -379,9 +423,14 @@ def quantal_contract(problem: PrincipalAgent, agent: QuantalResponse, *, target_
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     if not 0 <= float(anneal) <= 1:
         raise ValueError(f"anneal must be in [0, 1], got {anneal!r}")
-    return _design(problem, agent.beta.astype(dtype), prior, jnp.asarray(p, dtype),
-                   jnp.asarray(k_audit, dtype),
+    beta = agent.beta.astype(dtype)
+    if is_concrete(beta) and is_concrete(prior):
+        acts = [int(target_action)] if mode_target else list(range(A))
+        starts = _lp_starts(problem, beta, prior, p, acts)
+    else:  # traced agent: start from the zero contract only
+        starts = jnp.zeros((*problem.batch_shape, 1, problem.num_outcomes), dtype)
+    return _design(problem, beta, prior, jnp.asarray(p, dtype), jnp.asarray(k_audit, dtype),
                    jnp.asarray(0 if target_action is None else int(target_action), jnp.int32),
-                   jnp.asarray(learning_rate, dtype), jnp.asarray(tol, dtype),
+                   jnp.asarray(learning_rate, dtype), jnp.asarray(tol, dtype), starts,
                    mode_target=mode_target, audit=audit, outer=int(outer_steps),
                    inner=int(inner_steps), anneal=float(anneal))
