@@ -90,7 +90,6 @@ def _np_project(v):
 
 def _np_reference(solver, P, steps):
     """Average (or last) strategies after ``steps`` updates, written from the papers."""
-    n = P.shape[0]
     sizes = P.shape[1:]
     uni = [np.full(a, 1 / a) for a in sizes]
     if isinstance(solver, solvers.RegretMatchingPlus | solvers.RegretMatching):

@@ -1,0 +1,244 @@
+"""Tests for solvers/_qre.py: the logit quantal response function and the logit QRE solver.
+
+References side by side: closed-form softmax, scipy's root finder on the logit equations of
+zero-sum games (whose QRE is unique), plain fixed-point iteration where it is a contraction
+(high temperature), and the ORACLES.md games for the homotopy's Nash limit.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import solvers
+from solvers import Result
+from solvers._qre import qre_residual
+
+RPS = solvers.NormalFormGame.zero_sum([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
+BIASED = np.array([[0.0, -1.0, 2.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
+BIASED_RPS = solvers.NormalFormGame.zero_sum(BIASED)
+G23 = solvers.NormalFormGame.zero_sum([[2.0, 1.0, 5.0], [-3.0, -4.0, -2.0]])
+
+QRE_MID = solvers.LogitQRE(temperature=0.5)
+QRE_LOW = solvers.LogitQRE(temperature=0.05)
+HOMOTOPY = solvers.LogitQRE(homotopy=True)
+
+
+# ------------------------------------------------------------------------------------------
+# quantal_response
+# ------------------------------------------------------------------------------------------
+def test_quantal_response_closed_form():
+    u = np.array([1.0, 0.0, -2.0])
+    for t in (0.1, 1.0, 7.0):
+        e = np.exp(u / t)
+        np.testing.assert_allclose(np.asarray(solvers.quantal_response(u, t)), e / e.sum(),
+                                   rtol=1e-12)
+    # limits: T -> 0 is the best response, T -> inf uniform
+    np.testing.assert_allclose(np.asarray(solvers.quantal_response(u, 1e-3)), [1, 0, 0],
+                               atol=1e-12)
+    np.testing.assert_allclose(np.asarray(solvers.quantal_response(u, 1e6)), np.full(3, 1 / 3),
+                               atol=1e-5)
+
+
+def test_quantal_response_batched_temperature_vmap_and_grad():
+    u = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
+    t = jnp.asarray([0.5, 1.0, 2.0, 4.0])
+    batched = solvers.quantal_response(u, t)
+    looped = jnp.stack([solvers.quantal_response(u[k], t[k]) for k in range(4)])
+    np.testing.assert_allclose(np.asarray(batched), np.asarray(looped), rtol=1e-12)
+    vm = jax.vmap(solvers.quantal_response)(u, t)
+    np.testing.assert_allclose(np.asarray(vm), np.asarray(looped), rtol=1e-12)
+    # gradient of sigma_0 w.r.t. u: (1/T) sigma_0 (e_0 - sigma)
+    s = solvers.quantal_response(u[0], 0.5)
+    g = jax.grad(lambda x: solvers.quantal_response(x, 0.5)[0])(u[0])
+    np.testing.assert_allclose(np.asarray(g), np.asarray(s[0] * (jnp.eye(3)[0] - s) / 0.5),
+                               rtol=1e-10)
+    # and w.r.t. the temperature: d sigma_0 / dT = -(1/T^2) sigma_0 (u_0 - sigma . u)
+    gt = jax.grad(lambda T: solvers.quantal_response(u[0], T)[0])(0.5)
+    np.testing.assert_allclose(float(gt), float(-s[0] * (u[0, 0] - s @ u[0]) / 0.25),
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("args,exc,match", [
+    (([1.0, 2.0], 0.0), ValueError, "temperature"),
+    (([1.0, 2.0], -1.0), ValueError, "temperature"),
+    (([1.0, 2.0], float("nan")), ValueError, "temperature"),
+    (([1.0, float("nan")], 1.0), ValueError, "payoffs_to_player"),
+    (([1.0, float("inf")], 1.0), ValueError, "payoffs_to_player"),
+    (([], 1.0), ValueError, "payoffs_to_player"),
+    ((3.0, 1.0), ValueError, "payoffs_to_player"),
+    ((np.ones((2, 3)), np.ones(3)), ValueError, "temperature"),
+    ((["a", "b"], 1.0), TypeError, "payoffs_to_player"),
+])
+def test_quantal_response_bad_input(args, exc, match):
+    with pytest.raises(exc, match=match):
+        solvers.quantal_response(*args)
+
+
+# ------------------------------------------------------------------------------------------
+# LogitQRE at a fixed temperature
+# ------------------------------------------------------------------------------------------
+def _scipy_qre(A, T):
+    """The (unique) logit QRE of the zero-sum game A, by scipy's root finder on the logits."""
+    m, n = A.shape
+
+    def softmax(z):
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def F(z):
+        # z_i - u_i / T is the same for every action (softmax gauge); pin z_0 = 0
+        x, y = softmax(z[:m]), softmax(z[m:])
+        rx = z[:m] - (A @ y) / T
+        ry = z[m:] + (A.T @ x) / T
+        return np.r_[z[0], rx[1:] - rx[0], z[m], ry[1:] - ry[0]]
+
+    sol = scipy.optimize.root(F, np.zeros(m + n), method="hybr", tol=1e-13)
+    assert np.max(np.abs(F(sol.x))) <= 1e-12
+    return softmax(sol.x[:m]), softmax(sol.x[m:])
+
+
+@pytest.mark.parametrize("solver", [QRE_MID, QRE_LOW], ids=["T=0.5", "T=0.05"])
+def test_fixed_temperature_matches_scipy_on_zero_sum(solver):
+    rng = np.random.default_rng(5)
+    for A in (BIASED, rng.normal(size=(3, 3))):
+        eq = solvers.solve(solvers.NormalFormGame.zero_sum(A), solver, tol=1e-10)
+        assert int(eq.result) == Result.CONVERGED
+        assert float(eq.certificate) <= 1e-10
+        x, y = _scipy_qre(A, solver.temperature)
+        np.testing.assert_allclose(np.asarray(eq.strategies[0]), x, atol=1e-9)
+        np.testing.assert_allclose(np.asarray(eq.strategies[1]), y, atol=1e-9)
+
+
+def test_rps_qre_is_uniform_and_high_temperature_is_near_uniform():
+    eq = solvers.solve(RPS, QRE_MID, tol=1e-12)
+    np.testing.assert_allclose(np.asarray(eq.strategies[0]), np.full(3, 1 / 3), atol=1e-12)
+    hot = solvers.LogitQRE(temperature=1e3)
+    eq = solvers.solve(BIASED_RPS, hot, tol=1e-10)
+    for s in eq.strategies:
+        # |sigma - uniform| <= range(v) / T at most
+        np.testing.assert_allclose(np.asarray(s), np.full(3, 1 / 3), atol=3e-3)
+    # at high T plain fixed-point iteration is a contraction: same point
+    x = y = np.full(3, 1 / 3)
+    for _ in range(60):
+        x, y = (np.asarray(solvers.quantal_response(BIASED @ y, 1e3)),
+                np.asarray(solvers.quantal_response(-BIASED.T @ x, 1e3)))
+    np.testing.assert_allclose(np.asarray(eq.strategies[0]), x, atol=1e-12)
+
+
+def test_nash_conv_shrinks_with_temperature():
+    # the QRE approaches the unique Nash equilibrium as T -> 0
+    mid = solvers.solve(BIASED_RPS, QRE_MID, tol=1e-10)
+    low = solvers.solve(BIASED_RPS, QRE_LOW, tol=1e-10)
+    assert float(low.nash_conv) < float(mid.nash_conv)
+    assert float(low.nash_conv) <= 0.2 * float(mid.nash_conv)
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_random_games_converge_batch_equals_loop(seed):
+    rng = np.random.default_rng(seed)
+    P = rng.normal(size=(2, 2, 3, 3))
+    games = [solvers.NormalFormGame(p, 2) for p in P]
+    batch = solvers.solve(solvers.stack(games), QRE_MID, tol=1e-9, throw=False)
+    assert np.all(np.asarray(batch.result) == Result.CONVERGED)
+    for k, g in enumerate(games):
+        one = solvers.solve(g, QRE_MID, tol=1e-9, throw=False)
+        assert int(one.result) == Result.CONVERGED
+        assert float(one.certificate) <= 1e-9
+        # the certificate really is the fixed-point residual
+        assert float(qre_residual(g, one.strategies, 0.5)) <= 1e-9
+        for a, b in zip(batch.strategies, one.strategies):
+            np.testing.assert_allclose(np.asarray(a[k]), np.asarray(b), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 3, 2), (4, 2, 2, 2, 2)], ids=["3p", "4p"])
+def test_random_multiplayer_games_converge(shape):
+    rng = np.random.default_rng(sum(shape))
+    P = rng.normal(size=(6, *shape))
+    games = solvers.NormalFormGame(P, shape[0])
+    for solver in (QRE_LOW,):
+        eq = solvers.solve(games, solver, tol=1e-9, throw=False)
+        assert np.all(np.asarray(eq.result) == Result.CONVERGED)
+        for k in range(P.shape[0]):
+            s = tuple(x[k] for x in eq.strategies)
+            assert float(qre_residual(games[k], s, solver.temperature)) <= 1e-9
+
+
+# ------------------------------------------------------------------------------------------
+# homotopy to a Nash equilibrium
+# ------------------------------------------------------------------------------------------
+def test_homotopy_oracles():
+    eq = solvers.solve(RPS, HOMOTOPY, tol=1e-8)
+    np.testing.assert_allclose(np.asarray(eq.strategies[0]), np.full(3, 1 / 3), atol=1e-12)
+    eq = solvers.solve(G23, HOMOTOPY, tol=1e-8)
+    assert float(eq.nash_conv) <= 1e-8
+    np.testing.assert_allclose(np.asarray(eq.strategies[0]), [1, 0], atol=1e-7)
+    np.testing.assert_allclose(np.asarray(eq.strategies[1]), [0, 1, 0], atol=1e-7)
+    np.testing.assert_allclose(float(eq.values[0]), 1.0, atol=1e-7)
+
+
+def test_homotopy_tends_to_the_unique_equilibrium():
+    # as T -> 0 on the principal branch, NashConv -> 0 and the QRE -> the closed-form NE
+    eq = solvers.solve(BIASED_RPS, HOMOTOPY, tol=1e-7)
+    assert int(eq.result) == Result.CONVERGED
+    assert float(eq.certificate) <= 1e-7 and float(eq.nash_conv) <= 1e-7
+    ne = solvers.all_equilibria(BIASED_RPS)
+    assert int(ne.count) == 1
+    np.testing.assert_allclose(np.asarray(eq.strategies[0]), np.asarray(ne.strategies[0][0]),
+                               atol=1e-6)
+    assert float(eq.stats["temperature"]) < 1e-4
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_homotopy_random_games_certified(seed):
+    rng = np.random.default_rng(seed)
+    P = rng.normal(size=(3, 2, 3, 3))
+    batch = solvers.solve(solvers.NormalFormGame(P, 2), HOMOTOPY, tol=1e-6, throw=False)
+    codes = np.asarray(batch.result)
+    assert np.all(codes == Result.CONVERGED)
+    assert np.all(np.asarray(batch.nash_conv) <= 1e-6)
+    one = solvers.solve(solvers.NormalFormGame(P[0], 2), HOMOTOPY, tol=1e-6, throw=False)
+    np.testing.assert_allclose(np.asarray(one.strategies[0]), np.asarray(batch.strategies[0][0]),
+                               atol=1e-10)
+
+
+def test_homotopy_reports_failure_when_tolerance_unreachable():
+    # near T = final_temperature (1e-8) the QRE of a mixed equilibrium still has NashConv of
+    # order 1e-8: asking for 1e-14 must end FAILED (an uncertified point), never CONVERGED
+    eq = solvers.solve(BIASED_RPS, HOMOTOPY, tol=1e-14, throw=False)
+    assert int(eq.result) == Result.FAILED
+    assert float(eq.nash_conv) > 1e-14
+    assert float(eq.nash_conv) <= 1e-6
+
+
+def test_float32():
+    g = solvers.NormalFormGame(jnp.asarray(BIASED, jnp.float32)[None] * jnp.asarray(
+        [1.0, -1.0], jnp.float32)[:, None, None], 2)
+    eq = solvers.solve(g, QRE_MID, tol=1e-5)
+    assert eq.strategies[0].dtype == jnp.float32
+    assert float(eq.certificate) <= 1e-5
+    ref = solvers.solve(BIASED_RPS, QRE_MID, tol=1e-10)
+    np.testing.assert_allclose(np.asarray(eq.strategies[0]), np.asarray(ref.strategies[0]),
+                               atol=1e-5)
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="temperature"):
+        solvers.LogitQRE()
+    with pytest.raises(ValueError, match="temperature"):
+        solvers.LogitQRE(temperature=0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        solvers.LogitQRE(temperature=0.5, homotopy=True)
+    with pytest.raises(ValueError, match="final_temperature"):
+        solvers.LogitQRE(homotopy=True, final_temperature=-1.0)
+    with pytest.raises(TypeError, match="homotopy"):
+        solvers.LogitQRE(temperature=0.5, homotopy="yes")
+    with pytest.raises(ValueError, match="newton_steps"):
+        solvers.LogitQRE(temperature=0.5, newton_steps=0)
+    with pytest.raises(TypeError, match="NormalFormGame"):
+        solvers.solve(object(), QRE_MID)
