@@ -24,6 +24,7 @@ from solvers._linprog import LPSolution, linprog
 from solvers._cfr import CFR, MCCFR, CFRPlus, DiscountedCFR, PredictiveCFRPlus
 from solvers._efg import ExtensiveFormGame
 from solvers._efg_metrics import exploitability
+from solvers._sequence_form import SequenceFormLP
 
 # -- Stackelberg and commitment (issue 3) --
 
@@ -34,6 +35,7 @@ __all__ = [
     "ExtensiveFormGame",
     "MCCFR",
     "PredictiveCFRPlus",
+    "SequenceFormLP",
     "exploitability",
     "Equilibrium",
     "LPSolution",

@@ -1,0 +1,46 @@
+"""Sequence-form LP: exact values (Kuhn -1/18), certified equilibria, batching, bad input."""
+
+import numpy as np
+import pytest
+
+import solvers
+from solvers import ExtensiveFormGame as EFG
+
+
+@pytest.fixture(scope="module")
+def kuhn():
+    return EFG.from_openspiel("kuhn_poker")
+
+
+def test_kuhn_value_and_certificate(kuhn):
+    eq = solvers.solve(kuhn, solvers.SequenceFormLP(), tol=1e-8)
+    np.testing.assert_allclose(eq.values, [-1 / 18, 1 / 18], atol=1e-8)
+    assert float(eq.nash_conv) <= 1e-8
+    np.testing.assert_allclose(np.asarray(eq.strategies).sum(1), 1.0, atol=1e-12)
+    # agrees with CFR+ run to high accuracy
+    cfr = solvers.solve(kuhn, solvers.PredictiveCFRPlus(), max_steps=3000, tol=1e-7)
+    np.testing.assert_allclose(eq.values, cfr.values, atol=1e-6)
+
+
+def test_batch_of_random_zero_sum_games(kuhn):
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(3, kuhn.num_terminals, 1)) * np.array([1.0, 10.0, 0.1])[:, None, None]
+    games = kuhn.with_utilities(np.concatenate([u, -u + 2.0], axis=-1))  # constant-sum
+    eq = solvers.solve(games, solvers.SequenceFormLP(), tol=1e-6)
+    assert eq.nash_conv.shape == (3,)
+    scale = np.abs(u).max(axis=(1, 2))
+    assert np.all(np.asarray(eq.nash_conv) <= 1e-7 * scale)
+    np.testing.assert_allclose(np.asarray(eq.values).sum(-1), 2.0, atol=1e-9)
+
+
+def test_bad_input(kuhn):
+    general = kuhn.with_utilities(np.abs(np.asarray(kuhn.utilities)))
+    with pytest.raises(ValueError, match="zero-sum"):
+        solvers.solve(general, solvers.SequenceFormLP())
+    three = EFG.from_openspiel("kuhn_poker(players=3)")
+    with pytest.raises(ValueError, match="two-player"):
+        solvers.solve(three, solvers.SequenceFormLP())
+    with pytest.raises(TypeError, match="ExtensiveFormGame"):
+        solvers.solve(solvers.NormalFormGame.zero_sum([[1.0]]), solvers.SequenceFormLP())
+    with pytest.raises(ValueError, match="lp_tol"):
+        solvers.solve(kuhn, solvers.SequenceFormLP(lp_tol=-1.0))
