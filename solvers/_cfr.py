@@ -34,6 +34,7 @@ The answer (``Equilibrium.strategies``) is the normalised average policy ``[I, A
 certificate is its exact NashConv.
 
 Example:
+  >>> import jax; jax.config.update("jax_enable_x64", True)
   >>> import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> eq = solvers.solve(kuhn, solvers.CFRPlus(), max_steps=2000, tol=1e-3)
@@ -100,13 +101,19 @@ def counterfactual_values(game: ExtensiveFormGame, policy, player: int) -> jax.A
     """
     tree = game.tree
     I, A = tree.num_infosets, tree.max_actions
-    vals = path_values(game, policy)
-    ones = jnp.ones_like(vals[:, :1])
+    vals = path_values(game, policy)  # [D, Z]
+    D = vals.shape[0]
     nonown = jnp.where(tree.path_player == player, 1.0, vals)
-    prefix = jnp.cumprod(jnp.concatenate([ones, nonown[:, :-1]], axis=1), axis=1)
-    rev = vals[:, ::-1]
-    suffix = jnp.cumprod(jnp.concatenate([ones, rev[:, :-1]], axis=1), axis=1)[:, ::-1]
-    contrib = (prefix * suffix * game.utilities[:, player, None]).reshape(-1)
+    # prefix[d] = prod_{d' < d} nonown[d'] (counterfactual reach of the node at depth d),
+    # suffix[d] = prod_{d' > d} vals[d'] (probability from the child at depth d+1 to z);
+    # unrolled over the (small, static) depth: rows are contiguous, XLA fuses the chain.
+    prefix = [jnp.ones_like(vals[0])]
+    for d in range(1, D):
+        prefix.append(prefix[-1] * nonown[d - 1])
+    suffix = [jnp.ones_like(vals[0])]
+    for d in range(D - 2, -1, -1):
+        suffix.append(suffix[-1] * vals[d + 1])
+    contrib = (jnp.stack(prefix) * jnp.stack(suffix[::-1]) * game.utilities[:, player]).reshape(-1)
     q = jax.ops.segment_sum(contrib[tree.own_pos[player]], tree.own_seg[player],
                             num_segments=I * A, indices_are_sorted=True)
     return q.reshape(I, A)
@@ -193,6 +200,7 @@ class CFR(_CFRFamily):
     With ``alternating=True`` it is OpenSpiel's ``CFRSolver``.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.CFR(), max_steps=100, throw=False)
@@ -215,6 +223,7 @@ class CFRPlus(_CFRFamily):
     ``CFRPlusSolver``.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.CFRPlus(), max_steps=1000, tol=1e-3)
@@ -244,6 +253,7 @@ class DiscountedCFR(_CFRFamily):
     (1, 1, 1) is linear CFR. Matches OpenSpiel's ``DCFRSolver`` update order.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.DiscountedCFR(), max_steps=1000, tol=1e-3)
@@ -281,6 +291,7 @@ class PredictiveCFRPlus(_CFRFamily):
     weights iteration ``t`` by ``t^gamma`` (quadratic, ``gamma = 2``, as in the paper).
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.PredictiveCFRPlus(), max_steps=1000, tol=1e-3)
@@ -323,6 +334,7 @@ class MCCFR(Solver):
     games too large for full traversals; ``num_samples`` batches trajectories for accelerators.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.MCCFR(), max_steps=20000, check_every=20000,

@@ -3,10 +3,10 @@
 A finite game tree with chance nodes, imperfect information and perfect recall is walked once on
 the host and compiled into index arrays that make every CFR pass a handful of fused array ops:
 
-* every terminal history ``z`` stores the path of edges from the root, ``path_edge[z, d]``, each
+* every terminal history ``z`` stores the path of edges from the root, ``path_edge[d, z]``, each
   an index into one flat table ``[policy.ravel(), chance_probs.ravel(), 1]`` (the last entry pads
-  short paths), and ``path_player[z, d]`` (the acting player, ``-1`` for chance and padding). The
-  reach probability of ``z`` is ``prod_d table[path_edge[z, d]]``; counterfactual reach, tail
+  short paths), and ``path_player[d, z]`` (the acting player, ``-1`` for chance and padding). The
+  reach probability of ``z`` is ``prod_d table[path_edge[d, z]]``; counterfactual reach, tail
   probabilities and counterfactual action values follow from prefix/suffix products along ``d``
   and one ``segment_sum`` into the ``[infosets * actions]`` table;
 * every information set stores its parent sequence (the player's own previous infoset and action)
@@ -24,6 +24,7 @@ hold 0). OpenSpiel policies convert both ways (:meth:`ExtensiveFormGame.to_opens
 :meth:`ExtensiveFormGame.policy_from_openspiel`).
 
 Example:
+  >>> import jax; jax.config.update("jax_enable_x64", True)
   >>> import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> kuhn.num_infosets, kuhn.num_histories
@@ -202,12 +203,12 @@ def _compile(parent, kind, infoset, col, edge_prob, node_util, num_players, *,
             h = p
         paths.append(edges[::-1])
     D = max(len(e) for e in paths)
-    path_edge = np.full((Z, D), ONE, np.int32)
-    path_player = np.full((Z, D), -1, np.int8)
+    path_edge = np.full((D, Z), ONE, np.int32)  # depth-major: rows are contiguous over z
+    path_player = np.full((D, Z), -1, np.int8)
     for z, edges in enumerate(paths):
         for d, (e, pl) in enumerate(edges):
-            path_edge[z, d] = e
-            path_player[z, d] = pl
+            path_edge[d, z] = e
+            path_player[d, z] = pl
     # own sequences (perfect recall) top-down in BFS order
     ROOTSEQ = I * A
     seq = np.full((H, n), ROOTSEQ, np.int64)
@@ -304,6 +305,7 @@ class ExtensiveFormGame:
     A policy is an array ``[*batch, num_infosets, max_actions]`` of per-infoset distributions.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> round(float(solvers.nash_conv(g, g.uniform_policy())), 6)
@@ -410,6 +412,7 @@ class ExtensiveFormGame:
         Extra leading axes become batch axes (chance probabilities are broadcast).
 
         Example:
+          >>> import jax; jax.config.update("jax_enable_x64", True)
           >>> import jax.numpy as jnp, solvers
           >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
           >>> g.with_utilities(g.utilities * jnp.arange(1., 5.)[:, None, None]).batch_shape
@@ -434,6 +437,7 @@ class ExtensiveFormGame:
         """Stack games with the same tree along a new leading batch axis.
 
         Example:
+          >>> import jax; jax.config.update("jax_enable_x64", True)
           >>> import solvers
           >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
           >>> solvers.ExtensiveFormGame.stack([g, g]).batch_shape
@@ -475,6 +479,7 @@ class ExtensiveFormGame:
           infoset_keys: optional names of the information sets.
 
         Example (a sequential entry game, entrant then incumbent):
+          >>> import jax; jax.config.update("jax_enable_x64", True)
           >>> import solvers
           >>> T, C = solvers.ExtensiveFormGame.TERMINAL, solvers.ExtensiveFormGame.CHANCE
           >>> g = solvers.ExtensiveFormGame.from_arrays(
@@ -547,6 +552,7 @@ class ExtensiveFormGame:
           max_histories: refuse trees with more nodes than this (the walk is host Python).
 
         Example:
+          >>> import jax; jax.config.update("jax_enable_x64", True)
           >>> import solvers
           >>> solvers.ExtensiveFormGame.from_openspiel("leduc_poker").num_infosets
           936
@@ -650,6 +656,7 @@ class ExtensiveFormGame:
         """Convert a policy array ``[num_infosets, max_actions]`` to an OpenSpiel ``TabularPolicy``.
 
         Example:
+          >>> import jax; jax.config.update("jax_enable_x64", True)
           >>> import solvers
           >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
           >>> tp = g.to_openspiel_policy(g.uniform_policy())

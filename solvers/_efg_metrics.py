@@ -18,6 +18,7 @@ definition for constant-sum games). These functions are registered on the generi
 :func:`solvers.best_response_gains`.
 
 Example:
+  >>> import jax; jax.config.update("jax_enable_x64", True)
   >>> import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> round(float(solvers.exploitability(kuhn, kuhn.uniform_policy())), 6)
@@ -45,12 +46,12 @@ def edge_table(game: ExtensiveFormGame, policy) -> jax.Array:
 
 
 def path_values(game: ExtensiveFormGame, policy) -> jax.Array:
-    """``[num_terminals, depth]`` probabilities of the edges on every root-to-terminal path."""
+    """``[depth, num_terminals]`` probabilities of the edges on every root-to-terminal path."""
     return edge_table(game, policy)[game.tree.path_edge]
 
 
 def _values(game, policy):
-    reach = jnp.prod(path_values(game, policy), axis=1)
+    reach = jnp.prod(path_values(game, policy), axis=0)
     return reach @ game.utilities
 
 
@@ -69,7 +70,7 @@ def best_response_values(game: ExtensiveFormGame, policy):
     actions = jnp.zeros((I,), jnp.int32)
     for i in range(tree.num_players):
         own = jnp.asarray(tree.path_player == i)
-        w = jnp.prod(jnp.where(own, 1.0, vals), axis=1) * game.utilities[:, i]
+        w = jnp.prod(jnp.where(own, 1.0, vals), axis=0) * game.utilities[:, i]
         q = jax.ops.segment_sum(w, tree.last_seq[i], num_segments=I * A + 1)
         for rows in reversed(tree.levels[i]):
             qr = jnp.where(legal[rows], q[: I * A].reshape(I, A)[rows], -jnp.inf)
@@ -158,6 +159,7 @@ def exploitability(game, policy) -> jax.Array:
     exactly at a Nash equilibrium.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> round(float(solvers.exploitability(g, g.uniform_policy())), 6)

@@ -25,6 +25,7 @@ use it for exact values on small games (Kuhn, small signalling or bargaining tre
 large ones.
 
 Example:
+  >>> import jax; jax.config.update("jax_enable_x64", True)
   >>> import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> eq = solvers.solve(kuhn, solvers.SequenceFormLP(), tol=1e-8)
@@ -113,6 +114,7 @@ class SequenceFormLP(Solver):
         1e-6 in float32). ``solve``'s ``tol`` bounds the certified NashConv.
 
     Example:
+      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.SequenceFormLP(), tol=1e-8)
