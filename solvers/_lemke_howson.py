@@ -186,7 +186,9 @@ class LemkeHowson(Solver):
     certified by NashConv: ``CONVERGED`` if NashConv <= ``tol``, otherwise ``FAILED`` (the
     point is returned, marked uncertified). With ``initial_label=None`` all ``m + n`` labels
     are run side by side (``vmap``) and the finished run with the smallest NashConv is
-    returned, as soon as one of them is certified.
+    returned, as soon as one of them is certified; ``stats`` then also holds
+    ``nash_conv_per_label`` and ``finished_per_label``, and :meth:`strategies_per_label` gives
+    every run's point.
 
     Args:
       initial_label: the label dropped first, ``0..m-1`` for row actions and ``m..m+n-1`` for
@@ -236,6 +238,17 @@ class LemkeHowson(Solver):
             return _step_label(game, state, self.initial_label)
         return jax.vmap(lambda s, k: _step_label(game, s, k))(state, self._labels(game))
 
+    def strategies_per_label(self, game, state: LemkeHowsonState) -> tuple:
+        """All-labels mode: the normalised point reached from every initial label.
+
+        Returns ``(x [m + n, m], y [m + n, n])``; row ``k`` is the current point of the run that
+        dropped label ``k`` (its end point when ``state.done[k]``). Pass an unbatched game and
+        state (index a batch first).
+        """
+        if self.initial_label is not None:
+            raise ValueError("strategies_per_label needs LemkeHowson(initial_label=None)")
+        return jax.vmap(lambda s: _strategies_label(game, s))(state)
+
     def _per_label(self, game, state):
         strategies = jax.vmap(lambda s: _strategies_label(game, s))(state)
         conv = jax.vmap(lambda x, y: jnp.sum(_gains(game, (x, y))))(*strategies)
@@ -270,5 +283,6 @@ class LemkeHowson(Solver):
         if self.initial_label is not None:
             return {"num_pivots": state.num_pivots, "label": jnp.asarray(self.initial_label,
                                                                           jnp.int32)}
-        _, _, best = self._choice(game, state)
-        return {"num_pivots": jnp.sum(state.num_pivots), "label": best.astype(jnp.int32)}
+        _, conv, best = self._choice(game, state)
+        return {"num_pivots": jnp.sum(state.num_pivots), "label": best.astype(jnp.int32),
+                "nash_conv_per_label": conv, "finished_per_label": state.done}
