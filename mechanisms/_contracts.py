@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechanisms._dual_simplex import dual_simplex
 from mechanisms._principal_agent import Contract, PrincipalAgent, QuantalResponse
 from solvers._linprog import linprog
 from solvers._result import Result
@@ -71,27 +72,50 @@ def min_pay_lps(outcome_probs, costs, reservation_utility, margin=0.0):
     return P, jnp.concatenate([G_ic, G_ir], axis=-2), jnp.concatenate([h_ic, h_ir], axis=-1)
 
 
+@jax.jit
+def _flat_lps(P, costs, R):
+    c, G, h = min_pay_lps(P, costs, R)
+    A, O = P.shape[-2:]
+    return c.reshape(-1, O), G.reshape(-1, A, O), h.reshape(-1, A)
+
+
 def _lp_bounds(problem: PrincipalAgent):
     return (0.0, None) if problem.limited_liability else (None, None)
 
 
-def _solve_min_pay(problem: PrincipalAgent, *, tol=None, max_steps=200, margin=0.0):
+def _solve_min_pay(problem: PrincipalAgent, *, tol=None, max_steps=200, method="auto"):
     """Solve every action's min-pay program of a (batched) problem as one batch.
 
+    ``method``: ``"simplex"`` (batched dual simplex, risk-neutral + limited liability only;
+    members it cannot certify are re-solved by the interior-point core), ``"ipm"``
+    (:func:`solvers.linprog` for all) or ``"auto"`` (simplex where it applies).
     Returns ``(payments [*batch, A, O], min_pay [*batch, A], status [*batch, A], gap)``.
     """
+    if method not in ("auto", "simplex", "ipm"):
+        raise ValueError(f"method must be 'auto', 'simplex' or 'ipm', got {method!r}")
     if problem.agent_utility is not None:
         from mechanisms._risk_averse import min_pay_convex
 
         return min_pay_convex(problem, tol=tol)
-    batch, A, O = problem.batch_shape, problem.num_actions, problem.num_outcomes
-    c, G, h = min_pay_lps(problem.outcome_probs, problem.costs, problem.reservation_utility,
-                          margin)
-    n = int(np.prod(batch, dtype=np.int64)) * A
-    sol = linprog(c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A),
-                  bounds=_lp_bounds(problem), tol=tol, max_steps=max_steps)
-    rs = lambda x: x.reshape((*batch, A, *x.shape[1:]))  # noqa: E731
-    return rs(sol.x), rs(sol.fun), rs(sol.status), rs(sol.duality_gap)
+    use_simplex = method == "simplex" or (method == "auto" and problem.limited_liability)
+    if use_simplex and not problem.limited_liability:
+        raise ValueError("method='simplex' needs limited liability (payments >= 0); use 'ipm'")
+    batch, A = problem.batch_shape, problem.num_actions
+    c, G, h = _flat_lps(problem.outcome_probs, problem.costs, problem.reservation_utility)
+    if use_simplex:
+        x, fun, status, gap, *_ = dual_simplex(c, G, h)
+        bad = np.flatnonzero(np.asarray((status != Result.CONVERGED)
+                                        & (status != Result.INFEASIBLE)))
+        if bad.size:  # re-solve what the simplex could not certify with the interior point
+            sol = linprog(c[bad], G[bad], h[bad], bounds=_lp_bounds(problem), tol=tol,
+                          max_steps=max_steps)
+            x, fun = x.at[bad].set(sol.x), fun.at[bad].set(sol.fun)
+            status, gap = status.at[bad].set(sol.status), gap.at[bad].set(sol.duality_gap)
+    else:
+        sol = linprog(c, G, h, bounds=_lp_bounds(problem), tol=tol, max_steps=max_steps)
+        x, fun, status, gap = sol.x, sol.fun, sol.status, sol.duality_gap
+    rs = lambda v: v.reshape((*batch, A, *v.shape[1:]))  # noqa: E731
+    return rs(x), rs(fun), rs(status), rs(gap)
 
 
 def contract_certificates(problem: PrincipalAgent, payments, action):
@@ -131,14 +155,16 @@ def _check_problem(problem):
         raise TypeError(f"problem must be a PrincipalAgent, got {type(problem).__name__}")
 
 
-def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: int = 200
-                     ) -> Contract:
+def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: int = 200,
+                     method: str = "auto") -> Contract:
     """The cheapest contract that makes ``action`` a best response and individually rational.
 
     Args:
       problem: a (possibly batched) :class:`PrincipalAgent`.
       action: the action to implement (an int, or ``[*batch]`` ints).
       tol, max_steps: passed to the LP core.
+      method: ``"auto"`` (batched dual simplex under limited liability, with interior-point
+        fallback), ``"simplex"`` or ``"ipm"`` (:func:`solvers.linprog` for every program).
 
     Returns:
       :class:`Contract`; ``result`` is ``Result.INFEASIBLE`` when no contract implements the
@@ -160,7 +186,7 @@ def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: in
     if np.any(act < 0) or np.any(act >= A):
         raise ValueError(f"action must be in [0, {A}), got {action!r}")
     act = jnp.broadcast_to(jnp.asarray(act, jnp.int32), problem.batch_shape)
-    x, fun, status, gap = _solve_min_pay(problem, tol=tol, max_steps=max_steps)
+    x, fun, status, gap = _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
     t = jnp.take_along_axis(x, act[..., None, None], axis=-2)[..., 0, :]
     take = lambda v: jnp.take_along_axis(v, act[..., None], axis=-1)[..., 0]  # noqa: E731
     return _assemble(problem, t, act, take(status), take(gap),
@@ -168,13 +194,14 @@ def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: in
 
 
 def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = None, *,
-                     target_action=None, tol=None, max_steps: int = 200, **quantal_options
-                     ) -> Contract:
+                     target_action=None, tol=None, max_steps: int = 200, method: str = "auto",
+                     **quantal_options) -> Contract:
     r"""The principal's optimal contract (Grossman-Hart decomposition), batched and certified.
 
     With a best-responding agent (``agent=None``) every action's min-pay program is solved in
-    one batch (LPs for a risk-neutral agent, convex programs in utility levels for a risk-averse
-    one) and the action with the largest ``benefit - min-pay - monitoring`` is implemented;
+    one batch (LPs for a risk-neutral agent -- a batched dual simplex under limited liability,
+    the interior-point core :func:`solvers.linprog` otherwise or as fallback, see ``method`` of
+    :func:`min_pay_contract` -- and convex programs in utility levels for a risk-averse one) and the action with the largest ``benefit - min-pay - monitoring`` is implemented;
     ``target_action=k`` implements ``k`` instead (same as :func:`min_pay_contract`).
     ``certificate`` is the duality gap (LP) or KKT residual of the chosen program; ``result``
     is ``CONVERGED`` only when every action's program was solved or proved infeasible.
@@ -203,8 +230,9 @@ def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = No
         raise TypeError(f"unexpected options for a best-responding agent: "
                         f"{sorted(quantal_options)}")
     if target_action is not None:
-        return min_pay_contract(problem, target_action, tol=tol, max_steps=max_steps)
-    x, fun, status, gap = _solve_min_pay(problem, tol=tol, max_steps=max_steps)
+        return min_pay_contract(problem, target_action, tol=tol, max_steps=max_steps,
+                                method=method)
+    x, fun, status, gap = _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
     return _pick_best(problem, x, fun, status, gap)
 
 

@@ -1,0 +1,129 @@
+"""Benchmark: optimal contracts for a batch of random principal-agent problems.
+
+socialign solves every instance's Grossman-Hart min-pay LPs (one per action) as ONE batch
+(`mechanisms.optimal_contract` on a batched `PrincipalAgent`) and picks the best action; the
+reference solves the same per-action LPs with scipy HiGHS one instance at a time. HiGHS is timed
+on a subset of instances (``--highs-instances``) and its per-instance time is extrapolated to the
+whole batch (the per-instance cost of HiGHS does not depend on the batch). Agreement of the
+principal's utility is measured on that subset (float64).
+
+Usage:  python benchmarks/contracts.py [--instances 10000 --actions 10 --outcomes 20]
+Writes benchmarks/results/contracts.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import numpy as np  # noqa: E402
+from scipy.optimize import linprog as scipy_linprog  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import mechanisms  # noqa: E402
+from solvers import Result  # noqa: E402
+
+
+def random_instances(n, A, O, seed):
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(O), size=(n, A))
+    costs = np.sort(rng.uniform(0.0, 1.0, (n, A)), axis=-1)
+    costs[:, 0] = 0.0
+    rewards = np.sort(rng.uniform(0.0, 10.0, (n, O)), axis=-1)
+    return P, costs, rewards
+
+
+def highs_optimal_contract(P, costs, rewards, R=0.0):
+    """Grossman-Hart with scipy HiGHS: one LP per action, then the best action."""
+    A, O = P.shape
+    best = -np.inf
+    for k in range(A):
+        others = [a for a in range(A) if a != k]
+        A_ub = np.vstack([P[others] - P[k], -P[k][None]])
+        b_ub = np.concatenate([costs[others] - costs[k], [-(R + costs[k])]])
+        res = scipy_linprog(P[k], A_ub=A_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+        if res.status == 0:
+            best = max(best, P[k] @ rewards - res.fun)
+    return best
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", type=int, default=10_000)
+    ap.add_argument("--actions", type=int, default=10)
+    ap.add_argument("--outcomes", type=int, default=20)
+    ap.add_argument("--highs-instances", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "results", "contracts.json"))
+    args = ap.parse_args(argv)
+    n, A, O = args.instances, args.actions, args.outcomes
+    P, costs, rewards = random_instances(n, A, O, args.seed)
+    problem = mechanisms.PrincipalAgent(P, costs, rewards)
+
+    t0 = time.perf_counter()
+    c = mechanisms.optimal_contract(problem)
+    jax.block_until_ready(c.principal_utility)
+    t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    c = mechanisms.optimal_contract(problem)
+    jax.block_until_ready(c.principal_utility)
+    t_ours = time.perf_counter() - t0
+    ours = np.asarray(c.principal_utility)
+    converged = float(np.mean(np.asarray(c.result) == Result.CONVERGED))
+    max_ic = float(np.max(np.asarray(c.ic_violation)))
+    min_slack = float(np.min(np.asarray(c.participation_slack)))
+
+    m = min(args.highs_instances, n)
+    t0 = time.perf_counter()
+    ref = np.array([highs_optimal_contract(P[i], costs[i], rewards[i]) for i in range(m)])
+    t_highs_subset = time.perf_counter() - t0
+    per_instance = t_highs_subset / m
+    t_highs = per_instance * n
+    rel = np.abs(ours[:m] - ref) / np.maximum(1.0, np.abs(ref))
+    agree = float(np.mean(rel <= 1e-6))
+
+    rows = [
+        ("socialign batch (steady state)", t_ours, t_ours / n),
+        ("socialign batch (first call, incl. compile)", t_first, t_first / n),
+        (f"scipy HiGHS one at a time (extrapolated from {m})", t_highs, per_instance),
+    ]
+    print(f"{n} principal-agent instances, {A} actions x {O} outcomes ({n * A} LPs), float64")
+    print(f"{'method':52s} {'total s':>10s} {'per instance ms':>16s}")
+    for name, tot, per in rows:
+        print(f"{name:52s} {tot:10.3f} {1e3 * per:16.4f}")
+    print(f"speed-up (steady state): {t_highs / t_ours:.1f}x; including compile: "
+          f"{t_highs / t_first:.1f}x")
+    print(f"agreement with HiGHS on {m} instances: max relative difference of the principal's "
+          f"utility {rel.max():.2e}; fraction within 1e-6: {agree:.4f}")
+    print(f"certified: {converged:.4f} converged; max IC violation {max_ic:.2e}; "
+          f"min participation slack {min_slack:.2e}")
+    out = {
+        "benchmark": "contracts",
+        "instances": n, "actions": A, "outcomes": O, "lps": n * A, "dtype": "float64",
+        "socialign_seconds": t_ours, "socialign_first_call_seconds": t_first,
+        "highs_instances_timed": m, "highs_seconds_timed": t_highs_subset,
+        "highs_seconds_per_instance": per_instance, "highs_seconds_extrapolated": t_highs,
+        "speedup": t_highs / t_ours, "speedup_including_compile": t_highs / t_first,
+        "max_relative_difference": float(rel.max()), "fraction_within_1e-6": agree,
+        "fraction_converged": converged, "max_ic_violation": max_ic,
+        "min_participation_slack": min_slack,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "jax": jax.__version__, "device": str(jax.devices()[0])},
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=2)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
