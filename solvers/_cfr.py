@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 
 from solvers._efg import ExtensiveFormGame
-from solvers._efg_metrics import edge_table, path_values
+from solvers._efg_metrics import chance_reach, decision_rows, edge_table
 from solvers._solve import Solver
 
 __all__ = ["CFR", "CFRPlus", "DiscountedCFR", "PredictiveCFRPlus", "MCCFR", "CFRState",
@@ -94,26 +94,39 @@ def _normalise(cum, legal) -> jax.Array:
     return jnp.where(s > 0, cum / jnp.where(s > 0, s, 1.0), uniform)
 
 
-def counterfactual_values(game: ExtensiveFormGame, policy, player: int) -> jax.Array:
+def counterfactual_values(game: ExtensiveFormGame, policy, player: int, weighted_u=None):
     """Counterfactual action values ``q_i(I, a) = sum_{h in I} pi_{-i}(h) v_i(h a)`` ``[I, A]``.
 
     Rows of information sets that do not belong to ``player`` are 0. Single (unbatched) game.
+    ``weighted_u`` (optional) is ``chance_reach * utilities[:, player]``, shared across calls.
     """
     tree = game.tree
     I, A = tree.num_infosets, tree.max_actions
-    vals = path_values(game, policy)  # [D, Z]
-    D = vals.shape[0]
-    nonown = jnp.where(tree.path_player == player, 1.0, vals)
-    # prefix[d] = prod_{d' < d} nonown[d'] (counterfactual reach of the node at depth d),
-    # suffix[d] = prod_{d' > d} vals[d'] (probability from the child at depth d+1 to z);
-    # unrolled over the (small, static) depth: rows are contiguous, XLA fuses the chain.
-    prefix = [jnp.ones_like(vals[0])]
+    if weighted_u is None:
+        weighted_u = chance_reach(game) * game.utilities[:, player]
+    rows = decision_rows(game, policy)
+    counts = tree.dec_count
+    D = len(counts)
+    players, start = [], 0
+    for n in counts:
+        players.append(tree.dec_player[start:start + n])
+        start += n
+    # prefix[d] = product of the other players' edges above depth d (counterfactual reach of the
+    # node at depth d, chance excluded: it is folded into weighted_u); suffix[d] = product of all
+    # edges below depth d (probability from the child to z). Rows are ragged: depth d covers the
+    # first counts[d] terminals. Unrolled over the (small, static) depth.
+    prefix = [jnp.ones((counts[0],), policy.dtype)]
     for d in range(1, D):
-        prefix.append(prefix[-1] * nonown[d - 1])
-    suffix = [jnp.ones_like(vals[0])]
+        nonown = jnp.where(players[d - 1][: counts[d]] == player, 1.0, rows[d - 1][: counts[d]])
+        prefix.append(prefix[-1][: counts[d]] * nonown)
+    suffix = [jnp.ones((counts[D - 1],), policy.dtype)]
     for d in range(D - 2, -1, -1):
-        suffix.append(suffix[-1] * vals[d + 1])
-    contrib = (jnp.stack(prefix) * jnp.stack(suffix[::-1]) * game.utilities[:, player]).reshape(-1)
+        tail = suffix[-1] * rows[d + 1]
+        suffix.append(jnp.concatenate([tail, jnp.ones((counts[d] - counts[d + 1],),
+                                                      policy.dtype)]))
+    suffix = suffix[::-1]
+    contrib = jnp.concatenate([prefix[d] * suffix[d] * weighted_u[: counts[d]]
+                               for d in range(D)])
     q = jax.ops.segment_sum(contrib[tree.own_pos[player]], tree.own_seg[player],
                             num_segments=I * A, indices_are_sorted=True)
     return q.reshape(I, A)
@@ -149,7 +162,8 @@ class _CFRFamily(Solver):
         tree = game.tree
         legal = jnp.asarray(tree.legal)
         pol = state.policy
-        q = sum(counterfactual_values(game, pol, i) for i in players)
+        cr = chance_reach(game)
+        q = sum(counterfactual_values(game, pol, i, cr * game.utilities[:, i]) for i in players)
         rows = jnp.asarray(sum((tree.infoset_player == i) for i in players) > 0)[:, None]
         v = jnp.sum(pol * q, axis=1, keepdims=True)
         inst = jnp.where(rows & legal, q - v, 0.0)

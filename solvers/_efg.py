@@ -3,12 +3,14 @@
 A finite game tree with chance nodes, imperfect information and perfect recall is walked once on
 the host and compiled into index arrays that make every CFR pass a handful of fused array ops:
 
-* every terminal history ``z`` stores the path of edges from the root, ``path_edge[d, z]``, each
-  an index into one flat table ``[policy.ravel(), chance_probs.ravel(), 1]`` (the last entry pads
-  short paths), and ``path_player[d, z]`` (the acting player, ``-1`` for chance and padding). The
-  reach probability of ``z`` is ``prod_d table[path_edge[d, z]]``; counterfactual reach, tail
-  probabilities and counterfactual action values follow from prefix/suffix products along ``d``
-  and one ``segment_sum`` into the ``[infosets * actions]`` table;
+* every terminal history ``z`` stores its path from the root as indices into one flat table
+  ``[policy.ravel(), chance_probs.ravel(), 1]``: the chance edges ``chance_edge[d, z]`` (padded
+  with the final 1) and the decision edges in a ragged, depth-major layout (terminals sorted by
+  path length, so depth ``d`` covers the first ``dec_count[d]`` terminals contiguously) with the
+  acting player of each edge. The reach probability of ``z`` is the product of its edges;
+  counterfactual reach, tail probabilities and counterfactual action values follow from
+  prefix/suffix products along the path and one sorted ``segment_sum`` into the
+  ``[infosets * actions]`` table;
 * every information set stores its parent sequence (the player's own previous infoset and action)
   and its level in the player's sequence tree, so a best response is one bottom-up sweep over
   levels (deepest first) with a max over actions per infoset;
@@ -185,30 +187,39 @@ def _compile(parent, kind, infoset, col, edge_prob, node_util, num_players, *,
         if np.any(bad):
             raise ValueError(f"the outcome probabilities of chance node "
                              f"{int(chance_nodes[np.argmax(bad)])} do not sum to 1")
-    terminals = np.flatnonzero(kind == TERMINAL)
-    Z = len(terminals)
-    utilities = np.asarray(node_util, np.float64)[..., terminals, :]
     ONE = I * A + C * Ac
-    # paths from the root to every terminal
-    paths = []
-    for z in terminals:
-        edges = []
+    # paths from the root to every terminal, split into decision and chance edges
+    term_all = np.flatnonzero(kind == TERMINAL)
+    dec_paths, chance_paths = {}, {}
+    for z in term_all:
+        dec_edges, ch_edges = [], []
         h = z
         while parent[h] >= 0:
             p = parent[h]
             if kind[p] >= 0:
-                edges.append((infoset[p] * A + col[h], kind[p]))
+                dec_edges.append((infoset[p] * A + col[h], kind[p]))
             else:
-                edges.append((I * A + chance_row[p] * Ac + col[h], -1))
+                ch_edges.append(I * A + chance_row[p] * Ac + col[h])
             h = p
-        paths.append(edges[::-1])
-    D = max(len(e) for e in paths)
-    path_edge = np.full((D, Z), ONE, np.int32)  # depth-major: rows are contiguous over z
-    path_player = np.full((D, Z), -1, np.int8)
-    for z, edges in enumerate(paths):
-        for d, (e, pl) in enumerate(edges):
-            path_edge[d, z] = e
-            path_player[d, z] = pl
+        dec_paths[z] = dec_edges[::-1]
+        chance_paths[z] = ch_edges[::-1]
+    # terminals ordered by decision-path length, longest first: depth d of the (ragged) path
+    # table then covers the contiguous prefix of the first n_d terminals
+    lengths = np.array([len(dec_paths[z]) for z in term_all])
+    terminals = term_all[np.argsort(-lengths, kind="stable")]
+    Z = len(terminals)
+    utilities = np.asarray(node_util, np.float64)[..., terminals, :]
+    Dd = max(1, int(lengths.max()))
+    dec_count = tuple(int(np.sum(lengths > d)) for d in range(Dd))
+    dec_edge = np.concatenate([[dec_paths[z][d][0] for z in terminals[:dec_count[d]]]
+                               for d in range(Dd)]).astype(np.int32)
+    dec_player = np.concatenate([[dec_paths[z][d][1] for z in terminals[:dec_count[d]]]
+                                 for d in range(Dd)]).astype(np.int8)
+    Dc = max([len(chance_paths[z]) for z in terminals] + [1])
+    chance_edge = np.full((Dc, Z), ONE, np.int32)
+    for k, z in enumerate(terminals):
+        for d, e in enumerate(chance_paths[z]):
+            chance_edge[d, k] = e
     # own sequences (perfect recall) top-down in BFS order
     ROOTSEQ = I * A
     seq = np.full((H, n), ROOTSEQ, np.int64)
@@ -257,13 +268,11 @@ def _compile(parent, kind, infoset, col, edge_prob, node_util, num_players, *,
             if len(rows) else []
         levels.append(tuple(lv))
     own_pos, own_seg = [], []
-    flat_edge = path_edge.reshape(-1)
-    flat_player = path_player.reshape(-1)
     for i in range(n):
-        pos = np.flatnonzero(flat_player == i)
-        srt = np.argsort(flat_edge[pos], kind="stable")
+        pos = np.flatnonzero(dec_player == i)
+        srt = np.argsort(dec_edge[pos], kind="stable")
         own_pos.append(pos[srt].astype(np.int32))
-        own_seg.append(flat_edge[pos[srt]].astype(np.int32))
+        own_seg.append(dec_edge[pos[srt]].astype(np.int32))
     legal = np.arange(A)[None, :] < infoset_k[:, None]
     node_row = np.where(kind >= 0, infoset, np.where(kind == CHANCE, chance_row, -1))
     term_row = np.full(H, -1, np.int64)
@@ -280,10 +289,11 @@ def _compile(parent, kind, infoset, col, edge_prob, node_util, num_players, *,
     if infoset_action_ids is None:
         infoset_action_ids = np.where(legal, np.arange(A)[None, :], -1)
     tree = _Tree(
-        num_players=n, num_infosets=I, max_actions=A, max_outcomes=Ac, num_chance=C, num_terminals=Z,
-        num_histories=H, depth=D, infoset_player=infoset_player.astype(np.int32),
+        num_players=n, num_infosets=I, max_actions=A, max_outcomes=Ac, num_chance=C,
+        num_terminals=Z, num_histories=H, depth=int(depth.max()), infoset_player=infoset_player.astype(np.int32),
         infoset_num_actions=infoset_k.astype(np.int32), legal=legal,
-        hist_count=hist_count, path_edge=path_edge, path_player=path_player,
+        hist_count=hist_count, dec_edge=dec_edge, dec_player=dec_player, dec_count=dec_count,
+        chance_edge=chance_edge, terminal_nodes=terminals.astype(np.int64),
         own_pos=tuple(own_pos), own_seg=tuple(own_seg), own_path=own_path,
         last_seq=last_seq, infoset_parent_seq=infoset_parent_seq.astype(np.int32),
         levels=tuple(levels), root=root, node_kind=kind.astype(np.int32), node_row=node_row,
@@ -534,7 +544,7 @@ class ExtensiveFormGame:
         flat = np_util.reshape(-1, H, n)
         tree, _, chance = _compile(parent, player, infoset, action, chance_prob, flat[0], n,
                                    infoset_keys=infoset_keys)
-        terminals = np.flatnonzero(player == TERMINAL)
+        terminals = tree.terminal_nodes
         u = flat[:, terminals, :].reshape(*batch, len(terminals), n)
         return cls(jnp.asarray(u, dtype=util.dtype), jnp.asarray(chance, dtype=util.dtype), tree)
 

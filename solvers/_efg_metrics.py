@@ -36,22 +36,43 @@ import numpy as np
 from solvers._efg import ExtensiveFormGame, validate_policy
 from solvers._metrics import best_response, best_response_gains, expected_values, nash_conv
 
-__all__ = ["exploitability", "edge_table", "path_values", "best_response_values"]
+__all__ = ["exploitability", "edge_table", "chance_reach", "decision_rows",
+           "best_response_values"]
 
 
 def edge_table(game: ExtensiveFormGame, policy) -> jax.Array:
-    """The flat table ``[policy.ravel(), chance_probs.ravel(), 1]`` indexed by ``path_edge``."""
+    """The flat table ``[policy.ravel(), chance_probs.ravel(), 1]`` that paths index into."""
     return jnp.concatenate([policy.reshape(-1), game.chance_probs.reshape(-1),
                             jnp.ones((1,), policy.dtype)])
 
 
-def path_values(game: ExtensiveFormGame, policy) -> jax.Array:
-    """``[depth, num_terminals]`` probabilities of the edges on every root-to-terminal path."""
-    return edge_table(game, policy)[game.tree.path_edge]
+def chance_reach(game: ExtensiveFormGame) -> jax.Array:
+    """``[num_terminals]`` product of the chance probabilities on the path to each terminal."""
+    table = jnp.concatenate([jnp.zeros((game.num_infosets * game.max_actions,), game.dtype),
+                             game.chance_probs.reshape(-1), jnp.ones((1,), game.dtype)])
+    return jnp.prod(table[game.tree.chance_edge], axis=0)
+
+
+def decision_rows(game: ExtensiveFormGame, policy) -> list:
+    """Decision-edge probabilities per depth: row ``d`` has ``dec_count[d]`` entries."""
+    vals = edge_table(game, policy)[game.tree.dec_edge]
+    rows, start = [], 0
+    for n in game.tree.dec_count:
+        rows.append(vals[start:start + n])
+        start += n
+    return rows
+
+
+def _pad_product(rows, Z, dtype):
+    acc = jnp.ones((Z,), dtype)
+    for r in rows:
+        acc = acc * jnp.concatenate([r, jnp.ones((Z - r.shape[0],), dtype)])
+    return acc
 
 
 def _values(game, policy):
-    reach = jnp.prod(path_values(game, policy), axis=0)
+    reach = chance_reach(game) * _pad_product(decision_rows(game, policy), game.num_terminals,
+                                              policy.dtype)
     return reach @ game.utilities
 
 
@@ -63,19 +84,24 @@ def best_response_values(game: ExtensiveFormGame, policy):
     (ties to the lowest index).
     """
     tree = game.tree
-    I, A = tree.num_infosets, tree.max_actions
-    vals = path_values(game, policy)
+    I, A, Z = tree.num_infosets, tree.max_actions, tree.num_terminals
+    rows = decision_rows(game, policy)
+    cr = chance_reach(game)
     legal = jnp.asarray(tree.legal)
+    players, start = [], 0
+    for n in tree.dec_count:
+        players.append(tree.dec_player[start:start + n])
+        start += n
     br = []
     actions = jnp.zeros((I,), jnp.int32)
     for i in range(tree.num_players):
-        own = jnp.asarray(tree.path_player == i)
-        w = jnp.prod(jnp.where(own, 1.0, vals), axis=0) * game.utilities[:, i]
+        nonown = [jnp.where(pl == i, 1.0, r) for r, pl in zip(rows, players)]
+        w = cr * _pad_product(nonown, Z, policy.dtype) * game.utilities[:, i]
         q = jax.ops.segment_sum(w, tree.last_seq[i], num_segments=I * A + 1)
-        for rows in reversed(tree.levels[i]):
-            qr = jnp.where(legal[rows], q[: I * A].reshape(I, A)[rows], -jnp.inf)
-            actions = actions.at[rows].set(jnp.argmax(qr, axis=1).astype(jnp.int32))
-            q = q.at[tree.infoset_parent_seq[rows]].add(jnp.max(qr, axis=1))
+        for lv in reversed(tree.levels[i]):
+            qr = jnp.where(legal[lv], q[: I * A].reshape(I, A)[lv], -jnp.inf)
+            actions = actions.at[lv].set(jnp.argmax(qr, axis=1).astype(jnp.int32))
+            q = q.at[tree.infoset_parent_seq[lv]].add(jnp.max(qr, axis=1))
         br.append(q[I * A])
     return jnp.stack(br), actions
 

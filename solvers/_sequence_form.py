@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from solvers._efg import ExtensiveFormGame
-from solvers._efg_metrics import path_values
+from solvers._efg_metrics import chance_reach
 from solvers._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
 from solvers._metrics import nash_conv
 from solvers._result import Result
@@ -149,8 +149,7 @@ class SequenceFormLP(Solver):
         u = game.utilities[:, 0]
         lo, hi = jnp.min(u), jnp.max(u)
         scale = jnp.where(hi > lo, hi - lo, 1.0)
-        ones = jnp.ones((game.num_infosets, game.max_actions), game.dtype)
-        chance = jnp.prod(path_values(game, ones), axis=0)
+        chance = chance_reach(game)
         w = chance * (u - lo) / scale
         Amat = jnp.zeros((n0, n1), game.dtype).at[sf.z_seq[0], sf.z_seq[1]].add(w)
         # variables [x (n0), v (m1), s (n1)]; rows: F^T v - A^T x + s = 0 (n1), E x = e (m0)
