@@ -74,58 +74,55 @@ def _expl(game, state, solver):
     return solvers.exploitability(game, solver.strategies(game, state))
 
 
-def run_openspiel(os_game, cls, seconds):
-    solver = cls(os_game)
-    curve, n, busy = {}, 0, 0.0
-    marks = set(checkpoints(10**9))
-    while busy < seconds:
-        t = time.perf_counter()
-        solver.evaluate_and_update_policy()
-        busy += time.perf_counter() - t
-        n += 1
-        if n in marks:
-            curve[n] = pyspiel.exploitability(os_game, solver.average_policy())
-    final = pyspiel.exploitability(os_game, solver.average_policy())
-    return {"iterations": n, "seconds": busy, "its_per_s": n / busy, "exploitability": final,
-            "curve": curve}
+def run_pair(os_game, os_cls, game, solver, seconds, round_s=0.25):
+    """Interleave OpenSpiel and socialign in short rounds until each used ``seconds`` of wall time.
 
-
-def run_ours(game, solver, seconds, curve_points):
+    Interleaving exposes both to the same machine load (other processes on a shared machine).
+    """
+    ref = os_cls(os_game)
     key = jax.random.key(0)
     state = solver.init(game, key)
     t = time.perf_counter()
     jax.block_until_ready(_advance(game, state, 1, solver))
     jax.block_until_ready(_expl(game, state, solver))
     compile_s = time.perf_counter() - t
-    # the exploitability curve at OpenSpiel's checkpoints (timing excluded)
-    curve, n = {}, 0
-    busy = 0.0
-    for c in curve_points:
-        t = time.perf_counter()
-        state = jax.block_until_ready(_advance(game, state, c - n, solver))
-        busy += time.perf_counter() - t
-        n = c
+    marks = set(checkpoints(10**9))
+    os_curve, os_n, os_busy, n, busy, chunk = {}, 0, 0.0, 0, 0.0, 1
+    while os_busy < seconds or busy < seconds:
+        if os_busy < seconds:
+            spent = 0.0
+            while spent < round_s:
+                t = time.perf_counter()
+                ref.evaluate_and_update_policy()
+                spent += time.perf_counter() - t
+                os_n += 1
+                if os_n in marks:
+                    os_curve[os_n] = pyspiel.exploitability(os_game, ref.average_policy())
+            os_busy += spent
+        if busy < seconds:
+            spent = 0.0
+            while spent < round_s:
+                t = time.perf_counter()
+                state = jax.block_until_ready(_advance(game, state, chunk, solver))
+                dt = time.perf_counter() - t
+                spent += dt
+                n += chunk
+                chunk = max(1, int(chunk / max(dt, 1e-9) * round_s / 4))
+            busy += spent
+    os_final = pyspiel.exploitability(os_game, ref.average_policy())
+    ours_final = float(_expl(game, state, solver))
+    # our exploitability curve at OpenSpiel's checkpoints (untimed, from a fresh start)
+    curve, state, k = {}, solver.init(game, key), 0
+    for c in sorted(os_curve):
+        state = _advance(game, state, c - k, solver)
+        k = c
         curve[c] = float(_expl(game, state, solver))
-    # then run on until the same wall time is used, in chunks
-    chunk = max(1, n // 4)
-    while busy < seconds:
-        t = time.perf_counter()
-        state = jax.block_until_ready(_advance(game, state, chunk, solver))
-        dt = time.perf_counter() - t
-        busy += dt
-        n += chunk
-        rate = chunk / max(dt, 1e-9)
-        chunk = max(1, int(rate * min(0.5, seconds - busy)))
-    # steady-state rate on a fixed chunk (best of 3, robust to other processes)
-    rate_n = max(10, n // 10)
-    best = np.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        jax.block_until_ready(_advance(game, state, rate_n, solver))
-        best = min(best, time.perf_counter() - t)
-    return {"iterations": n, "seconds": busy, "its_per_s": n / busy,
-            "its_per_s_best": rate_n / best, "compile_s": compile_s,
-            "exploitability": float(_expl(game, state, solver)), "curve": curve}
+    diff = max((abs(curve[c] - os_curve[c]) for c in os_curve), default=float("nan"))
+    ref_out = {"iterations": os_n, "seconds": os_busy, "its_per_s": os_n / os_busy,
+               "exploitability": os_final, "curve": os_curve}
+    ours_out = {"iterations": n, "seconds": busy, "its_per_s": n / busy, "compile_s": compile_s,
+                "exploitability": ours_final, "curve": curve}
+    return ref_out, ours_out, diff
 
 
 def run_solve_call(game, solver, steps):
@@ -199,10 +196,7 @@ def main():
                  "build_s": build, "algos": {}}
         for aname in args.algos:
             ours_solver, os_cls = ALGOS[aname]
-            ref = run_openspiel(os_game, os_cls, args.seconds)
-            points = [c for c in checkpoints(ref["iterations"]) if c in ref["curve"]]
-            ours = run_ours(game, ours_solver, args.seconds, points)
-            diff = max(abs(ours["curve"][c] - ref["curve"][c]) for c in points)
+            ref, ours, diff = run_pair(os_game, os_cls, game, ours_solver, args.seconds)
             solve_rate, _ = run_solve_call(game, ours_solver, max(10, ref["iterations"]))
             entry["algos"][aname] = {
                 "openspiel_cpp": ref, "socialign": ours,
