@@ -10,6 +10,7 @@ from mechanisms._contracts import (
     min_pay_contract,
     optimal_contract,
 )
+from mechanisms._len import LENContract, LENModel, len_closed_form, len_optimal_contract
 from mechanisms._principal_agent import AgentUtility, Contract, PrincipalAgent, QuantalResponse
 from mechanisms._quantal import (
     agent_response,
@@ -22,12 +23,16 @@ from mechanisms._quantal import (
 __all__ = [
     "AgentUtility",
     "Contract",
+    "LENContract",
+    "LENModel",
     "PrincipalAgent",
     "QuantalResponse",
     "agent_response",
     "agent_utilities",
     "best_linear_contract",
     "contract_certificates",
+    "len_closed_form",
+    "len_optimal_contract",
     "min_pay_contract",
     "optimal_contract",
     "principal_utility",
