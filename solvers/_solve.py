@@ -40,6 +40,8 @@ class Solver(abc.ABC):
 
     #: game types this solver accepts (checked at the boundary)
     game_types: tuple = ()
+    #: default number of steps between certificate checks (``solve(check_every=None)``)
+    default_check_every: int = 1
 
     @abc.abstractmethod
     def init(self, game, key):
@@ -57,6 +59,10 @@ class Solver(abc.ABC):
         """Return ``(done, result_code, certificate)`` for the current state."""
         cert = nash_conv(game, self.strategies(game, state))
         return cert <= tol, jnp.asarray(Result.CONVERGED, jnp.int32), cert
+
+    def values(self, game, state):
+        """Expected payoff per player of the answer (default: under the mixed strategies)."""
+        return expected_values(game, self.strategies(game, state))
 
     def joint(self, game, state):
         """Joint distribution over action profiles for correlated concepts, else ``None``."""
@@ -102,7 +108,7 @@ def _run_single(game, solver: Solver, tol, key, max_steps: int, check_every: int
     steps, state, done, code, cert, finite = jax.lax.while_loop(cond, body, carry)
     strategies = solver.strategies(game, state)
     conv = nash_conv(game, strategies)
-    values = expected_values(game, strategies)
+    values = solver.values(game, state)
     cert_ok = jnp.isfinite(cert) & jnp.all(jnp.isfinite(values)) & jnp.isfinite(conv)
     result = jnp.where(
         ~finite | ~cert_ok,
@@ -142,7 +148,7 @@ def _batch_shape(game) -> tuple:
 
 
 def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float = 1e-6,
-          throw: bool = True, check_every: int = 1, key=None) -> Equilibrium:
+          throw: bool = True, check_every: int | None = None, key=None) -> Equilibrium:
     """Solve ``game`` with ``solver`` and certify the answer.
 
     Runs ``solver.step`` inside one jitted ``lax.while_loop`` until the solver's certificate is
@@ -157,7 +163,8 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float = 1e-6,
       tol: tolerance on the solver's certificate (NashConv, duality gap, ...).
       throw: raise ``RuntimeError`` if any member did not converge. Only possible on concrete
         values: inside ``jit``/``vmap`` pass ``throw=False`` and read ``result``.
-      check_every: evaluate the certificate every this many steps (static).
+      check_every: evaluate the certificate every this many steps (static); default: the
+        solver's ``default_check_every`` (1 for most solvers).
       key: PRNG key for randomised solvers; defaults to ``jax.random.key(0)``.
 
     Returns:
@@ -177,6 +184,8 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float = 1e-6,
         raise TypeError("solver must be an instance, not a class: write Solver(), not Solver")
     solver.validate(game)
     max_steps = check_positive_int(max_steps, "max_steps")
+    if check_every is None:
+        check_every = solver.default_check_every
     check_every = check_positive_int(check_every, "check_every")
     check_positive_scalar(tol, "tol", allow_zero=True)
     if not isinstance(throw, bool):
