@@ -27,8 +27,11 @@ from solvers._efg_metrics import exploitability
 from solvers._sequence_form import SequenceFormLP
 
 # -- Stackelberg and commitment (issue 3) --
+from solvers._stackelberg import bayesian_stackelberg, stackelberg
 
 __all__ = [
+    "bayesian_stackelberg",
+    "stackelberg",
     "CFR",
     "CFRPlus",
     "DiscountedCFR",
