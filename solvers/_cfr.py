@@ -391,9 +391,11 @@ class MCCFR(Solver):
         unif_w = jnp.pad((legal / legal.sum(1, keepdims=True)).astype(dtype), pad)
         chance_w = jnp.pad(game.chance_probs, ((0, 0), (0, W - Ac))) if C else None
         node = jnp.asarray(tree.root, jnp.int32)
-        keys = jax.random.split(key, tree.depth)
-        rec = []
-        for d in range(tree.depth):
+        # one PRNG call per trajectory (inverse-CDF sampling) and a scan over depth: both keep
+        # XLA's compile time small
+        uniforms = jax.random.uniform(key, (tree.depth,), dtype)
+
+        def walk(node, uni):
             kind, row = kinds[node], rows[node]
             alive = kind != -2
             dec = kind >= 0
@@ -404,11 +406,14 @@ class MCCFR(Solver):
                                                            chance_w[jnp.clip(row, 0, C - 1)])
             samp = jnp.where(own, self.epsilon * unif_w[irow] + (1 - self.epsilon) * prow, probs)
             samp = jnp.where(alive, samp, jnp.ones_like(samp) / W)
-            a = jax.random.categorical(keys[d], jnp.log(samp))
-            rec.append((alive & dec, alive & own, irow, a, probs[a], samp[a]))
-            node = jnp.where(alive, children[node, a], node)
+            cdf = jnp.cumsum(samp)
+            a = jnp.minimum(jnp.sum(cdf < uni * cdf[-1]), W - 1)
+            a = jnp.where(samp[a] > 0, a, jnp.argmax(samp))  # guard against rounding at the edge
+            nxt = jnp.where(alive, children[node, a], node)
+            return nxt, (alive & dec, alive & own, irow, a, probs[a], samp[a])
+
+        node, (dec, own, irow, act, pi, sig) = jax.lax.scan(walk, node, uniforms)
         u = game.utilities[rows[node], i]
-        dec, own, irow, act, pi, sig = (jnp.stack(x) for x in zip(*rec))
         sig = jnp.where(dec, sig, 1.0)
         ratio = jnp.where(dec, pi / sig, 1.0)
         opp_f = jnp.where(own, 1.0 / sig, ratio)

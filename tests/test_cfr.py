@@ -63,7 +63,7 @@ def test_parity_with_openspiel_cpp_leduc(leduc, ours, theirs):
 
 def test_parity_with_openspiel_python_dcfr_and_simultaneous_cfr(kuhn):
     game = kuhn.tree._pyspiel_game
-    iters = 40
+    iters = 25
     for ours, theirs in [
         (solvers.DiscountedCFR(), os_dcfr.DCFRSolver(game)),
         (solvers.DiscountedCFR(alpha=1.0, beta=1.0, gamma=1.0), os_dcfr.LCFRSolver(game)),
@@ -80,42 +80,32 @@ def test_parity_with_openspiel_python_dcfr_and_simultaneous_cfr(kuhn):
 
 
 def test_predictive_cfr_plus_converges_fast(kuhn):
-    eq = solvers.solve(kuhn, solvers.PredictiveCFRPlus(), max_steps=2000, tol=1e-6)
+    eq = solvers.solve(kuhn, solvers.PredictiveCFRPlus(), max_steps=3000, tol=1e-6)
     assert bool(eq.converged) and float(eq.nash_conv) <= 1e-6
     plus = _ours(kuhn, solvers.CFRPlus(), int(eq.stats["num_steps"]))
     assert float(eq.nash_conv) < float(plus.nash_conv)
 
 
 def test_mccfr_outcome_sampling_converges(kuhn):
-    eq = solvers.solve(kuhn, solvers.MCCFR(num_samples=8), max_steps=2000, check_every=2000,
+    eq = solvers.solve(kuhn, solvers.MCCFR(num_samples=64), max_steps=300, check_every=300,
                        throw=False, key=jax.random.key(1))
     assert float(eq.nash_conv) < 0.1
     np.testing.assert_allclose(np.asarray(eq.strategies).sum(1), 1.0, atol=1e-12)
 
 
-def test_batched_solve_equals_loop_and_reuses_compilation(kuhn):
+def test_batch_of_256_games_one_call_equals_loop(kuhn):
     rng = np.random.default_rng(0)
-    u = rng.normal(size=(3, kuhn.num_terminals, 1))
+    u = rng.normal(size=(256, kuhn.num_terminals, 1))
     games = kuhn.with_utilities(np.concatenate([u, -u], axis=-1))
-    batch = _ours(games, solvers.CFRPlus(), 50)
-    assert batch.strategies.shape == (3, 12, 2)
+    batch = _ours(games, solvers.CFRPlus(), 100)
+    assert batch.strategies.shape == (256, 12, 2) and batch.nash_conv.shape == (256,)
+    assert np.all(np.asarray(batch.nash_conv) < 0.05 * np.abs(u).max(axis=(1, 2)))
     size = _run._cache_size()
-    for k in range(3):
-        single = _ours(games[k], solvers.CFRPlus(), 50)
+    for k in (0, 1, 255):
+        single = _ours(games[k], solvers.CFRPlus(), 100)
         np.testing.assert_allclose(batch.strategies[k], single.strategies, atol=1e-12)
         np.testing.assert_allclose(batch.nash_conv[k], single.nash_conv, atol=1e-12)
-    assert _run._cache_size() <= size + 1  # the three singles share one compilation
-
-
-def test_batch_of_256_games_one_call(kuhn):
-    scales = jnp.linspace(0.5, 2.0, 256)
-    games = kuhn.with_utilities(kuhn.utilities * scales[:, None, None])
-    eq = _ours(games, solvers.CFRPlus(), 100)
-    assert eq.nash_conv.shape == (256,)
-    assert np.all(np.asarray(eq.nash_conv / scales) < 0.01)
-    for k in (0, 255):
-        single = _ours(games[k], solvers.CFRPlus(), 100)
-        np.testing.assert_allclose(eq.strategies[k], single.strategies, atol=1e-9)
+    assert _run._cache_size() <= size + 1  # the singles share one compilation
 
 
 def test_float32(kuhn):

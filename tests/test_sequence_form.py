@@ -12,25 +12,23 @@ def kuhn():
     return EFG.from_openspiel("kuhn_poker")
 
 
-def test_kuhn_value_and_certificate(kuhn):
-    eq = solvers.solve(kuhn, solvers.SequenceFormLP(), tol=1e-8)
-    np.testing.assert_allclose(eq.values, [-1 / 18, 1 / 18], atol=1e-8)
-    assert float(eq.nash_conv) <= 1e-8
-    np.testing.assert_allclose(np.asarray(eq.strategies).sum(1), 1.0, atol=1e-12)
-    # agrees with CFR+ run to high accuracy
-    cfr = solvers.solve(kuhn, solvers.PredictiveCFRPlus(), max_steps=3000, tol=1e-7)
-    np.testing.assert_allclose(eq.values, cfr.values, atol=1e-6)
-
-
-def test_batch_of_random_zero_sum_games(kuhn):
+def test_kuhn_value_and_batch_of_random_constant_sum_games(kuhn):
     rng = np.random.default_rng(0)
     u = rng.normal(size=(3, kuhn.num_terminals, 1)) * np.array([1.0, 10.0, 0.1])[:, None, None]
-    games = kuhn.with_utilities(np.concatenate([u, -u + 2.0], axis=-1))  # constant-sum
+    utils = np.concatenate([np.asarray(kuhn.utilities)[None],
+                            np.concatenate([u, -u + 2.0], axis=-1)])  # Kuhn + constant-sum games
+    games = kuhn.with_utilities(utils)
     eq = solvers.solve(games, solvers.SequenceFormLP(), tol=1e-6)
-    assert eq.nash_conv.shape == (3,)
-    scale = np.abs(u).max(axis=(1, 2))
+    assert eq.nash_conv.shape == (4,)
+    np.testing.assert_allclose(eq.values[0], [-1 / 18, 1 / 18], atol=1e-8)
+    assert float(eq.nash_conv[0]) <= 1e-8
+    scale = np.abs(utils).max(axis=(1, 2))
     assert np.all(np.asarray(eq.nash_conv) <= 1e-7 * scale)
-    np.testing.assert_allclose(np.asarray(eq.values).sum(-1), 2.0, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(eq.values[1:]).sum(-1), 2.0, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(eq.strategies).sum(-1), 1.0, atol=1e-12)
+    # agrees with a long predictive CFR+ run on Kuhn
+    cfr = solvers.solve(kuhn, solvers.PredictiveCFRPlus(), max_steps=3000, tol=1e-7)
+    np.testing.assert_allclose(eq.values[0], cfr.values, atol=1e-6)
 
 
 def test_bad_input(kuhn):
