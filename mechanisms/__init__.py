@@ -11,6 +11,7 @@ from mechanisms._contracts import (
     optimal_contract,
 )
 from mechanisms._len import LENContract, LENModel, len_closed_form, len_optimal_contract
+from mechanisms._persuasion import BayesianPersuasion, SignalingScheme, optimal_signal
 from mechanisms._principal_agent import AgentUtility, Contract, PrincipalAgent, QuantalResponse
 from mechanisms._quantal import (
     agent_response,
@@ -22,11 +23,13 @@ from mechanisms._quantal import (
 
 __all__ = [
     "AgentUtility",
+    "BayesianPersuasion",
     "Contract",
     "LENContract",
     "LENModel",
     "PrincipalAgent",
     "QuantalResponse",
+    "SignalingScheme",
     "agent_response",
     "agent_utilities",
     "best_linear_contract",
@@ -35,6 +38,7 @@ __all__ = [
     "len_optimal_contract",
     "min_pay_contract",
     "optimal_contract",
+    "optimal_signal",
     "principal_utility",
     "quantal_contract",
     "quantal_response_probs",
