@@ -20,6 +20,7 @@ from mechanisms._quantal import (
     quantal_contract,
     quantal_response_probs,
 )
+from mechanisms._screening import Menu, Screening, optimal_menu, screening_closed_form
 
 __all__ = [
     "AgentUtility",
@@ -27,8 +28,10 @@ __all__ = [
     "Contract",
     "LENContract",
     "LENModel",
+    "Menu",
     "PrincipalAgent",
     "QuantalResponse",
+    "Screening",
     "SignalingScheme",
     "agent_response",
     "agent_utilities",
@@ -38,8 +41,10 @@ __all__ = [
     "len_optimal_contract",
     "min_pay_contract",
     "optimal_contract",
+    "optimal_menu",
     "optimal_signal",
     "principal_utility",
     "quantal_contract",
     "quantal_response_probs",
+    "screening_closed_form",
 ]
