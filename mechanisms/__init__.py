@@ -4,6 +4,7 @@ Models are immutable pytrees of arrays (leading axes are batch axes); design fun
 certified results (duality gaps, KKT residuals, incentive violations).
 """
 
+from mechanisms._amd import DirectMechanism, FiniteMechanismDesign, design_mechanism
 from mechanisms._contracts import (
     best_linear_contract,
     contract_certificates,
@@ -26,6 +27,8 @@ __all__ = [
     "AgentUtility",
     "BayesianPersuasion",
     "Contract",
+    "DirectMechanism",
+    "FiniteMechanismDesign",
     "LENContract",
     "LENModel",
     "Menu",
@@ -37,6 +40,7 @@ __all__ = [
     "agent_utilities",
     "best_linear_contract",
     "contract_certificates",
+    "design_mechanism",
     "len_closed_form",
     "len_optimal_contract",
     "min_pay_contract",
