@@ -10,9 +10,14 @@ For every game and algorithm both implementations run for the same wall time (``
 * a batch of ``--batch`` Kuhn-sized games (random zero-sum payoffs on Kuhn's tree) solved by one
   ``solvers.solve`` call, against OpenSpiel solving the same number of Kuhn games one by one.
 
-OpenSpiel's ``JaxCFR`` is included when it imports (it needs ``chex``).
+* outcome-sampling MCCFR on Leduc: OpenSpiel's C++ ``OutcomeSamplingMCCFRSolver`` against
+  ``solvers.MCCFR(num_samples=64)``, sampled trajectories per second and exploitability after
+  equal wall time.
 
-Run: ``python benchmarks/extensive_form.py [--seconds 4] [--games kuhn leduc liars goofspiel]``.
+The two implementations run in interleaved rounds, so both see the same load from other
+processes. OpenSpiel's ``JaxCFR`` is included when it imports (it needs ``chex``).
+
+Run: ``python benchmarks/extensive_form.py [--seconds 3] [--games kuhn leduc liars goofspiel]``.
 Writes ``benchmarks/results/extensive_form.json``.
 """
 
@@ -125,6 +130,42 @@ def run_pair(os_game, os_cls, game, solver, seconds, round_s=0.25):
     return ref_out, ours_out, diff
 
 
+def run_mccfr(os_game, game, seconds, num_samples):
+    """Outcome-sampling MCCFR: OpenSpiel C++ against socialign (``num_samples`` trajectories per
+    player per iteration), equal wall time; rates in sampled trajectories per second."""
+    ref = pyspiel.OutcomeSamplingMCCFRSolver(os_game, 0.6, 1234)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(100):
+            ref.run_iteration()
+        n += 100
+    os_time = time.perf_counter() - t0
+    os_expl = pyspiel.exploitability(os_game, ref.average_policy())
+    solver = solvers.MCCFR(num_samples=num_samples)
+    state = solver.init(game, jax.random.key(0))
+    t = time.perf_counter()
+    jax.block_until_ready(_advance(game, state, 1, solver))
+    jax.block_until_ready(_expl(game, state, solver))
+    compile_s = time.perf_counter() - t
+    k, busy, chunk = 0, 0.0, 1
+    while busy < seconds:
+        t = time.perf_counter()
+        state = jax.block_until_ready(_advance(game, state, chunk, solver))
+        dt = time.perf_counter() - t
+        busy += dt
+        k += chunk
+        chunk = max(1, int(chunk / max(dt, 1e-9) * 0.25))
+    players = game.num_players
+    return {"openspiel_trajectories_per_s": n * players / os_time,
+            "openspiel_exploitability": os_expl,
+            "socialign_num_samples": num_samples,
+            "socialign_trajectories_per_s": k * num_samples * players / busy,
+            "socialign_exploitability": float(_expl(game, state, solver)),
+            "socialign_compile_s": compile_s,
+            "ratio_trajectories_per_s": (k * num_samples * players / busy)
+            / (n * players / os_time)}
+
+
 def run_solve_call(game, solver, steps):
     """Iterations/s of one ``solvers.solve`` call (certificate included), after compilation."""
     kw = dict(max_steps=steps, tol=0.0, throw=False, check_every=steps)
@@ -174,9 +215,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
     ap.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
-    ap.add_argument("--seconds", type=float, default=4.0, help="wall time per run")
+    ap.add_argument("--seconds", type=float, default=3.0, help="wall time per run")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--batch-steps", type=int, default=1000)
+    ap.add_argument("--mccfr-games", nargs="*", default=["leduc"], choices=list(GAMES))
+    ap.add_argument("--mccfr-samples", type=int, default=64,
+                    help="trajectories per player per MCCFR iteration (ours)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                   "extensive_form.json"))
     args = ap.parse_args()
@@ -209,6 +253,12 @@ def main():
                          ours["exploitability"], diff))
         results["games"][gname] = entry
     results["batch"] = batch_benchmark(args.batch, args.batch_steps, args.seconds)
+    mc = {}
+    for gname in args.mccfr_games:
+        os_game = load(GAMES[gname])
+        game = solvers.ExtensiveFormGame.from_openspiel(os_game)
+        mc[gname] = run_mccfr(os_game, game, args.seconds, args.mccfr_samples)
+    results["mccfr"] = mc
 
     print(f"{'game':10s} {'algo':5s} {'OpenSpiel it/s':>14s} {'ours it/s':>10s} {'ratio':>7s} "
           f"{'expl OS':>10s} {'expl ours':>10s} {'curve diff':>10s}")
@@ -219,6 +269,12 @@ def main():
           f"{b['ours_seconds']:.2f} s ({b['ours_game_its_per_s']:.0f} game-it/s vs OpenSpiel "
           f"{b['openspiel_game_its_per_s']:.0f}: {b['ratio']:.1f}x), max exploitability "
           f"{b['max_exploitability']:.1e}")
+    for gname, m in mc.items():
+        print(f"MCCFR outcome sampling on {gname}: OpenSpiel C++ "
+              f"{m['openspiel_trajectories_per_s']:.0f} trajectories/s (exploitability "
+              f"{m['openspiel_exploitability']:.3f}), ours x{m['socialign_num_samples']} "
+              f"{m['socialign_trajectories_per_s']:.0f} trajectories/s (exploitability "
+              f"{m['socialign_exploitability']:.3f}); ratio {m['ratio_trajectories_per_s']:.1f}")
     print(f"OpenSpiel JaxCFR: {results['jaxcfr']}")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
