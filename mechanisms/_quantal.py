@@ -334,6 +334,7 @@ def _lp_starts(problem: PrincipalAgent, beta, prior, p, actions):
     utility levels) whose IC margin ``beta log((A-1) p max(prior) / ((1-p) prior_k))`` makes the
     quantal agent play ``k`` with probability ``>= p``; plus the zero contract."""
     from mechanisms._contracts import min_pay_lps
+    from mechanisms._dual_simplex import dual_simplex
     from solvers._linprog import linprog
 
     A, O = problem.num_actions, problem.num_outcomes
@@ -355,10 +356,17 @@ def _lp_starts(problem: PrincipalAgent, beta, prior, p, actions):
     idx = np.asarray(actions)
     c, G, h = c[..., idx, :], G[..., idx, :, :], h[..., idx, :]
     n = int(np.prod(batch, dtype=np.int64)) * len(idx)
-    # a tiny quadratic-free regulariser: objective P_k v keeps the LP bounded below (IR)
-    sol = linprog(c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A), bounds=(lo, None))
-    v = sol.x.reshape((*batch, len(idx), O))
-    ok = (sol.status == Result.CONVERGED).reshape((*batch, len(idx), 1))
+    c, G, h = c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A)
+    # objective P_k v >= 0 is bounded below by IR; with a finite floor v = lo + x, x >= 0 is the
+    # dual simplex's form (c >= 0), otherwise the interior-point core handles free levels
+    if lo is not None:
+        x, _, status, *_ = dual_simplex(c, G, h - lo * jnp.sum(G, axis=-1))
+        v = x + lo
+    else:
+        sol = linprog(c, G, h, bounds=(None, None))
+        v, status = sol.x, sol.status
+    v = v.reshape((*batch, len(idx), O))
+    ok = (status == Result.CONVERGED).reshape((*batch, len(idx), 1))
     t = v if ut is None else ut.u_inv(v)
     t = jnp.where(ok & jnp.isfinite(t), t, 0.0)
     zero = jnp.zeros((*batch, 1, O), dtype)

