@@ -1,13 +1,14 @@
 """ExtensiveFormGame: compilation, oracles (ORACLES.md), metrics against OpenSpiel, bad input."""
 
 import itertools
+import zlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pyspiel
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from open_spiel.python import policy as os_policy
 
@@ -262,3 +263,88 @@ def test_policy_validation(kuhn):
         kuhn.policy_from_openspiel(object())
     with pytest.raises(ValueError, match="batch"):
         kuhn.with_utilities(np.zeros((5, 2)))
+
+
+def _random_tree(seed, max_nodes=25):
+    """A random two-player tree with chance, hidden information and perfect recall by design.
+
+    Information-set keys are the acting player's full sequence of observations (her own actions
+    and whatever she was shown), so histories in one infoset share her own action sequence.
+    """
+    rng = np.random.default_rng(seed)
+    parent, player, infoset, prob, util = [], [], [], [], []
+    keys: dict = {}
+
+    def new(p, pl, key=None, pr=0.0):
+        parent.append(p)
+        player.append(pl)
+        infoset.append(-1 if key is None else keys.setdefault(key, len(keys)))
+        prob.append(pr)
+        util.append(rng.integers(-3, 4, size=2).astype(float).tolist())
+        return len(parent) - 1
+
+    def grow(p, obs, depth):
+        if depth >= 4 or len(parent) > max_nodes or (depth > 0 and rng.random() < 0.25):
+            player[p] = T
+            return
+        kind = rng.choice([0, 1, C], p=[0.4, 0.4, 0.2]) if depth else C
+        if kind == C:
+            k = int(rng.integers(2, 4))
+            pr = rng.dirichlet(np.ones(k))
+            seen = rng.random(2) < 0.5
+            player[p] = C
+            for a in range(k):
+                c = new(p, T, pr=float(pr[a]))
+                grow(c, tuple(o + ((("c", a),) if seen[i] else (("c?",),)) for i, o in enumerate(obs)),
+                     depth + 1)
+        else:
+            key = (int(kind), obs[kind])
+            k = 2 + zlib.crc32(repr(key).encode()) % 2
+            player[p] = int(kind)
+            infoset[p] = keys.setdefault(key, len(keys))
+            other_sees = rng.random() < 0.5
+            for a in range(k):
+                c = new(p, T)
+                o = list(obs)
+                o[kind] = o[kind] + (("a", a),)
+                o[1 - kind] = o[1 - kind] + ((("o", a),) if other_sees else (("o?",),))
+                grow(c, tuple(o), depth + 1)
+
+    root = new(-1, T)
+    grow(root, ((), ()), 0)
+    return dict(parent=parent, player=player, infoset=infoset, chance_prob=prob,
+                utilities=np.asarray(util))
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_random_trees_best_response_and_values(seed):
+    spec = _random_tree(seed)
+    dec = np.asarray(spec["player"]) >= 0
+    ids = np.unique(np.asarray(spec["infoset"])[dec])
+    remap = {int(s): k for k, s in enumerate(ids)}  # compact infoset ids
+    spec["infoset"] = [remap.get(s, -1) if d else -1 for s, d in zip(spec["infoset"], dec)]
+    g = EFG.from_arrays(**spec)
+    per_player = [int(np.sum(g.infoset_player == i)) for i in range(2)]
+    assume(max(per_player) <= 7)  # keep the brute force small
+    pol = _random_policy(g, seed % 1000)
+    np.testing.assert_allclose(solvers.best_response_gains(g, pol), _brute_force_gains(g, pol),
+                               atol=1e-10)
+    np.testing.assert_allclose(solvers.expected_values(g, pol), _tree_walk_values(spec, g, pol),
+                               atol=1e-12)
+
+
+def _tree_walk_values(spec, game, pol):
+    """Expected utilities by a plain recursive walk over the node arrays (independent code)."""
+    parent, player = np.asarray(spec["parent"]), np.asarray(spec["player"])
+    children = {h: [c for c in range(len(parent)) if parent[c] == h] for h in range(len(parent))}
+
+    def value(h):
+        if player[h] == T:
+            return np.asarray(spec["utilities"][h], float)
+        kids = children[h]
+        if player[h] == C:
+            return sum(spec["chance_prob"][c] * value(c) for c in kids)
+        return sum(pol[spec["infoset"][h], a] * value(c) for a, c in enumerate(kids))
+
+    return value(int(np.flatnonzero(parent == -1)[0]))
