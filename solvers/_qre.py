@@ -39,6 +39,9 @@ from solvers._solve import Solver
 
 __all__ = ["quantal_response", "LogitQRE", "LogitQREState"]
 
+#: smallest cosine between consecutive tangents of an accepted continuation step (~11 degrees)
+_MIN_COS = 0.98
+
 
 def quantal_response(payoffs_to_player, temperature) -> jax.Array:
     """Logit quantal response: ``softmax(payoffs_to_player / temperature)`` over the last axis.
@@ -155,9 +158,9 @@ class LogitQRE(Solver):
 
     Each solver step is one predictor-corrector step: Euler predictor of arclength ``h`` along
     the tangent, ``newton_steps`` Newton iterations on ``[H(x); t . (x - x_pred)] = 0``, accepted
-    when the residual of ``H`` is below a dtype-dependent tolerance and the corrector stayed
-    within ``h / 2`` of the prediction (else ``h`` is halved; ``h`` grows by 1.5x after an
-    accepted step). The step on which the predictor would pass the target ``lambda`` is solved
+    when the residual of ``H`` is below a dtype-dependent tolerance, the Newton steps contract,
+    the corrector stayed within ``h / 4`` of the prediction and the tangent turned by less than
+    about 11 degrees (else ``h`` is halved; ``h`` grows by 1.5x after an accepted step). The step on which the predictor would pass the target ``lambda`` is solved
     on the hyperplane ``lambda = target`` instead.
 
     Args:
@@ -241,13 +244,18 @@ class LogitQRE(Solver):
 
         jac = jax.jacfwd(lambda y: _homotopy(game, y))
 
-        def newton(_, y):
+        def newton(i, carry):
+            y, first, second = carry
             m = jnp.concatenate([jac(y), row[None, :]], axis=0)
             g = jnp.concatenate([_homotopy(game, y), jnp.dot(row, y - xp)[None]])
             dy = jnp.linalg.solve(m, -g)
-            return y + dy
+            size = jnp.linalg.norm(dy)
+            first = jnp.where(i == 0, size, first)
+            second = jnp.where(i == 1, size, second)
+            return y + dy, first, second
 
-        y = jax.lax.fori_loop(0, self.newton_steps, newton, xp)
+        zero = jnp.zeros((), dtype)
+        y, first, second = jax.lax.fori_loop(0, self.newton_steps, newton, (xp, zero, zero))
         # rounding floor of H: eps * (|z_k| + lambda * payoff scale), per component
         scale = jnp.max(jnp.abs(game.payoffs))
         size = 1.0 + jnp.max(jnp.abs(y))
@@ -257,8 +265,13 @@ class LogitQRE(Solver):
         m_new = jnp.concatenate([jac(y), t[None, :]], axis=0)
         t_new = jnp.linalg.solve(m_new, e_last)
         t_new = t_new / jnp.linalg.norm(t_new)
+        # step control (Allgower and Georg, ch. 6): converged corrector, contracting Newton
+        # iterations, short correction and a small turn of the tangent; otherwise halve h.
+        # These keep the predictor from jumping to another sheet of the branch near folds.
+        tiny = 1e2 * eps * size
         ok = (jnp.all(jnp.isfinite(y)) & jnp.all(jnp.isfinite(t_new)) & res_ok
-              & (dist <= 0.5 * h + 1e2 * eps * size) & (jnp.dot(t_new, t) > 0.5))
+              & (dist <= 0.25 * h + tiny) & (second <= 0.5 * first + tiny)
+              & (jnp.dot(t_new, t) >= _MIN_COS))
         ok = ok & ~state.landed & ~state.failed
         h_next = jnp.where(ok, 1.5 * h, 0.5 * h)
         failed = state.failed | (~ok & (h_next < 1e-9 * size))

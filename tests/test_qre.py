@@ -22,8 +22,10 @@ BIASED = np.array([[0.0, -1.0, 2.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
 BIASED_RPS = solvers.NormalFormGame.zero_sum(BIASED)
 G23 = solvers.NormalFormGame.zero_sum([[2.0, 1.0, 5.0], [-3.0, -4.0, -2.0]])
 
+# One fixed-temperature solver for every test: the logit QRE of the game c * G at temperature
+# T is the QRE of G at T / c, so other temperatures are reached by scaling payoffs (and share
+# the compiled loop).
 QRE_MID = solvers.LogitQRE(temperature=0.5)
-QRE_LOW = solvers.LogitQRE(temperature=0.05)
 HOMOTOPY = solvers.LogitQRE(homotopy=True)
 
 
@@ -101,14 +103,15 @@ def _scipy_qre(A, T):
     return softmax(sol.x[:m]), softmax(sol.x[m:])
 
 
-@pytest.mark.parametrize("solver", [QRE_MID, QRE_LOW], ids=["T=0.5", "T=0.05"])
-def test_fixed_temperature_matches_scipy_on_zero_sum(solver):
+@pytest.mark.parametrize("temperature", [0.5, 0.05])
+def test_fixed_temperature_matches_scipy_on_zero_sum(temperature):
     rng = np.random.default_rng(5)
+    scale = QRE_MID.temperature / temperature
     for A in (BIASED, rng.normal(size=(3, 3))):
-        eq = solvers.solve(solvers.NormalFormGame.zero_sum(A), solver, tol=1e-10)
+        eq = solvers.solve(solvers.NormalFormGame.zero_sum(scale * A), QRE_MID, tol=1e-10)
         assert int(eq.result) == Result.CONVERGED
         assert float(eq.certificate) <= 1e-10
-        x, y = _scipy_qre(A, solver.temperature)
+        x, y = _scipy_qre(A, temperature)
         np.testing.assert_allclose(np.asarray(eq.strategies[0]), x, atol=1e-9)
         np.testing.assert_allclose(np.asarray(eq.strategies[1]), y, atol=1e-9)
 
@@ -116,8 +119,9 @@ def test_fixed_temperature_matches_scipy_on_zero_sum(solver):
 def test_rps_qre_is_uniform_and_high_temperature_is_near_uniform():
     eq = solvers.solve(RPS, QRE_MID, tol=1e-12)
     np.testing.assert_allclose(np.asarray(eq.strategies[0]), np.full(3, 1 / 3), atol=1e-12)
-    hot = solvers.LogitQRE(temperature=1e3)
-    eq = solvers.solve(BIASED_RPS, hot, tol=1e-10)
+    # high temperature: the QRE at T = 1000 of A is the QRE at T = 0.5 of A / 2000
+    hot = solvers.NormalFormGame.zero_sum(BIASED / 2000.0)
+    eq = solvers.solve(hot, QRE_MID, tol=1e-10)
     for s in eq.strategies:
         # |sigma - uniform| <= range(v) / T at most
         np.testing.assert_allclose(np.asarray(s), np.full(3, 1 / 3), atol=3e-3)
@@ -132,9 +136,10 @@ def test_rps_qre_is_uniform_and_high_temperature_is_near_uniform():
 def test_nash_conv_shrinks_with_temperature():
     # the QRE approaches the unique Nash equilibrium as T -> 0
     mid = solvers.solve(BIASED_RPS, QRE_MID, tol=1e-10)
-    low = solvers.solve(BIASED_RPS, QRE_LOW, tol=1e-10)
-    assert float(low.nash_conv) < float(mid.nash_conv)
-    assert float(low.nash_conv) <= 0.2 * float(mid.nash_conv)
+    low = solvers.solve(solvers.NormalFormGame.zero_sum(10 * BIASED), QRE_MID, tol=1e-10)
+    low_conv = float(low.nash_conv) / 10  # NashConv of the T = 0.05 QRE in BIASED's units
+    assert low_conv < float(mid.nash_conv)
+    assert low_conv <= 0.2 * float(mid.nash_conv)
 
 
 @settings(max_examples=5)
@@ -158,22 +163,20 @@ def test_random_games_converge_batch_equals_loop(seed):
 @pytest.mark.parametrize("shape", [(3, 2, 3, 2), (4, 2, 2, 2, 2)], ids=["3p", "4p"])
 def test_random_multiplayer_games_converge(shape):
     rng = np.random.default_rng(sum(shape))
-    P = rng.normal(size=(6, *shape))
+    P = 10 * rng.normal(size=(6, *shape))  # temperature 0.05 relative to N(0, 1) payoffs
     games = solvers.NormalFormGame(P, shape[0])
-    for solver in (QRE_LOW,):
-        eq = solvers.solve(games, solver, tol=1e-9, throw=False)
-        assert np.all(np.asarray(eq.result) == Result.CONVERGED)
-        for k in range(P.shape[0]):
-            s = tuple(x[k] for x in eq.strategies)
-            assert float(qre_residual(games[k], s, solver.temperature)) <= 1e-9
+    eq = solvers.solve(games, QRE_MID, tol=1e-9, throw=False)
+    assert np.all(np.asarray(eq.result) == Result.CONVERGED)
+    for k in range(P.shape[0]):
+        s = tuple(x[k] for x in eq.strategies)
+        assert float(qre_residual(games[k], s, QRE_MID.temperature)) <= 1e-9
 
 
 # ------------------------------------------------------------------------------------------
 # homotopy to a Nash equilibrium
 # ------------------------------------------------------------------------------------------
 def test_homotopy_oracles():
-    eq = solvers.solve(RPS, HOMOTOPY, tol=1e-8)
-    np.testing.assert_allclose(np.asarray(eq.strategies[0]), np.full(3, 1 / 3), atol=1e-12)
+    # (RPS is checked in the batched test below)
     eq = solvers.solve(G23, HOMOTOPY, tol=1e-8)
     assert float(eq.nash_conv) <= 1e-8
     np.testing.assert_allclose(np.asarray(eq.strategies[0]), [1, 0], atol=1e-7)
@@ -198,12 +201,15 @@ def test_homotopy_tends_to_the_unique_equilibrium():
 def test_homotopy_random_games_certified(seed):
     rng = np.random.default_rng(seed)
     P = rng.normal(size=(3, 2, 3, 3))
+    P[0] = np.asarray(RPS.payoffs)  # the RPS oracle rides along in every batch
     batch = solvers.solve(solvers.NormalFormGame(P, 2), HOMOTOPY, tol=1e-6, throw=False)
+    np.testing.assert_allclose(np.asarray(batch.strategies[0][0]), np.full(3, 1 / 3),
+                               atol=1e-12)
     codes = np.asarray(batch.result)
     assert np.all(codes == Result.CONVERGED)
     assert np.all(np.asarray(batch.nash_conv) <= 1e-6)
-    one = solvers.solve(solvers.NormalFormGame(P[0], 2), HOMOTOPY, tol=1e-6, throw=False)
-    np.testing.assert_allclose(np.asarray(one.strategies[0]), np.asarray(batch.strategies[0][0]),
+    one = solvers.solve(solvers.NormalFormGame(P[1], 2), HOMOTOPY, tol=1e-6, throw=False)
+    np.testing.assert_allclose(np.asarray(one.strategies[0]), np.asarray(batch.strategies[0][1]),
                                atol=1e-10)
 
 
