@@ -16,6 +16,17 @@ from solvers._result import Equilibrium, Result, result_message
 from solvers._solve import Solver, solve
 
 # -- normal-form solvers (issue 2) --
+from solvers._dynamics import (
+    FictitiousPlay,
+    Hedge,
+    OptimisticHedge,
+    RegretMatching,
+    RegretMatchingPlus,
+    ReplicatorDynamics,
+)
+from solvers._lemke_howson import LemkeHowson
+from solvers._qre import LogitQRE, quantal_response
+from solvers._support_enum import EquilibriumSet, SupportEnumeration, all_equilibria
 
 # -- linear programming core (issue 2) --
 from solvers._linprog import LPSolution, linprog
@@ -32,6 +43,18 @@ from solvers._stackelberg import bayesian_stackelberg, stackelberg
 __all__ = [
     "bayesian_stackelberg",
     "stackelberg",
+    "FictitiousPlay",
+    "Hedge",
+    "OptimisticHedge",
+    "RegretMatching",
+    "RegretMatchingPlus",
+    "ReplicatorDynamics",
+    "LemkeHowson",
+    "LogitQRE",
+    "quantal_response",
+    "EquilibriumSet",
+    "SupportEnumeration",
+    "all_equilibria",
     "CFR",
     "CFRPlus",
     "DiscountedCFR",
