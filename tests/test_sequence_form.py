@@ -42,3 +42,11 @@ def test_bad_input(kuhn):
         solvers.solve(solvers.NormalFormGame.zero_sum([[1.0]]), solvers.SequenceFormLP())
     with pytest.raises(ValueError, match="lp_tol"):
         solvers.solve(kuhn, solvers.SequenceFormLP(lp_tol=-1.0))
+
+
+@pytest.mark.slow
+def test_liars_dice_two_sides_value():
+    g = EFG.from_openspiel("liars_dice(dice_sides=2)")
+    eq = solvers.solve(g, solvers.SequenceFormLP(), tol=1e-7)
+    cfr = solvers.solve(g, solvers.PredictiveCFRPlus(), max_steps=5000, tol=1e-6)
+    np.testing.assert_allclose(eq.values, cfr.values, atol=1e-5)
