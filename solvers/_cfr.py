@@ -16,7 +16,11 @@ recursion, no Python loop per iteration (:func:`solvers.solve` runs the whole so
 With ``alternating=True`` (the default, as OpenSpiel's ``CFRSolver``/``CFRPlusSolver``) the
 players are updated one after the other within an iteration, each traversal using the current
 policies, so player 1's traversal already sees player 0's new policy; iteration ``t`` therefore
-reproduces OpenSpiel's C++ solvers exactly up to floating-point rounding.
+reproduces OpenSpiel's C++ solvers exactly up to floating-point rounding. (The summation order
+differs: OpenSpiel sums per history, we per terminal path. CFR+ on Leduc poker amplifies such
+1e-16 differences about e-fold every five iterations, so average policies agree to 1e-9 for the
+first ~100 iterations on Leduc and for thousands on Kuhn; the exploitability curves keep
+matching in rate afterwards.)
 
 Variants (``R <- update(R + r)``, average weight ``w_t``):
 
