@@ -157,19 +157,28 @@ def test_dual_simplex_agrees_with_highs_including_infeasible():
 
 
 def test_risk_averse_sqrt_closed_form_and_scipy():
-    pa = M.PrincipalAgent(P2, [0.0, 1.0], [0.0, 10.0], agent_utility=M.AgentUtility.sqrt())
-    c = M.min_pay_contract(pa, 1)  # v = (0, 2.5): cost 0.8 * 6.25 = 5
-    assert int(c.result) == Result.CONVERGED and float(c.certificate) <= 1e-9
-    np.testing.assert_allclose(c.payments, [0.0, 6.25], atol=1e-7)
-    assert float(c.expected_payment) == pytest.approx(5.0, abs=1e-8)
-    best = M.optimal_contract(pa)  # effort yields 8 - 5 = 3 < 4
-    assert int(best.action) == 0 and float(best.principal_utility) == pytest.approx(4.0, abs=1e-8)
     rng = np.random.default_rng(0)
     P, cst, r = random_problem(rng)
-    pb = M.PrincipalAgent(P, cst, r, reservation_utility=0.5, agent_utility=M.AgentUtility.sqrt())
+    # member 0: the ORACLES example padded to 3 actions x 4 outcomes (a costlier copy of "no
+    # effort" that no contract can implement, and two outcomes that never occur)
+    P[0] = [[0.6, 0.4, 0, 0], [0.2, 0.8, 0, 0], [0.6, 0.4, 0, 0]]
+    cst[0], r[0] = [0.0, 1.0, 2.0], [0.0, 10.0, 0.0, 0.0]
+    R = np.full(B_, 0.5)
+    R[0] = 0.0
+    pb = M.PrincipalAgent(P, cst, r, reservation_utility=R, agent_utility=M.AgentUtility.sqrt())
     out = M.optimal_contract(pb)
+    assert np.all(np.asarray(out.result) == Result.CONVERGED)
     assert float(np.max(out.ic_violation)) <= 1e-7
-    for i in range(3):
+    # sqrt utility: implementing effort needs v = (0, 2.5), i.e. t = (0, 6.25), cost 5
+    status0 = np.asarray(out.stats["lp_status"][0])
+    np.testing.assert_array_equal(status0, [Result.CONVERGED, Result.CONVERGED,
+                                            Result.INFEASIBLE])
+    assert float(out.stats["min_pay"][0, 1]) == pytest.approx(5.0, abs=1e-8)
+    assert int(out.action[0]) == 0  # effort yields 8 - 5 = 3 < 4
+    assert float(out.principal_utility[0]) == pytest.approx(4.0, abs=1e-8)
+    eff = M.min_pay_contract(pb, 1)
+    np.testing.assert_allclose(eff.payments[0, :2], [0.0, 6.25], atol=1e-7)
+    for i in range(1, 4):
         for k in range(3):
             if int(out.stats["lp_status"][i, k]) != Result.CONVERGED:
                 continue
