@@ -224,9 +224,11 @@ class ZeroSumLP(Solver):
             return optimal | certified, code.astype(jnp.int32), gap
         A_s, b_s, c_s = self._lp(game)
         ipm_done, code = ipm_status(A_s, b_s, c_s, state.ipm, _lp_tol(self.lp_tol, game.dtype))
-        code = jnp.where(certified, Result.CONVERGED,
-                         jnp.where(code == Result.CONVERGED, Result.FAILED, code))
-        return ipm_done | certified, code.astype(jnp.int32), gap
+        # the LP's own optimality test is not enough: iterate on until the exact gap meets tol
+        # (or the stall detector gives up, reporting FAILED)
+        done = certified | (ipm_done & (code != Result.CONVERGED))
+        code = jnp.where(certified, Result.CONVERGED, code)
+        return done, code.astype(jnp.int32), gap
 
     def stats(self, game, state):
         if self.method == "simplex":
@@ -328,9 +330,8 @@ class _CorrelatedBase(Solver):
             code = jnp.where((code == Result.CONVERGED) & ~certified, Result.FAILED, code)
             done = ipm_done
         else:  # any point of the CE polytope is an answer: the violation certifies it
-            code = jnp.where(certified, Result.CONVERGED,
-                             jnp.where(code == Result.CONVERGED, Result.FAILED, code))
-            done = ipm_done | certified
+            done = certified | (ipm_done & (code != Result.CONVERGED))
+            code = jnp.where(certified, Result.CONVERGED, code)
         return done, code.astype(jnp.int32), violation
 
     def stats(self, game, state):

@@ -37,7 +37,8 @@ _MESSAGES = {
     Result.MAX_STEPS_REACHED: "max_steps reached before the certificate fell below tol",
     Result.NONFINITE: "a non-finite value (NaN or inf) appeared in the iterates",
     Result.INFEASIBLE: "the problem is infeasible",
-    Result.UNBOUNDED: "the problem is unbounded",
+    Result.UNBOUNDED: "the problem is unbounded (a ray certifies dual infeasibility: unbounded "
+    "whenever it is feasible)",
     Result.FAILED: "the algorithm failed (e.g. degenerate pivoting or a singular system); "
     "the returned point is not certified",
 }

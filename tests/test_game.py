@@ -1,0 +1,110 @@
+"""NormalFormGame construction, OpenSpiel parity, stacking and input validation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pyspiel
+import pytest
+
+import solvers
+from solvers import NormalFormGame
+
+
+def test_bimatrix_layout():
+    A = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    B = -2 * A
+    g = NormalFormGame.from_bimatrix(A, B)
+    assert g.num_players == 2 and g.num_actions == (2, 3) and g.batch_shape == ()
+    np.testing.assert_array_equal(g.payoffs[0], A)
+    np.testing.assert_array_equal(g.payoffs[1], B)
+    z = NormalFormGame.zero_sum(A)
+    np.testing.assert_array_equal(z.payoffs[1], -A)
+    assert z.is_zero_sum() and not g.is_zero_sum()
+
+
+@pytest.mark.parametrize("name", ["matrix_rps", "matrix_mp", "matrix_pd", "matrix_sh", "matrix_bos"])
+def test_from_openspiel_matches_payoff_tensors(name):
+    game = pyspiel.load_game(name)
+    g = NormalFormGame.from_openspiel(name)
+    np.testing.assert_allclose(g.payoffs[0], np.asarray(game.row_utilities()))
+    np.testing.assert_allclose(g.payoffs[1], np.asarray(game.col_utilities()))
+    g2 = NormalFormGame.from_openspiel(game)
+    np.testing.assert_array_equal(g.payoffs, g2.payoffs)
+
+
+def test_from_openspiel_rejects_sequential_games():
+    with pytest.raises(ValueError, match="not a normal-form game"):
+        NormalFormGame.from_openspiel("kuhn_poker")
+    with pytest.raises(ValueError, match="name_or_game"):
+        NormalFormGame.from_openspiel("no_such_game_xyz")
+    with pytest.raises(TypeError, match="name_or_game"):
+        NormalFormGame.from_openspiel(3)
+
+
+def test_three_player_game_shape():
+    p = np.random.default_rng(0).normal(size=(3, 2, 3, 4))
+    g = NormalFormGame(p)
+    assert g.num_players == 3 and g.num_actions == (2, 3, 4)
+
+
+def test_stack_and_index():
+    gs = [NormalFormGame.zero_sum(np.eye(3) * k) for k in range(4)]
+    st = solvers.stack(gs)
+    assert st.batch_shape == (4,) and st.num_actions == (3, 3)
+    np.testing.assert_array_equal(st[2].payoffs, gs[2].payoffs)
+    with pytest.raises(ValueError, match="same-shaped"):
+        solvers.stack([gs[0], NormalFormGame.zero_sum(np.eye(2))])
+    with pytest.raises(ValueError, match="non-empty"):
+        solvers.stack([])
+    with pytest.raises(TypeError, match="NormalFormGame"):
+        solvers.stack([np.eye(2)])
+
+
+def test_game_is_a_pytree():
+    g = NormalFormGame.zero_sum(np.eye(2))
+    leaves, tree = jax.tree_util.tree_flatten(g)
+    assert len(leaves) == 1
+    g2 = jax.tree_util.tree_unflatten(tree, [leaves[0] * 2])
+    assert isinstance(g2, NormalFormGame) and g2.num_players == 2
+    doubled = jax.jit(lambda g: jax.tree_util.tree_map(lambda x: 2 * x, g))(g)
+    np.testing.assert_array_equal(doubled.payoffs, 2 * g.payoffs)
+
+
+@pytest.mark.parametrize(
+    "payoffs, match",
+    [
+        (np.array([[[np.nan, 1.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]), "payoffs must be finite"),
+        (np.array([[[np.inf, 1.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]), "payoffs must be finite"),
+        (np.zeros(3), "rank"),
+        (np.zeros((3, 2, 2)), "rank >= 4"),
+        (np.zeros((2, 0, 2)), "at least one action"),
+    ],
+)
+def test_bad_payoffs(payoffs, match):
+    with pytest.raises(ValueError, match=match):
+        NormalFormGame(payoffs)
+
+
+def test_player_axis_mismatch():
+    with pytest.raises(ValueError, match="player axis"):
+        NormalFormGame(np.zeros((3, 2, 2)), num_players=2)
+    with pytest.raises(ValueError, match="num_players"):
+        NormalFormGame(np.zeros((2, 2, 2)), num_players=0)
+
+
+def test_bad_bimatrix():
+    with pytest.raises(ValueError, match="same shape"):
+        NormalFormGame.from_bimatrix(np.eye(2), np.eye(3))
+    with pytest.raises(ValueError, match="A must be a matrix"):
+        NormalFormGame.zero_sum(np.ones(3))
+    with pytest.raises(TypeError, match="A must be an array of numbers"):
+        NormalFormGame.zero_sum([["a", "b"]])
+    with pytest.raises(ValueError, match="B must be finite"):
+        NormalFormGame.from_bimatrix(np.eye(2), np.array([[1.0, np.nan], [0, 0]]))
+
+
+def test_dtype_is_kept():
+    g32 = NormalFormGame.zero_sum(jnp.eye(2, dtype=jnp.float32))
+    assert g32.dtype == jnp.float32
+    g64 = NormalFormGame.zero_sum(np.eye(2))
+    assert g64.dtype == jnp.float64

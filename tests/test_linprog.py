@@ -1,0 +1,115 @@
+"""solvers.linprog against scipy HiGHS, plus infeasible/unbounded detection and batching."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize as so
+from hypothesis import given
+from hypothesis import strategies as st
+
+import solvers
+from solvers import Result
+
+
+def _random_lp(rng, m=5, n=7):
+    A = rng.normal(size=(m, n))
+    b = rng.uniform(0.5, 2.0, size=m)
+    c = rng.normal(size=n)
+    A_eq = rng.uniform(0, 1, size=(1, n))
+    b_eq = np.array([1.0])
+    return c, A, b, A_eq, b_eq
+
+
+def test_small_known_lp():
+    sol = solvers.linprog(c=[-1.0, -2.0], A_ub=[[1.0, 1.0]], b_ub=[4.0], bounds=(0, 3))
+    assert int(sol.status) == Result.CONVERGED
+    np.testing.assert_allclose(sol.x, [1.0, 3.0], atol=1e-8)
+    assert float(sol.fun) == pytest.approx(-7.0, abs=1e-8)
+    assert float(sol.duality_gap) < 1e-7 and float(sol.primal_residual) < 1e-8
+    # scipy's sign convention: d fun / d b_ub = -1 (one more unit of capacity lowers cost by 1)
+    assert float(sol.ineqlin[0]) == pytest.approx(-1.0, abs=1e-6)
+
+
+BOUND_PATTERNS = [
+    [(0, None)] * 6,
+    [(0, None), (-1, None), (None, None), (0, 2.0), (None, 2.0), (0, None)],
+    [(None, None)] * 3 + [(0, 1.0)] * 3,
+]
+
+
+@pytest.mark.parametrize("pattern", range(len(BOUND_PATTERNS)))
+@given(seed=st.integers(0, 100_000))
+def test_agrees_with_highs_on_random_lps(pattern, seed):
+    rng = np.random.default_rng(seed)
+    c, A, b, A_eq, b_eq = _random_lp(rng, 4, 6)  # fixed shapes: one compilation per pattern
+    bounds = BOUND_PATTERNS[pattern]
+    ref = so.linprog(c, A, b, A_eq, b_eq, bounds=bounds, method="highs")
+    sol = solvers.linprog(c, A, b, A_eq, b_eq, bounds=bounds)
+    status = int(sol.status)
+    if ref.status == 0:
+        assert status == Result.CONVERGED
+        assert float(sol.fun) == pytest.approx(ref.fun, abs=1e-6 * (1 + abs(ref.fun)))
+        assert float(sol.primal_residual) < 1e-6
+    else:
+        # HiGHS: 2 infeasible, 3 unbounded. A problem that is both primal infeasible and has a
+        # descent ray may be certified either way by the self-dual embedding; never "optimal".
+        assert ref.status in (2, 3)
+        assert status in (Result.INFEASIBLE, Result.UNBOUNDED)
+        if ref.status == 3:
+            assert status == Result.UNBOUNDED
+
+
+def test_infeasible_and_unbounded_are_reported_not_nan():
+    inf = solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0]], b_ub=[-1.0])
+    assert int(inf.status) == Result.INFEASIBLE
+    unb = solvers.linprog([-1.0, 0.0], A_ub=[[-1.0, 1.0]], b_ub=[1.0])
+    assert int(unb.status) == Result.UNBOUNDED
+    eq_inf = solvers.linprog([1.0, 0.0], A_eq=[[1.0, 1.0], [1.0, 1.0]], b_eq=[1.0, 2.0])
+    assert int(eq_inf.status) == Result.INFEASIBLE
+
+
+def test_batched_equals_loop_and_vmap():
+    rng = np.random.default_rng(3)
+    B, n = 6, 4
+    C = rng.normal(size=(B, n))
+    A = rng.uniform(0.1, 1.0, size=(B, 3, n))
+    b = np.ones(3)
+    sol = solvers.linprog(C, A_ub=A, b_ub=b, bounds=(0, 1))
+    assert sol.x.shape == (B, n) and sol.status.shape == (B,)
+    vm = jax.vmap(lambda c, a: solvers.linprog(c, A_ub=a, b_ub=b, bounds=(0, 1)))(C, A)
+    for k in range(B):
+        one = solvers.linprog(C[k], A_ub=A[k], b_ub=b, bounds=(0, 1))
+        ref = so.linprog(C[k], A[k], b, bounds=(0, 1), method="highs")
+        assert float(one.fun) == pytest.approx(ref.fun, abs=1e-7)
+        assert float(sol.fun[k]) == pytest.approx(float(one.fun), abs=1e-9)
+        assert float(vm.fun[k]) == pytest.approx(float(one.fun), abs=1e-9)
+
+
+def test_jit_and_float32():
+    c = jnp.array([-1.0, -2.0], dtype=jnp.float32)
+    f = jax.jit(lambda c: solvers.linprog(c, A_ub=jnp.ones((1, 2), jnp.float32),
+                                          b_ub=jnp.ones(1, jnp.float32) * 4, bounds=(0, 3)))
+    sol = f(c)
+    assert sol.x.dtype == jnp.float32
+    assert int(sol.status) == Result.CONVERGED
+    assert float(sol.fun) == pytest.approx(-7.0, rel=1e-4)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="c must be finite"):
+        solvers.linprog([np.nan, 1.0])
+    with pytest.raises(ValueError, match="A_ub must have shape"):
+        solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0, 1.0]], b_ub=[1.0])
+    with pytest.raises(ValueError, match="b_ub must have shape"):
+        solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0]], b_ub=[1.0, 2.0])
+    with pytest.raises(ValueError, match="given together"):
+        solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0]])
+    with pytest.raises(ValueError, match="lower bound"):
+        solvers.linprog([1.0], bounds=[(2.0, 1.0)])
+    with pytest.raises(ValueError, match="bounds has 1 pairs"):
+        solvers.linprog([1.0, 1.0], bounds=[(0, 1)])
+    with pytest.raises(ValueError, match="A_eq must be finite"):
+        solvers.linprog([1.0], A_eq=[[np.inf]], b_eq=[1.0])
+    with pytest.raises(ValueError, match="max_steps"):
+        solvers.linprog([1.0], max_steps=0)

@@ -1,0 +1,149 @@
+"""ZeroSumLP, CorrelatedEquilibrium and CoarseCorrelatedEquilibrium: oracles and references."""
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize as so
+from hypothesis import given
+from hypothesis import strategies as st
+
+import solvers
+from solvers import NormalFormGame, Result
+
+RPS = [[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]
+METHODS = ["simplex", "interior_point"]
+
+
+def highs_value(A):
+    m, n = A.shape
+    c = np.r_[np.zeros(m), -1.0]
+    res = so.linprog(c, np.c_[-A.T, np.ones(n)], np.zeros(n), np.r_[np.ones(m), 0.0][None], [1.0],
+                     bounds=[(0, None)] * m + [(None, None)], method="highs")
+    return -res.fun
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_oracles(method):
+    solver = solvers.ZeroSumLP(method)
+    solve = functools.partial(solvers.solve, tol=1e-10)
+    eq = solve(NormalFormGame.zero_sum(RPS), solver)
+    for s in eq.strategies:
+        np.testing.assert_allclose(s, np.ones(3) / 3, atol=1e-8)
+    assert float(eq.values[0]) == pytest.approx(0.0, abs=1e-9)
+    eq = solve(NormalFormGame.zero_sum([[1.0, -1.0], [-1.0, 1.0]]), solver)
+    for s in eq.strategies:
+        np.testing.assert_allclose(s, [0.5, 0.5], atol=1e-8)
+    eq = solve(NormalFormGame.zero_sum([[2.0, 1.0, 5.0], [-3.0, -4.0, -2.0]]), solver)
+    np.testing.assert_allclose(eq.strategies[0], [1.0, 0.0], atol=1e-8)
+    np.testing.assert_allclose(eq.strategies[1], [0.0, 1.0, 0.0], atol=1e-8)
+    assert float(eq.values[0]) == pytest.approx(1.0, abs=1e-9)
+    assert int(eq.result) == Result.CONVERGED and float(eq.certificate) <= 1e-10
+
+
+@pytest.mark.parametrize("method", METHODS)
+@given(seed=st.integers(0, 100_000))
+def test_value_agrees_with_highs(method, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(5, 7))  # fixed shape: compiled once per method
+    eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP(method))
+    assert float(eq.values[0]) == pytest.approx(highs_value(A), abs=1e-6)
+    assert float(eq.nash_conv) <= 1e-6
+
+
+def test_batch_of_games_and_constant_sum():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(64, 6, 6))
+    eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP())
+    assert eq.values.shape == (64, 2)
+    assert np.all(np.asarray(eq.result) == Result.CONVERGED)
+    assert float(eq.nash_conv.max()) < 1e-9
+    for k in range(0, 64, 16):
+        assert float(eq.values[k, 0]) == pytest.approx(highs_value(A[k]), abs=1e-9)
+    const = NormalFormGame.from_bimatrix(np.array(RPS), 5.0 - np.array(RPS))
+    eqc = solvers.solve(const, solvers.ZeroSumLP())
+    np.testing.assert_allclose(eqc.strategies[0], np.ones(3) / 3, atol=1e-8)
+
+
+def test_degenerate_games_are_solved_or_flagged():
+    # duplicate columns and rows, dominated strategies, a constant game
+    games = [
+        np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+        np.array([[3.0, 3.0], [3.0, 3.0]]),
+        np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 5.0]]),
+    ]
+    for A in games:
+        for method in METHODS:
+            eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP(method), throw=False)
+            if int(eq.result) == Result.CONVERGED:
+                assert float(eq.nash_conv) <= 1e-6
+                assert float(eq.values[0]) == pytest.approx(highs_value(A), abs=1e-6)
+
+
+def test_zero_sum_solver_rejects_general_sum():
+    g = NormalFormGame.from_bimatrix([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 2.0]])
+    with pytest.raises(ValueError, match="zero-sum"):
+        solvers.solve(g, solvers.ZeroSumLP())
+    with pytest.raises(ValueError, match="two-player"):
+        solvers.solve(NormalFormGame(np.zeros((3, 2, 2, 2))), solvers.ZeroSumLP())
+    with pytest.raises(ValueError, match="method"):
+        solvers.ZeroSumLP("dual")
+
+
+def _ce_reference(payoffs, coarse):
+    """HiGHS: maximise welfare over the (coarse) correlated equilibrium polytope."""
+    n = payoffs.shape[0]
+    shape = payoffs.shape[1:]
+    N = int(np.prod(shape))
+    rows = []
+    for i in range(n):
+        u = np.moveaxis(payoffs[i], i, 0).reshape(shape[i], -1)
+        for a in ([None] if coarse else range(shape[i])):
+            for b in range(shape[i]):
+                if a == b:
+                    continue
+                row = np.zeros((shape[i], N // shape[i]))
+                if a is None:
+                    row = u[b][None, :] - u
+                else:
+                    row[a] = u[b] - u[a]
+                full = np.moveaxis(row.reshape(shape[i], *[s for j, s in enumerate(shape) if j != i]),
+                                   0, i)
+                rows.append(full.reshape(-1))
+    welfare = payoffs.reshape(n, -1).sum(0)
+    res = so.linprog(-welfare, np.array(rows), np.zeros(len(rows)), np.ones((1, N)), [1.0],
+                     bounds=(0, None), method="highs")
+    return -res.fun
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_correlated_equilibria_match_highs(coarse):
+    rng = np.random.default_rng(5)
+    cls = solvers.CoarseCorrelatedEquilibrium if coarse else solvers.CorrelatedEquilibrium
+    for shape in [(2, 3, 3), (3, 2, 2, 3)]:
+        p = rng.normal(size=shape)
+        eq = solvers.solve(NormalFormGame(p), cls(maximize_welfare=True))
+        assert int(eq.result) == Result.CONVERGED
+        assert float(eq.values.sum()) == pytest.approx(_ce_reference(p, coarse), abs=1e-6)
+        assert float(eq.certificate) <= 1e-6
+        assert eq.joint.shape == shape[1:]
+        assert float(eq.joint.sum()) == pytest.approx(1.0)
+        for s, a in zip(eq.strategies, shape[1:]):
+            assert s.shape == (a,)
+
+
+def test_chicken_correlated_equilibrium():
+    chicken = NormalFormGame.from_bimatrix([[6.0, 2.0], [7.0, 0.0]], [[6.0, 7.0], [2.0, 0.0]])
+    eq = solvers.solve(chicken, solvers.CorrelatedEquilibrium(maximize_welfare=True))
+    np.testing.assert_allclose(eq.joint, [[0.5, 0.25], [0.25, 0.0]], atol=1e-6)
+    assert float(eq.values.sum()) == pytest.approx(10.5, abs=1e-6)
+    feas = solvers.solve(chicken, solvers.CorrelatedEquilibrium())
+    assert float(feas.certificate) <= 1e-6 and int(feas.result) == Result.CONVERGED
+
+
+def test_float32_zero_sum():
+    A = jnp.asarray(np.random.default_rng(1).normal(size=(4, 4)), jnp.float32)
+    eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP(), tol=1e-5)
+    assert eq.strategies[0].dtype == jnp.float32
+    assert float(eq.values[0]) == pytest.approx(highs_value(np.asarray(A, np.float64)), abs=1e-5)

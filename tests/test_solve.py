@@ -1,0 +1,127 @@
+"""Conformance of every normal-form solver with the solve() contract (STYLE.md).
+
+For each solver: it converges on an oracle game, a second call on a new same-shaped game does
+not recompile, solving a stacked batch equals a Python loop over its members, it runs inside a
+user's jax.jit with throw=False, and it keeps float32. Plus the entry point's own validation.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import solvers
+from solvers import NormalFormGame, Result
+from solvers._solve import _run
+
+RPS = np.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
+
+# (solver, max_steps, tol) on a 3x3 zero-sum game with a unique interior equilibrium (RPS-like)
+SOLVERS = [
+    (solvers.ZeroSumLP(), 100, 1e-9),
+    (solvers.ZeroSumLP("interior_point"), 100, 1e-9),
+    (solvers.RegretMatchingPlus(), 20_000, 1e-2),
+    (solvers.RegretMatching(), 20_000, 3e-2),
+    (solvers.OptimisticHedge(0.1), 20_000, 1e-4),
+    (solvers.Hedge(0.05), 20_000, 3e-2),
+    (solvers.FictitiousPlay(), 20_000, 3e-2),
+    (solvers.LemkeHowson(), 100, 1e-9),
+    (solvers.SupportEnumeration(), 10, 1e-9),
+    (solvers.LogitQRE(homotopy=True), 2_000, 1e-6),
+]
+IDS = [f"{type(s).__name__}-{k}" for k, (s, _, _) in enumerate(SOLVERS)]
+
+
+def _rps_like(seed, batch=None):
+    rng = np.random.default_rng(seed)
+    shape = (3, 3) if batch is None else (batch, 3, 3)
+    # a perturbed RPS keeps a unique, fully mixed equilibrium
+    return NormalFormGame.zero_sum(RPS + 0.1 * rng.uniform(-1, 1, size=shape))
+
+
+@pytest.mark.parametrize("solver, max_steps, tol", SOLVERS, ids=IDS)
+def test_solver_conformance(solver, max_steps, tol):
+    g1, g2 = _rps_like(1), _rps_like(2)
+    eq = solvers.solve(g1, solver, max_steps=max_steps, tol=tol)
+    assert int(eq.result) == Result.CONVERGED
+    assert float(eq.certificate) <= tol
+    assert isinstance(eq.strategies, tuple) and len(eq.strategies) == 2
+    for s in eq.strategies:
+        assert float(s.sum()) == pytest.approx(1.0, abs=1e-9) and float(s.min()) >= 0
+
+    # no retrace: a new same-shaped game reuses the compiled loop
+    before = _run._cache_size()
+    solvers.solve(g2, solver, max_steps=max_steps, tol=tol, throw=False)
+    assert _run._cache_size() == before
+
+    # a stacked batch equals a Python loop over its members
+    batch = _rps_like(3, batch=3)
+    eqb = solvers.solve(batch, solver, max_steps=max_steps, tol=tol, throw=False)
+    assert eqb.nash_conv.shape == (3,) and eqb.result.shape == (3,)
+    for k in range(3):
+        one = solvers.solve(batch[k], solver, max_steps=max_steps, tol=tol, throw=False)
+        assert int(one.result) == int(eqb.result[k])
+        for a, b in zip(one.strategies, eqb.strategies):
+            np.testing.assert_allclose(a, b[k], rtol=1e-7, atol=1e-9)
+
+    # inside a user's jit, with throw=False
+    jitted = jax.jit(lambda g: solvers.solve(g, solver, max_steps=max_steps, tol=tol,
+                                             throw=False).nash_conv)
+    assert float(jitted(g1)) == pytest.approx(float(eq.nash_conv), abs=1e-9)
+
+
+@pytest.mark.parametrize("solver, max_steps, tol", [SOLVERS[0], SOLVERS[2]], ids=IDS[:1] + IDS[2:3])
+def test_float32_is_kept(solver, max_steps, tol):
+    g = NormalFormGame.zero_sum(jnp.asarray(RPS + 0.05, jnp.float32))
+    eq = solvers.solve(g, solver, max_steps=max_steps, tol=max(tol, 1e-5), throw=False)
+    assert eq.strategies[0].dtype == jnp.float32 and eq.nash_conv.dtype == jnp.float32
+    assert int(eq.result) == Result.CONVERGED
+
+
+def test_vmap_of_solve_equals_auto_batching():
+    batch = _rps_like(4, batch=5)
+    auto = solvers.solve(batch, solvers.ZeroSumLP(), throw=False)
+    vm = jax.vmap(lambda g: solvers.solve(g, solvers.ZeroSumLP(), throw=False))(batch)
+    np.testing.assert_allclose(auto.values, vm.values, atol=1e-12)
+    np.testing.assert_array_equal(auto.result, vm.result)
+
+
+def test_max_steps_reached_is_reported_and_thrown():
+    g = _rps_like(5)
+    eq = solvers.solve(g, solvers.RegretMatching(), max_steps=3, tol=1e-12, throw=False)
+    assert int(eq.result) == Result.MAX_STEPS_REACHED
+    assert int(eq.stats["num_steps"]) == 3
+    assert float(eq.nash_conv) > 1e-12  # the certificate is computed whatever the result
+    with pytest.raises(RuntimeError, match="max_steps reached"):
+        solvers.solve(g, solvers.RegretMatching(), max_steps=3, tol=1e-12)
+
+
+def test_solve_validates_its_arguments():
+    g = _rps_like(6)
+    with pytest.raises(TypeError, match="solver must be a solvers.Solver instance"):
+        solvers.solve(g, "regret_matching")
+    with pytest.raises(TypeError, match="solver must be"):
+        solvers.solve(g, solvers.RegretMatching)
+    with pytest.raises(ValueError, match="max_steps"):
+        solvers.solve(g, solvers.RegretMatching(), max_steps=0)
+    with pytest.raises(ValueError, match="tol"):
+        solvers.solve(g, solvers.RegretMatching(), tol=-1.0)
+    with pytest.raises(ValueError, match="tol"):
+        solvers.solve(g, solvers.RegretMatching(), tol=float("nan"))
+    with pytest.raises(ValueError, match="check_every"):
+        solvers.solve(g, solvers.RegretMatching(), check_every=0)
+    with pytest.raises(TypeError, match="throw"):
+        solvers.solve(g, solvers.RegretMatching(), throw="yes")
+    with pytest.raises(TypeError, match="ZeroSumLP solves NormalFormGame"):
+        solvers.solve(np.eye(2), solvers.ZeroSumLP())
+
+
+def test_result_messages():
+    assert "converged" in solvers.result_message(0)
+    assert Result.INFEASIBLE.message == solvers.result_message(jnp.asarray(3))
+
+
+def test_public_api_has_docstrings():
+    for name in solvers.__all__:
+        obj = getattr(solvers, name)
+        assert obj.__doc__ and obj.__doc__.strip(), f"solvers.{name} has no docstring"
