@@ -66,13 +66,9 @@ def test_parity_with_openspiel_python_dcfr_and_simultaneous_cfr(kuhn):
     iters = 25
     for ours, theirs in [
         (solvers.DiscountedCFR(), os_dcfr.DCFRSolver(game)),
-        (solvers.DiscountedCFR(alpha=1.0, beta=1.0, gamma=1.0), os_dcfr.LCFRSolver(game)),
         (solvers.CFR(alternating=False),
          os_cfr._CFRSolver(game, alternating_updates=False, linear_averaging=False,
                            regret_matching_plus=False)),
-        (solvers.CFRPlus(alternating=False),
-         os_cfr._CFRSolver(game, alternating_updates=False, linear_averaging=True,
-                           regret_matching_plus=True)),
     ]:
         ref = kuhn.policy_from_openspiel(_reference(theirs, iters))
         np.testing.assert_allclose(_ours(kuhn, ours, iters).strategies, ref, atol=1e-9,
@@ -162,3 +158,17 @@ def test_parity_with_openspiel_cpp_leduc_long(leduc):
     eq = _ours(leduc, solvers.CFRPlus(), 300)
     np.testing.assert_allclose(eq.nash_conv / 2, pyspiel.exploitability(os_game, ref_policy),
                                rtol=0.05)  # same convergence, different rounding paths
+
+
+@pytest.mark.slow
+def test_parity_with_openspiel_python_lcfr_and_simultaneous_cfr_plus(kuhn):
+    game = kuhn.tree._pyspiel_game
+    for ours, theirs in [
+        (solvers.DiscountedCFR(alpha=1.0, beta=1.0, gamma=1.0), os_dcfr.LCFRSolver(game)),
+        (solvers.CFRPlus(alternating=False),
+         os_cfr._CFRSolver(game, alternating_updates=False, linear_averaging=True,
+                           regret_matching_plus=True)),
+    ]:
+        ref = kuhn.policy_from_openspiel(_reference(theirs, 25))
+        np.testing.assert_allclose(_ours(kuhn, ours, 25).strategies, ref, atol=1e-9,
+                                   err_msg=repr(ours))
