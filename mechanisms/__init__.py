@@ -21,9 +21,21 @@ from mechanisms._quantal import (
     quantal_contract,
     quantal_response_probs,
 )
+from mechanisms._scoring import (
+    expected_score,
+    log_score,
+    properness_gap,
+    quadratic_score,
+    spherical_score,
+)
 from mechanisms._screening import Menu, Screening, optimal_menu, screening_closed_form
 
 __all__ = [
+    "spherical_score",
+    "quadratic_score",
+    "properness_gap",
+    "log_score",
+    "expected_score",
     "AgentUtility",
     "BayesianPersuasion",
     "Contract",

@@ -1,0 +1,121 @@
+r"""Proper scoring rules: pay a forecaster for a probability report ``p`` when outcome ``i`` occurs.
+
+A scoring rule ``S(p, i)`` is *proper* when a forecaster with belief ``q`` maximises its expected
+score ``sum_i q_i S(p, i)`` by reporting ``p = q``, and *strictly* proper when that maximiser is
+unique. The three classical strictly proper rules:
+
+.. math::
+    S_{quad}(p, i) = 2 p_i - \|p\|^2, \qquad S_{log}(p, i) = \log p_i, \qquad
+    S_{sph}(p, i) = p_i / \|p\|.
+
+Every function is pure, batched over leading axes and differentiable; :func:`properness_gap`
+measures by how much a report beats the truthful one (``<= 0`` for a proper rule), which is how
+an incentive for honest reporting is certified.
+
+References:
+  G. W. Brier, "Verification of forecasts expressed in terms of probability", 1950.
+  T. Gneiting and A. E. Raftery, "Strictly proper scoring rules, prediction, and estimation",
+  JASA 2007.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from solvers._checks import as_float_array, check_simplex, is_concrete
+
+__all__ = ["quadratic_score", "log_score", "spherical_score", "expected_score",
+           "properness_gap"]
+
+_RULES = {}
+
+
+def _rule(fn):
+    _RULES[fn.__name__.removesuffix("_score")] = fn
+    return fn
+
+
+def _check(p, name):
+    p = as_float_array(p, name)
+    if p.ndim == 0:
+        raise ValueError(f"{name} must be a probability vector (last axis: outcomes)")
+    if is_concrete(p):
+        check_simplex(p, name)
+    return p
+
+
+@_rule
+def quadratic_score(report, outcome=None):
+    """Quadratic (Brier) score ``2 p_i - |p|^2``; all outcomes ``[*, n]`` when ``outcome=None``.
+
+    Example:
+      >>> import mechanisms
+      >>> round(float(mechanisms.quadratic_score([0.7, 0.3], 0)), 6)
+      0.82
+    """
+    p = _check(report, "report")
+    s = 2 * p - jnp.sum(p**2, axis=-1, keepdims=True)
+    return s if outcome is None else jnp.take(s, outcome, axis=-1)
+
+
+@_rule
+def log_score(report, outcome=None):
+    """Logarithmic score ``log p_i`` (``-inf`` for an outcome reported impossible).
+
+    Example:
+      >>> import mechanisms
+      >>> round(float(mechanisms.log_score([0.5, 0.5], 1)), 6)
+      -0.693147
+    """
+    p = _check(report, "report")
+    s = jnp.log(p)
+    return s if outcome is None else jnp.take(s, outcome, axis=-1)
+
+
+@_rule
+def spherical_score(report, outcome=None):
+    """Spherical score ``p_i / |p|``.
+
+    Example:
+      >>> import mechanisms
+      >>> round(float(mechanisms.spherical_score([1.0, 0.0], 0)), 6)
+      1.0
+    """
+    p = _check(report, "report")
+    s = p / jnp.linalg.norm(p, axis=-1, keepdims=True)
+    return s if outcome is None else jnp.take(s, outcome, axis=-1)
+
+
+def _get(rule):
+    if callable(rule):
+        return rule
+    if rule not in _RULES:
+        raise ValueError(f"rule must be one of {sorted(_RULES)} or a callable, got {rule!r}")
+    return _RULES[rule]
+
+
+def expected_score(report, belief, rule="quadratic"):
+    """Expected score ``sum_i q_i S(p, i)`` of report ``p`` under belief ``q``.
+
+    Example (ORACLES.md: belief (0.7, 0.3) under the quadratic score):
+      >>> import mechanisms
+      >>> [round(float(mechanisms.expected_score(p, [0.7, 0.3])), 6)
+      ...  for p in ([0.7, 0.3], [1.0, 0.0], [0.5, 0.5])]
+      [0.58, 0.4, 0.5]
+    """
+    q = _check(belief, "belief")
+    s = _get(rule)(report)
+    if s.shape[-1] != q.shape[-1]:
+        raise ValueError(f"report has {s.shape[-1]} outcomes but belief has {q.shape[-1]}")
+    return jnp.sum(jnp.where(q > 0, q * s, 0.0), axis=-1)
+
+
+def properness_gap(report, belief, rule="quadratic"):
+    """``E_q[S(p)] - E_q[S(q)]``: how much misreporting ``p`` gains (``<= 0`` if proper).
+
+    Example:
+      >>> import mechanisms
+      >>> float(mechanisms.properness_gap([1.0, 0.0], [0.7, 0.3])) < 0
+      True
+    """
+    return expected_score(report, belief, rule) - expected_score(belief, belief, rule)
