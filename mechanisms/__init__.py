@@ -31,11 +31,6 @@ from mechanisms._scoring import (
 from mechanisms._screening import Menu, Screening, optimal_menu, screening_closed_form
 
 __all__ = [
-    "spherical_score",
-    "quadratic_score",
-    "properness_gap",
-    "log_score",
-    "expected_score",
     "AgentUtility",
     "BayesianPersuasion",
     "Contract",
@@ -53,14 +48,19 @@ __all__ = [
     "best_linear_contract",
     "contract_certificates",
     "design_mechanism",
+    "expected_score",
     "len_closed_form",
     "len_optimal_contract",
+    "log_score",
     "min_pay_contract",
     "optimal_contract",
     "optimal_menu",
     "optimal_signal",
     "principal_utility",
+    "properness_gap",
+    "quadratic_score",
     "quantal_contract",
     "quantal_response_probs",
     "screening_closed_form",
+    "spherical_score",
 ]
