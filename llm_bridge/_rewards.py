@@ -7,14 +7,16 @@ per completion, as in TRL's ``GRPOTrainer(reward_funcs=...)``). The trainer pass
 for logging.
 
 :func:`contract_reward` turns a contract (payments per observable outcome) into a reward:
-``signal_fn(prompt, completion, key) -> outcome index`` says which outcome the principal
-observes (it may be random, e.g. an audit with probability ``q``), and the reward is the
-payment for that outcome.
+``signal_fn(prompt, completion, rng) -> outcome index`` says which outcome the principal
+observes (it may be random, e.g. an audit with probability ``q``: ``rng`` is a
+``numpy.random.Generator`` seeded from the batch's JAX key and the completion's index, so the
+draws are reproducible and a resumed run repeats them), and the reward is the payment for that
+outcome.
 
 Example:
   >>> import jax
   >>> from llm_bridge import contract_reward
-  >>> fn = contract_reward([0.0, 2.0], lambda p, c, key: int(c.endswith("!")))
+  >>> fn = contract_reward([0.0, 2.0], lambda p, c, rng: int(c.endswith("!")))
   >>> fn(["hi", "hi"], ["ok", "ok!"], key=jax.random.key(0))
   [0.0, 2.0]
 """
@@ -74,8 +76,8 @@ def contract_reward(contract, signal_fn, *, name: str = "contract_reward"):
     Args:
       contract: a :class:`mechanisms.Contract` (its ``payments [outcomes]``) or an array of
         payments per outcome.
-      signal_fn: ``signal_fn(prompt, completion, key) -> int`` in ``[0, outcomes)``; ``key`` is a
-        JAX key distinct for every completion.
+      signal_fn: ``signal_fn(prompt, completion, rng) -> int`` in ``[0, outcomes)``; ``rng`` is
+        a ``numpy.random.Generator`` distinct for every completion (seeded from ``key``).
       name: the name under which the trainer logs this reward.
 
     Returns:
@@ -90,16 +92,16 @@ def contract_reward(contract, signal_fn, *, name: str = "contract_reward"):
     if not np.all(np.isfinite(pay)):
         raise ValueError("contract payments must be finite")
     if not callable(signal_fn):
-        raise TypeError("signal_fn must be callable(prompt, completion, key) -> int")
+        raise TypeError("signal_fn must be callable(prompt, completion, rng) -> int")
     O = pay.size
 
     def reward_fn(prompts, completions, key=None, **columns):
         if key is None:
             key = jax.random.key(0)
-        keys = jax.random.split(key, len(completions))
+        seed = [int(x) for x in np.asarray(jax.random.key_data(key)).reshape(-1)]
         out = []
         for i, (p, c) in enumerate(zip(prompts, completions)):
-            o = signal_fn(p, c, keys[i])
+            o = signal_fn(p, c, np.random.default_rng([*seed, i]))
             if isinstance(o, bool | float) or not isinstance(o, int | np.integer) \
                     or not 0 <= int(o) < O:
                 raise ValueError(f"signal_fn returned outcome {o!r} for completion {i}; "

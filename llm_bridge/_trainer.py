@@ -63,6 +63,7 @@ class RLConfig:
     max_grad_norm: float = 1.0
     clip_eps: float = 0.2
     grpo_iterations: int = 1
+    warmup_steps: int = 0  # linear learning-rate warm-up (Adam's first steps are large)
     checkpoint_every: int = 0  # 0: only at the end of train()
     seed: int = 0
 
@@ -70,6 +71,10 @@ class RLConfig:
         if self.algorithm not in ("rloo", "grpo"):
             raise ValueError(f"RLConfig.algorithm must be 'rloo' or 'grpo', got "
                              f"{self.algorithm!r}")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) \
+                or self.warmup_steps < 0:
+            raise ValueError(f"RLConfig.warmup_steps must be an int >= 0, got "
+                             f"{self.warmup_steps!r}")
         for f in ("prompts_per_step", "max_new_tokens", "grpo_iterations"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -86,7 +91,10 @@ class RLConfig:
 
 
 def _optimizer(cfg: RLConfig):
-    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.learning_rate))
+    lr = cfg.learning_rate
+    if cfg.warmup_steps:
+        lr = optax.linear_schedule(lr / (cfg.warmup_steps + 1), lr, cfg.warmup_steps)
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr))
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "cfg"))
