@@ -190,8 +190,8 @@ def principal_utility(problem: PrincipalAgent, payments, agent: QuantalResponse 
 # --------------------------------------------------------------------------------------------
 # Design by augmented Lagrangian + Adam
 # --------------------------------------------------------------------------------------------
-def _design_one(problem, beta, prior, p_min, audit_cost, target, lr, t0, *, mode_target, audit,
-                outer, inner, anneal):
+def _design_one(problem, beta, prior, p_min, audit_cost, target, lr, cap, t0, *, mode_target,
+                audit, outer, inner, anneal):
     dtype = problem.dtype
     scale = jnp.maximum(1.0, jnp.maximum(jnp.max(jnp.abs(problem.rewards)),
                                          jnp.max(jnp.abs(problem.costs))))
@@ -211,9 +211,10 @@ def _design_one(problem, beta, prior, p_min, audit_cost, target, lr, t0, *, mode
 
     def project(x):
         lo = floor / scale + eps_floor if ll else -jnp.inf
-        out = {"t": jnp.maximum(x["t"], lo)}
+        hi = cap / scale
+        out = {"t": jnp.clip(x["t"], lo, hi)}
         if audit:
-            out["w"] = jnp.maximum(x["w"], lo)
+            out["w"] = jnp.clip(x["w"], lo, hi)
             out["q"] = jnp.clip(x["q"], 0.0, 1.0)
         return out
 
@@ -286,15 +287,15 @@ def _design_one(problem, beta, prior, p_min, audit_cost, target, lr, t0, *, mode
 
 
 @functools.partial(jax.jit, static_argnames=("mode_target", "audit", "outer", "inner", "anneal"))
-def _design(problem, beta, prior, p_min, audit_cost, target, lr, tol, starts, *, mode_target,
-            audit, outer, inner, anneal):
+def _design(problem, beta, prior, p_min, audit_cost, target, lr, tol, cap, starts, *,
+            mode_target, audit, outer, inner, anneal):
     """``starts: [*batch, S, O]`` initial payments; the best certified end point is kept."""
     fn = functools.partial(_design_one, mode_target=mode_target, audit=audit, outer=outer,
                            inner=inner, anneal=anneal)
 
     def one_problem(pb, st):
-        outs = jax.vmap(fn, in_axes=(None,) * 7 + (0,))(pb, beta, prior, p_min, audit_cost,
-                                                         target, lr, st)
+        outs = jax.vmap(fn, in_axes=(None,) * 8 + (0,))(pb, beta, prior, p_min, audit_cost,
+                                                         target, lr, cap, st)
         feasible = outs["viol"] <= tol
         score = jnp.where(feasible, outs["f"], jnp.inf)
         i = jnp.where(jnp.any(feasible), jnp.argmin(score), jnp.argmin(outs["viol"]))
@@ -376,7 +377,8 @@ def _lp_starts(problem: PrincipalAgent, beta, prior, p, actions):
 
 
 def quantal_contract(problem: PrincipalAgent, agent: QuantalResponse, *, target_action=None,
-                     min_target_prob=0.9, audit_cost=None, outer_steps: int = 40,
+                     min_target_prob=0.9, audit_cost=None, max_payment=None,
+                     outer_steps: int = 40,
                      inner_steps: int = 100, learning_rate: float = 0.05, anneal: float = 0.0,
                      tol: float = 1e-4) -> Contract:
     r"""Design a contract against a quantal-response agent (see the module docstring).
@@ -392,6 +394,8 @@ def quantal_contract(problem: PrincipalAgent, agent: QuantalResponse, *, target_
       min_target_prob: the requested probability of ``target_action`` (in ``(0, 1)``).
       audit_cost: ``None`` (outcomes always observed, at the problem's ``monitoring_cost``) or
         the principal's cost per audit; then the audit rate and a base payment are designed too.
+      max_payment: optional cap on every payment (a budget or legal limit; with a designed audit
+        rate it also keeps "rare audits with huge payments" from running off to infinity).
       outer_steps, inner_steps: augmented-Lagrangian iterations and Adam steps per iteration.
       learning_rate: Adam step size in units of the payoff scale.
       anneal: fraction of the outer iterations over which ``beta`` is annealed.
@@ -431,6 +435,11 @@ def quantal_contract(problem: PrincipalAgent, agent: QuantalResponse, *, target_
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     if not 0 <= float(anneal) <= 1:
         raise ValueError(f"anneal must be in [0, 1], got {anneal!r}")
+    cap = np.inf
+    if max_payment is not None:
+        cap = float(max_payment)
+        if not cap > 0:
+            raise ValueError(f"max_payment must be > 0, got {max_payment!r}")
     beta = agent.beta.astype(dtype)
     if is_concrete(beta) and is_concrete(prior):
         acts = [int(target_action)] if mode_target else list(range(A))
@@ -439,6 +448,7 @@ def quantal_contract(problem: PrincipalAgent, agent: QuantalResponse, *, target_
         starts = jnp.zeros((*problem.batch_shape, 1, problem.num_outcomes), dtype)
     return _design(problem, beta, prior, jnp.asarray(p, dtype), jnp.asarray(k_audit, dtype),
                    jnp.asarray(0 if target_action is None else int(target_action), jnp.int32),
-                   jnp.asarray(learning_rate, dtype), jnp.asarray(tol, dtype), starts,
+                   jnp.asarray(learning_rate, dtype), jnp.asarray(tol, dtype),
+                   jnp.asarray(cap, dtype), starts,
                    mode_target=mode_target, audit=audit, outer=int(outer_steps),
                    inner=int(inner_steps), anneal=float(anneal))

@@ -96,6 +96,11 @@ def test_batched_design_equals_loop_and_audit_option():
     assert float(ca.action_probs[1]) >= 0.9 - 1e-6
     assert float(ca.expected_payment) <= float(c1.expected_payment) + 1e-6
     assert 0.0 <= float(ca.audit_rate) <= 1.0
+    # a payment cap binds: payments stay below it and the target is still met
+    cc = M.optimal_contract(PA, agent=M.QuantalResponse(0.1, [0.5, 0.5]), target_action=1,
+                            min_target_prob=0.9, audit_cost=0.5, max_payment=4.0)
+    assert float(np.max(cc.payments)) <= 4.0 + 1e-12 and float(cc.base_payment) <= 4.0 + 1e-12
+    assert float(cc.action_probs[1]) >= 0.9 - 1e-6 and 0.0 < float(cc.audit_rate) <= 1.0
 
 
 def test_bad_input():
