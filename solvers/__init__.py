@@ -30,6 +30,7 @@ from solvers._support_enum import EquilibriumSet, SupportEnumeration, all_equili
 
 # -- linear programming core (issue 2) --
 from solvers._linprog import LPSolution, linprog
+from solvers._lp_solvers import CoarseCorrelatedEquilibrium, CorrelatedEquilibrium, ZeroSumLP
 
 # -- extensive-form games (issue 5) --
 from solvers._cfr import CFR, MCCFR, CFRPlus, DiscountedCFR, PredictiveCFRPlus
@@ -63,6 +64,9 @@ __all__ = [
     "PredictiveCFRPlus",
     "SequenceFormLP",
     "exploitability",
+    "CoarseCorrelatedEquilibrium",
+    "CorrelatedEquilibrium",
+    "ZeroSumLP",
     "Equilibrium",
     "LPSolution",
     "NormalFormGame",

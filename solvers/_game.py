@@ -157,7 +157,7 @@ class NormalFormGame:
 
 
 def stack(games: Sequence[NormalFormGame]) -> NormalFormGame:
-    """Stack same-shaped games along a new leading batch axis.
+    """Stack same-shaped games (same tree, for extensive-form games) along a new batch axis.
 
     :func:`solvers.solve` on the result solves every game in one batched call.
 
@@ -172,7 +172,10 @@ def stack(games: Sequence[NormalFormGame]) -> NormalFormGame:
         raise ValueError("games must be a non-empty sequence of games")
     first = games[0]
     if not isinstance(first, NormalFormGame):
-        raise TypeError(f"games must hold NormalFormGame instances, got {type(first).__name__}")
+        own_stack = getattr(type(first), "stack", None)
+        if own_stack is not None:  # other game types (e.g. ExtensiveFormGame) stack themselves
+            return own_stack(games)
+        raise TypeError(f"games must hold solvers game instances, got {type(first).__name__}")
     for k, g in enumerate(games):
         if not isinstance(g, NormalFormGame):
             raise TypeError(f"games[{k}] is a {type(g).__name__}, not a NormalFormGame")

@@ -56,8 +56,14 @@ def test_stack_and_index():
         solvers.stack([gs[0], NormalFormGame.zero_sum(np.eye(2))])
     with pytest.raises(ValueError, match="non-empty"):
         solvers.stack([])
-    with pytest.raises(TypeError, match="NormalFormGame"):
+    with pytest.raises(TypeError, match="solvers game"):
         solvers.stack([np.eye(2)])
+
+
+def test_stack_dispatches_to_extensive_form_games():
+    kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
+    st = solvers.stack([kuhn, kuhn.with_utilities(2 * kuhn.utilities)])
+    assert st.batch_shape == (2,)
 
 
 def test_game_is_a_pytree():
