@@ -85,8 +85,8 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **kw) -> DemoConfig:
-        base = dict(corpus_size=8000, pretrain_steps=300, rl_steps=30, prompts_per_step=16,
-                    samples_per_prompt=8, rl_lr=1e-3, rl_warmup=5, eval_samples=1000)
+        base = dict(corpus_size=8000, pretrain_steps=400, rl_steps=50, prompts_per_step=16,
+                    samples_per_prompt=8, rl_lr=1.5e-3, rl_warmup=5, eval_samples=1000)
         base.update(kw)
         return cls(**base)
 

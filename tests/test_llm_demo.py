@@ -48,9 +48,11 @@ def test_quick_experiment_directions(tmp_path):
     ct_pred = np.asarray(res["contract_run"]["predicted_shares"])
     # naive (incomplete) reward: gaming grows
     assert naive[1] > base[1] + 0.05, (base, naive)
-    # contract: honest grows toward the designed level, gaming shrinks
-    assert ct[0] > base[0] + 0.4 * (ct_pred[0] - base[0]), (base, ct, ct_pred)
-    assert ct[1] < base[1]
+    # contract: honest grows toward the designed level (the shortened run covers at least a
+    # third of the way), gaming shrinks, and honesty beats the naive reward's
+    assert ct_pred[0] > base[0] + 0.3
+    assert ct[0] > base[0] + (ct_pred[0] - base[0]) / 3, (base, ct, ct_pred)
+    assert ct[1] < base[1] and ct[0] > naive[0]
     saved = json.load(open(tmp_path / "results.json"))
     assert saved["contract"]["audit_rate"] == res["contract"]["audit_rate"]
     assert (tmp_path / "metrics_contract.jsonl").exists()
