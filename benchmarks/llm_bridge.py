@@ -19,16 +19,21 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-from flax import nnx
+# this script is named like the package: drop its own folder from the path before importing it
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-from llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, encode_batch
-from llm_bridge._sampler import _sample
-from llm_bridge._trainer import _optimizer, _rl_update
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, encode_batch  # noqa: E402
+from llm_bridge._sampler import _sample  # noqa: E402
+from llm_bridge._trainer import _optimizer, _rl_update  # noqa: E402
 
 
 def n_params(model) -> int:
