@@ -21,8 +21,8 @@ Example:
   >>> tr = RLTrainer(model, ByteTokenizer(), [short], ["1+1="],
   ...                RLConfig(prompts_per_step=2, samples_per_prompt=2, max_new_tokens=3))
   >>> hist = tr.train(2, progress=False)
-  >>> len(hist), sorted(hist[0])[:3]
-  (2, ['kl', 'loss', 'reward'])
+  >>> len(hist), {"reward", "kl", "loss", "reward/short"} <= set(hist[0])
+  (2, True)
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def test_bad_rewards_and_config():
 
 
 def test_rloo_and_grpo_learn_a_simple_preference():
-    """Reward 1 for a digit as first character: its probability must rise (both algorithms)."""
+    """Reward 1 for a digit as first character: its share rises from 1/2 (both algorithms)."""
     tok = ByteTokenizer()
     for algo in ("rloo", "grpo"):
         m = _model()
@@ -114,6 +114,6 @@ def test_rloo_and_grpo_learn_a_simple_preference():
                        max_new_tokens=2, learning_rate=3e-3, kl_coef=0.01, grpo_iterations=2)
         tr = RLTrainer(m, tok, [starts_with_digit], PROMPTS, cfg)
         hist = tr.train(20, progress=False)
-        first = np.mean([h["reward"] for h in hist[:5]])
+        # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)
         last = np.mean([h["reward"] for h in hist[-5:]])
-        assert last > first + 0.15, (algo, first, last)
+        assert last > 0.8 and last > hist[0]["reward"], (algo, hist[0]["reward"], last)
