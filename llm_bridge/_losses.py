@@ -19,8 +19,8 @@ row-major to ``B = G K``). Every loss returns ``(loss, metrics)``; minimise ``lo
 Example:
   >>> import jax.numpy as jnp
   >>> from llm_bridge import rloo_advantages
-  >>> rloo_advantages(jnp.array([[1., 0., 0., 1.]])).tolist()
-  [[0.6666666865348206, -0.6666666865348206, -0.6666666865348206, 0.6666666865348206]]
+  >>> [round(a, 4) for a in rloo_advantages(jnp.array([[1., 0., 0., 1.]]))[0].tolist()]
+  [0.6667, -0.6667, -0.6667, 0.6667]
 """
 
 from __future__ import annotations
