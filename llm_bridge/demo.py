@@ -503,14 +503,19 @@ def main(argv=None):
     ap.add_argument("--kl-coef", type=float)
     ap.add_argument("--target-share", type=float)
     ap.add_argument("--audit-cost", type=float)
+    ap.add_argument("--rl-lr", type=float)
+    ap.add_argument("--eval-samples", type=int)
+    ap.add_argument("--prompts-per-step", type=int)
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     kw = {"model": a.model, "seed": a.seed}
-    for f in ("rl_steps", "pretrain_steps", "kl_coef", "target_share", "audit_cost"):
+    for f in ("rl_steps", "pretrain_steps", "kl_coef", "target_share", "audit_cost", "rl_lr",
+              "eval_samples", "prompts_per_step"):
         if getattr(a, f) is not None:
             kw[f] = getattr(a, f)
-    if a.model == "smollm2-135m" and a.pretrain_steps is None:
-        kw["pretrain_steps"] = 200
+    if a.model == "smollm2-135m":  # a 135M model wants far smaller steps than the tiny one
+        kw.setdefault("pretrain_steps", 200)
+        kw.setdefault("rl_lr", 2e-5)
     cfg = DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw)
     run(cfg, a.out, progress=not a.no_progress)
     return 0
