@@ -104,7 +104,7 @@ def hf_state_dict(model: Llama) -> dict:
         a = np.asarray(v[...] if hasattr(v, "__getitem__") else v.value)
         if keys[-1] == "kernel":
             name = ".".join(["model", *keys[:-1], "weight"])
-            a = a.T
+            a = np.ascontiguousarray(a.T)  # other writers may ignore strides
         elif keys[-1] == "embedding":
             name = "model." + ".".join(keys[:-1]) + ".weight"
         else:

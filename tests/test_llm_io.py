@@ -1,7 +1,6 @@
 """Tests of llm_bridge._safetensors and _gguf (the real SmolLM2 wheel in slow tests)."""
 
 import json
-import os
 import struct
 
 import jax
@@ -29,14 +28,24 @@ def test_safetensors_roundtrip_and_format(tmp_path):
     m2 = load_safetensors(path)
     toks = jnp.array([[256, 50, 43, 51]])
     np.testing.assert_array_equal(m(toks)[0], m2(toks)[0])
-    if os.environ.get("SOCIALIGN_NO_SAFETENSORS_PKG") is None:
-        st = pytest.importorskip("safetensors.numpy", reason="`safetensors` not installed "
-                                 "(lm extra): cross-check with the reference reader skipped")
-        ref = st.load_file(path)
-        ours = hf_state_dict(m)
-        assert set(ref) == set(ours)
-        for k in ours:
-            np.testing.assert_array_equal(ref[k], ours[k])
+
+
+def test_safetensors_matches_reference_reader(tmp_path):
+    st = pytest.importorskip("safetensors.numpy", reason="`safetensors` not installed (lm "
+                             "extra): cross-check with the reference implementation skipped")
+    m = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(2))
+    path = str(tmp_path / "m.safetensors")
+    save_safetensors(m, path)
+    ref = st.load_file(path)
+    ours = hf_state_dict(m)
+    assert set(ref) == set(ours)
+    for k in ours:
+        np.testing.assert_array_equal(ref[k], ours[k])
+    # and files written by the reference load here
+    ref_path = str(tmp_path / "ref.safetensors")
+    st.save_file({k: v for k, v in ours.items()}, ref_path)
+    np.testing.assert_array_equal(load_safetensors(ref_path, LlamaConfig.tiny())(
+        jnp.array([[256, 50]]))[0], m(jnp.array([[256, 50]]))[0])
 
 
 def test_safetensors_dtypes_and_errors(tmp_path):
