@@ -1,7 +1,9 @@
 """Benchmark: optimal contracts for a batch of random principal-agent problems.
 
 socialign solves every instance's Grossman-Hart min-pay LPs (one per action) as ONE batch
-(`mechanisms.optimal_contract` on a batched `PrincipalAgent`) and picks the best action; the
+(`mechanisms.optimal_contract` on a batched `PrincipalAgent`: the batched dual simplex, and also
+timed with ``method="ipm"``, the interior-point core `solvers.linprog`) and picks the best
+action; the
 reference solves the same per-action LPs with scipy HiGHS one instance at a time. HiGHS is timed
 on a subset of instances (``--highs-instances``) and its per-instance time is extrapolated to the
 whole batch (the per-instance cost of HiGHS does not depend on the batch). Agreement of the
@@ -62,6 +64,9 @@ def main(argv=None):
     ap.add_argument("--outcomes", type=int, default=20)
     ap.add_argument("--highs-instances", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ipm-instances", type=int, default=500,
+                    help="also time method='ipm' (solvers.linprog for every LP) on this many "
+                         "instances (0 to skip); its per-instance time is reported")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "contracts.json"))
     args = ap.parse_args(argv)
@@ -82,6 +87,22 @@ def main(argv=None):
     max_ic = float(np.max(np.asarray(c.ic_violation)))
     min_slack = float(np.min(np.asarray(c.participation_slack)))
 
+    t_ipm = t_ipm_first = None
+    ipm_agree = None
+    k_ipm = min(args.ipm_instances, n)
+    if k_ipm > 0:
+        sub = problem[:k_ipm]
+        t0 = time.perf_counter()
+        ci = mechanisms.optimal_contract(sub, method="ipm")
+        jax.block_until_ready(ci.principal_utility)
+        t_ipm_first = (time.perf_counter() - t0) / k_ipm * n
+        t0 = time.perf_counter()
+        ci = mechanisms.optimal_contract(sub, method="ipm")
+        jax.block_until_ready(ci.principal_utility)
+        t_ipm = (time.perf_counter() - t0) / k_ipm * n  # extrapolated to the whole batch
+        ipm_agree = float(np.max(np.abs(np.asarray(ci.principal_utility) - ours[:k_ipm])
+                                 / np.maximum(1.0, np.abs(ours[:k_ipm]))))
+
     m = min(args.highs_instances, n)
     t0 = time.perf_counter()
     ref = np.array([highs_optimal_contract(P[i], costs[i], rewards[i]) for i in range(m)])
@@ -94,6 +115,12 @@ def main(argv=None):
     rows = [
         ("socialign batch (steady state)", t_ours, t_ours / n),
         ("socialign batch (first call, incl. compile)", t_first, t_first / n),
+    ]
+    if t_ipm is not None:
+        rows += [(f"socialign method='ipm' (linprog), batch of {k_ipm}, extrapolated", t_ipm,
+                  t_ipm / n),
+                 ("  same, first call incl. compile", t_ipm_first, t_ipm_first / n)]
+    rows += [
         (f"scipy HiGHS one at a time (extrapolated from {m})", t_highs, per_instance),
     ]
     print(f"{n} principal-agent instances, {A} actions x {O} outcomes ({n * A} LPs), float64")
@@ -104,6 +131,9 @@ def main(argv=None):
           f"{t_highs / t_first:.1f}x")
     print(f"agreement with HiGHS on {m} instances: max relative difference of the principal's "
           f"utility {rel.max():.2e}; fraction within 1e-6: {agree:.4f}")
+    if t_ipm is not None:
+        print(f"interior-point path: {t_highs / t_ipm:.1f}x vs HiGHS; max relative difference "
+              f"from the dual simplex path {ipm_agree:.2e}")
     print(f"certified: {converged:.4f} converged; max IC violation {max_ic:.2e}; "
           f"min participation slack {min_slack:.2e}")
     out = {
@@ -113,6 +143,9 @@ def main(argv=None):
         "highs_instances_timed": m, "highs_seconds_timed": t_highs_subset,
         "highs_seconds_per_instance": per_instance, "highs_seconds_extrapolated": t_highs,
         "speedup": t_highs / t_ours, "speedup_including_compile": t_highs / t_first,
+        "ipm_instances_timed": k_ipm, "ipm_seconds_extrapolated": t_ipm, "ipm_first_call_seconds_extrapolated": t_ipm_first,
+        "ipm_speedup": None if t_ipm is None else t_highs / t_ipm,
+        "ipm_max_relative_difference_from_simplex": ipm_agree,
         "max_relative_difference": float(rel.max()), "fraction_within_1e-6": agree,
         "fraction_converged": converged, "max_ic_violation": max_ic,
         "min_participation_slack": min_slack,
