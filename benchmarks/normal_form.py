@@ -69,9 +69,10 @@ def bench_zero_sum(args, rng):
     payoffs = rng.normal(size=(B, m, m))
     warm = solvers.NormalFormGame.zero_sum(rng.normal(size=(B, m, m)))
     solver = solvers.ZeroSumLP()
-    solvers.solve(warm, solver, tol=args.tol, throw=False).result.block_until_ready()  # compile
+    kw = dict(tol=args.tol, throw=False, batch_size=args.batch_size)
+    solvers.solve(warm, solver, **kw).result.block_until_ready()  # compile
     game = solvers.NormalFormGame.zero_sum(payoffs)
-    t_ours, eq = _timed(lambda: solvers.solve(game, solver, tol=args.tol, throw=False), args.repeats)
+    t_ours, eq = _timed(lambda: solvers.solve(game, solver, **kw), args.repeats)
     conv = np.asarray(eq.nash_conv)
     ok = np.asarray(eq.result) == solvers.Result.CONVERGED
 
@@ -196,6 +197,8 @@ def main(argv=None):
     p.add_argument("--games", type=int, default=4096)
     p.add_argument("--actions", type=int, default=16)
     p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--batch-size", type=int, default=512,
+                   help="ZeroSumLP solves the batch in vmapped chunks of this many games")
     p.add_argument("--ref-sample", type=int, default=512, help="reference games actually timed")
     p.add_argument("--lh-games", type=int, default=1024)
     p.add_argument("--lh-actions", type=int, default=6)

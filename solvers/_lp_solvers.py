@@ -55,15 +55,16 @@ def _lp_tol(solver_tol, dtype):
 
 # --------------------------------------------------------------------------------------------
 class SimplexState(NamedTuple):
-    """Tableau state of the batched simplex for matrix games.
+    """Compact (Tucker) simplex tableau for matrix games.
 
-    ``tableau [m, n + m + 1]`` holds ``[A' | I | 1]`` after pivots, ``objective [n + m]`` the
-    reduced costs, ``basis [m]`` the basic column of each row, ``pivots`` the pivot count.
+    ``tableau [m + 1, n + 1]``: rows are the basic variables, columns the non-basic ones, the
+    last column the basic values and the last row the reduced costs. ``row_labels [m]`` and
+    ``col_labels [n]`` name the variables (``q_j`` is ``j``, slack ``s_i`` is ``n + i``).
     """
 
     tableau: jax.Array
-    objective: jax.Array
-    basis: jax.Array
+    row_labels: jax.Array
+    col_labels: jax.Array
     pivots: jax.Array
 
 
@@ -71,7 +72,8 @@ class SimplexState(NamedTuple):
 class ZeroSumLP(Solver):
     r"""Exact two-player zero-sum equilibrium by linear programming.
 
-    ``method="simplex"`` (default) solves von Neumann's positive-game LP
+    ``method="simplex"`` (default) solves von Neumann's positive-game LP on a compact (Tucker)
+    tableau
     :math:`\max 1^\top q` s.t. :math:`A' q \le 1, q \ge 0` with
     :math:`A' = 1 + (A - \min A)/(\max A - \min A) > 0`, starting from the slack basis (no
     phase 1), one pivot per ``step`` (Dantzig's rule, then Bland's rule after ``2 (m + n)``
@@ -147,51 +149,59 @@ class ZeroSumLP(Solver):
         c_s = jnp.zeros(m + 1 + n, dtype).at[m].set(-1.0)
         return A_s, b_s, c_s
 
-    # -- simplex ---------------------------------------------------------------------------
+    # -- simplex (compact Tucker tableau) ---------------------------------------------------
     def _simplex_init(self, game):
         As, _, _ = self._scaled(game)
         m, n = As.shape
         dtype = As.dtype
-        tableau = jnp.concatenate([As + 1.0, jnp.eye(m, dtype=dtype), jnp.ones((m, 1), dtype)], 1)
-        objective = jnp.concatenate([-jnp.ones(n, dtype), jnp.zeros(m, dtype)])
-        basis = jnp.arange(n, n + m)
-        return SimplexState(tableau, objective, basis, jnp.asarray(0, jnp.int32))
+        top = jnp.concatenate([As + 1.0, jnp.ones((m, 1), dtype)], axis=1)
+        bottom = jnp.concatenate([-jnp.ones((1, n), dtype), jnp.zeros((1, 1), dtype)], axis=1)
+        return SimplexState(jnp.concatenate([top, bottom], axis=0), jnp.arange(n, n + m),
+                            jnp.arange(n), jnp.asarray(0, jnp.int32))
 
     @staticmethod
     def _simplex_optimal(st: SimplexState):
         eps = 1e-11 if st.tableau.dtype == jnp.float64 else 1e-5
-        return jnp.all(st.objective >= -eps), eps
+        return jnp.all(st.tableau[-1, :-1] >= -eps), eps
 
     def _simplex_step(self, st: SimplexState) -> SimplexState:
-        T, o, basis, k = st
-        m = T.shape[0]
+        T, rows, cols, k = st
+        m, n = rows.shape[0], cols.shape[0]
         optimal, eps = self._simplex_optimal(st)
-        cols = o.shape[0]
-        bland = k >= 2 * cols
-        negative = o < -eps
-        enter = jnp.where(bland, jnp.argmax(negative), jnp.argmin(o))
-        col = T[:, enter]
+        reduced = T[-1, :-1]
+        negative = reduced < -eps
+        # Dantzig's rule, then Bland's rule (lowest variable label) once pivots pile up
+        bland = k >= 2 * (m + n)
+        big = 2 * (m + n)
+        enter = jnp.where(bland, jnp.argmin(jnp.where(negative, cols, big)), jnp.argmin(reduced))
+        col = T[:-1, enter]
         positive = col > eps
-        ratios = jnp.where(positive, T[:, -1] / jnp.where(positive, col, 1.0), jnp.inf)
+        ratios = jnp.where(positive, T[:-1, -1] / jnp.where(positive, col, 1.0), jnp.inf)
         best = jnp.min(ratios)
-        # ties: Bland's rule picks the row whose basic variable has the lowest index
-        tied = ratios <= best * (1 + 1e-12) + 1e-300
-        leave = jnp.where(bland, jnp.argmin(jnp.where(tied, basis, cols + m)), jnp.argmin(ratios))
+        tied = positive & (ratios <= best * (1 + 1e-12) + 1e-300)
+        leave = jnp.where(bland, jnp.argmin(jnp.where(tied, rows, big)), jnp.argmin(ratios))
         keep = optimal | ~jnp.any(positive)
-        prow = T[leave] / T[leave, enter]
-        is_leave = jnp.arange(m) == leave
-        # one fused pass over the tableau: pivot row replaced, other rows eliminated
-        T_new = jnp.where(keep, T, jnp.where(is_leave[:, None], prow[None, :],
-                                             T - col[:, None] * prow[None, :]))
-        o_new = jnp.where(keep, o, o - o[enter] * prow[:-1])
-        basis_new = jnp.where(keep | ~is_leave, basis, enter)
-        return SimplexState(T_new, o_new, basis_new, k + jnp.where(keep, 0, 1))
+        pivot = T[leave, enter]
+        prow = T[leave] / pivot  # [n + 1]
+        pcol = T[:, enter]  # [m + 1]
+        is_r = (jnp.arange(m + 1) == leave)[:, None]
+        is_c = (jnp.arange(n + 1) == enter)[None, :]
+        # one fused pass: the Tucker pivot on the compact tableau
+        T_new = jnp.where(is_r, jnp.where(is_c, 1.0 / pivot, prow[None, :]),
+                          jnp.where(is_c, -pcol[:, None] / pivot,
+                                    T - pcol[:, None] * prow[None, :]))
+        rows_new = jnp.where(jnp.arange(m) == leave, cols[enter], rows)
+        cols_new = jnp.where(jnp.arange(n) == enter, rows[leave], cols)
+        return SimplexState(jnp.where(keep, T, T_new), jnp.where(keep, rows, rows_new),
+                            jnp.where(keep, cols, cols_new), k + jnp.where(keep, 0, 1))
 
     def _simplex_strategies(self, game, st: SimplexState):
         m, n = game.num_actions
-        rhs = st.tableau[:, -1]
-        q = jnp.zeros(n + m, rhs.dtype).at[st.basis].set(rhs)[:n]
-        p = st.objective[n:]
+        T, rows, cols, _ = st
+        dtype = T.dtype
+        # basic q_j take the values column; slacks that are non-basic carry the duals
+        q = jnp.zeros(n + m, dtype).at[rows].set(T[:-1, -1])[:n]
+        p = jnp.zeros(n + m, dtype).at[cols].set(T[-1, :-1])[n:]
         return _normalise(jnp.clip(p, 0.0, None)), _normalise(jnp.clip(q, 0.0, None))
 
     # -- Solver protocol -------------------------------------------------------------------

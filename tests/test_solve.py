@@ -125,3 +125,14 @@ def test_public_api_has_docstrings():
     for name in solvers.__all__:
         obj = getattr(solvers, name)
         assert obj.__doc__ and obj.__doc__.strip(), f"solvers.{name} has no docstring"
+
+
+def test_chunked_batch_equals_full_vmap():
+    batch = _rps_like(7, batch=6)
+    full = solvers.solve(batch, solvers.ZeroSumLP(), throw=False)
+    chunked = solvers.solve(batch, solvers.ZeroSumLP(), throw=False, batch_size=4)
+    for a, b in zip(full.strategies, chunked.strategies):
+        np.testing.assert_allclose(a, b, atol=1e-14)
+    np.testing.assert_array_equal(full.result, chunked.result)
+    with pytest.raises(ValueError, match="batch_size"):
+        solvers.solve(batch, solvers.ZeroSumLP(), batch_size=0)
