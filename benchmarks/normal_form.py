@@ -165,7 +165,8 @@ def bench_dynamics(args, rng):
         warm = solvers.NormalFormGame.zero_sum(rng.normal(size=(B, m, m)))
         solvers.solve(warm, solver, max_steps=T, tol=0.0, throw=False).result.block_until_ready()
         game = solvers.NormalFormGame.zero_sum(payoffs)
-        t_ours, eq = _timed(lambda: solvers.solve(game, solver, max_steps=T, tol=0.0, throw=False))
+        t_ours, eq = _timed(lambda game=game, solver=solver: solvers.solve(
+            game, solver, max_steps=T, tol=0.0, throw=False))
         sample = rng.choice(B, size=min(args.dyn_ref_sample, B), replace=False)
         t = time.perf_counter()
         ref_conv = []
