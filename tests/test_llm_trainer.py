@@ -106,14 +106,16 @@ def test_bad_rewards_and_config():
 def test_rloo_and_grpo_learn_a_simple_preference():
     """Reward 1 for a digit as first character: its share rises from 1/2 (both algorithms)."""
     tok = ByteTokenizer()
+    base = _model()
+    train_lm(base, tok, ["1+1=2", "1+1=?", "2+3=5", "2+3=?"], steps=40, batch_size=16,
+             learning_rate=1e-2, progress=False)
     for algo in ("rloo", "grpo"):
         m = _model()
-        train_lm(m, tok, ["1+1=2", "1+1=?", "2+3=5", "2+3=?"], steps=40, batch_size=16,
-                 learning_rate=1e-2, progress=False)
+        nnx.update(m, nnx.state(base))
         cfg = RLConfig(algorithm=algo, prompts_per_step=4, samples_per_prompt=8,
                        max_new_tokens=2, learning_rate=3e-3, kl_coef=0.01, grpo_iterations=2)
         tr = RLTrainer(m, tok, [starts_with_digit], PROMPTS, cfg)
-        hist = tr.train(20, progress=False)
+        hist = tr.train(15, progress=False)
         # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)
         last = np.mean([h["reward"] for h in hist[-5:]])
         assert last > 0.8 and last > hist[0]["reward"], (algo, hist[0]["reward"], last)
