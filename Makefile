@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/normal_form.py
 	$(PY) benchmarks/contracts.py
 	$(PY) benchmarks/extensive_form.py
+	$(PY) benchmarks/llm_bridge.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check solvers mechanisms llm_bridge benchmarks tests
