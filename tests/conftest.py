@@ -1,6 +1,7 @@
 """Test configuration: float64 for accuracy tests, hypothesis profile sized for 2 CPU cores."""
 
 import jax
+import pytest
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
@@ -9,3 +10,18 @@ settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
+
+
+# Shared OpenSpiel games for the extensive-form test modules (compiled once per session).
+@pytest.fixture(scope="session")
+def kuhn():
+    from solvers import ExtensiveFormGame
+
+    return ExtensiveFormGame.from_openspiel("kuhn_poker")
+
+
+@pytest.fixture(scope="session")
+def leduc():
+    from solvers import ExtensiveFormGame
+
+    return ExtensiveFormGame.from_openspiel("leduc_poker")

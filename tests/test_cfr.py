@@ -12,18 +12,7 @@ from open_spiel.python.algorithms import cfr as os_cfr
 from open_spiel.python.algorithms import discounted_cfr as os_dcfr
 
 import solvers
-from solvers import ExtensiveFormGame as EFG
 from solvers._solve import _run
-
-
-@pytest.fixture(scope="module")
-def kuhn():
-    return EFG.from_openspiel("kuhn_poker")
-
-
-@pytest.fixture(scope="module")
-def leduc():
-    return EFG.from_openspiel("leduc_poker")
 
 
 def _ours(game, solver, iters):

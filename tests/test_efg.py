@@ -18,16 +18,6 @@ from solvers import ExtensiveFormGame as EFG
 T, C = EFG.TERMINAL, EFG.CHANCE
 
 
-@pytest.fixture(scope="module")
-def kuhn():
-    return EFG.from_openspiel("kuhn_poker")
-
-
-@pytest.fixture(scope="module")
-def leduc():
-    return EFG.from_openspiel("leduc_poker")
-
-
 def _random_policy(game, seed):
     rng = np.random.default_rng(seed)
     p = rng.random((game.num_infosets, game.max_actions)) ** 3 * game.legal_mask
