@@ -22,7 +22,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
 demo: $(STAMP)
-	$(PY) -m llm_bridge.demo $(ARGS)
+	$(PY) -m socialign.llm_bridge.demo $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/normal_form.py
@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/llm_bridge.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check solvers mechanisms llm_bridge benchmarks tests
+	$(PY) -m ruff check __init__.py kernel solvers mechanisms llm_bridge benchmarks tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache

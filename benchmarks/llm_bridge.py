@@ -31,9 +31,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, encode_batch  # noqa: E402
-from llm_bridge._sampler import _sample  # noqa: E402
-from llm_bridge._trainer import _optimizer, _rl_update  # noqa: E402
+from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, encode_batch  # noqa: E402
+from socialign.llm_bridge._sampler import _sample  # noqa: E402
+from socialign.llm_bridge._trainer import _optimizer, _rl_update  # noqa: E402
 
 
 def n_params(model) -> int:
@@ -111,7 +111,7 @@ def main(argv=None):
     results["models"]["tiny"] = bench(tiny, ByteTokenizer(), prompts, a.batch, a.new_tokens,
                                       a.steps, a.peak_tflops)
     if a.smollm2:
-        from llm_bridge import load_gguf, smollm2_gguf_path
+        from socialign.llm_bridge import load_gguf, smollm2_gguf_path
         model, tok = load_gguf(smollm2_gguf_path(), max_seq_len=256)
         results["models"]["smollm2-135m"] = bench(model, tok, prompts, a.batch, a.new_tokens,
                                                   a.steps, a.peak_tflops)

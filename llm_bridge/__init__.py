@@ -3,12 +3,12 @@
 A Flax NNX Llama-family model (``tiny`` and ``smollm2-135m``), a jitted KV-cache sampler,
 policy-optimisation losses (RLOO, GRPO, PPO, DPO), an RL trainer with orbax checkpoint resume,
 TRL-style reward functions, the :func:`contract_reward` adapter from :mod:`mechanisms`, and
-the flagship experiment ``python -m llm_bridge.demo`` (``make demo``).
+the flagship experiment ``python -m socialign.llm_bridge.demo`` (``make demo``).
 """
 
-from llm_bridge._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
-from llm_bridge._gguf import load_gguf, smollm2_gguf_path
-from llm_bridge._losses import (
+from ._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
+from ._gguf import load_gguf, smollm2_gguf_path
+from ._losses import (
     dpo_loss,
     gae,
     grpo_advantages,
@@ -18,12 +18,12 @@ from llm_bridge._losses import (
     rloo_advantages,
     rloo_loss,
 )
-from llm_bridge._model import CONFIGS, Llama, LlamaConfig, ValueHead, init_cache
-from llm_bridge._rewards import combine_rewards, contract_reward
-from llm_bridge._safetensors import load_safetensors, save_safetensors
-from llm_bridge._sampler import SampleOutput, filter_logits, sample, sequence_logprobs
-from llm_bridge._tokenizer import ByteTokenizer, HFTokenizer, encode_batch
-from llm_bridge._trainer import RLConfig, RLTrainer, train_lm
+from ._model import CONFIGS, Llama, LlamaConfig, ValueHead, init_cache
+from ._rewards import combine_rewards, contract_reward
+from ._safetensors import load_safetensors, save_safetensors
+from ._sampler import SampleOutput, filter_logits, sample, sequence_logprobs
+from ._tokenizer import ByteTokenizer, HFTokenizer, encode_batch
+from ._trainer import RLConfig, RLTrainer, train_lm
 
 __all__ = [
     "LlamaConfig", "Llama", "ValueHead", "init_cache", "CONFIGS",

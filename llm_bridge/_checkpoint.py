@@ -9,7 +9,7 @@ Restoring into a model of another config raises ValueError before any array is r
 
 Example:
   >>> import tempfile, jax.numpy as jnp
-  >>> from llm_bridge import save_checkpoint, restore_checkpoint, checkpoint_manager
+  >>> from socialign.llm_bridge import save_checkpoint, restore_checkpoint, checkpoint_manager
   >>> d = tempfile.mkdtemp()
   >>> mgr = checkpoint_manager(d)
   >>> save_checkpoint(mgr, 3, {"w": jnp.ones(2)}, {"model": {"name": "x"}})

@@ -15,7 +15,7 @@ layout to the interleaved layout of GGML's rope,
 as special tokens.
 
 Example (needs the wheel):
-  >>> from llm_bridge import load_gguf, smollm2_gguf_path   # doctest: +SKIP
+  >>> from socialign.llm_bridge import load_gguf, smollm2_gguf_path   # doctest: +SKIP
   >>> model, tok = load_gguf(smollm2_gguf_path())            # doctest: +SKIP
 """
 
@@ -29,9 +29,9 @@ import os
 import numpy as np
 from flax import nnx
 
-from llm_bridge._model import Llama, LlamaConfig
-from llm_bridge._safetensors import assign_hf_state_dict
-from llm_bridge._tokenizer import HFTokenizer
+from ._model import Llama, LlamaConfig
+from ._safetensors import assign_hf_state_dict
+from ._tokenizer import HFTokenizer
 
 __all__ = ["load_gguf", "smollm2_gguf_path", "unpermute_qk", "permute_qk"]
 

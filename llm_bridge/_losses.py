@@ -18,7 +18,7 @@ row-major to ``B = G K``). Every loss returns ``(loss, metrics)``; minimise ``lo
 
 Example:
   >>> import jax.numpy as jnp
-  >>> from llm_bridge import rloo_advantages
+  >>> from socialign.llm_bridge import rloo_advantages
   >>> [round(a, 4) for a in rloo_advantages(jnp.array([[1., 0., 0., 1.]]))[0].tolist()]
   [0.6667, -0.6667, -0.6667, 0.6667]
 """

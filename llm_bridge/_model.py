@@ -20,7 +20,7 @@ pytree of arrays) and returns the updated one, so the whole decode loop of
 Example:
   >>> import jax.numpy as jnp
   >>> from flax import nnx
-  >>> from llm_bridge import LlamaConfig, Llama
+  >>> from socialign.llm_bridge import LlamaConfig, Llama
   >>> model = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(0))
   >>> logits, _ = model(jnp.zeros((2, 5), jnp.int32))
   >>> logits.shape

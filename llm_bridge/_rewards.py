@@ -15,7 +15,7 @@ outcome.
 
 Example:
   >>> import jax
-  >>> from llm_bridge import contract_reward
+  >>> from socialign.llm_bridge import contract_reward
   >>> fn = contract_reward([0.0, 2.0], lambda p, c, rng: int(c.endswith("!")))
   >>> fn(["hi", "hi"], ["ok", "ok!"], key=jax.random.key(0))
   [0.0, 2.0]

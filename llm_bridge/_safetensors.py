@@ -10,7 +10,7 @@ Llama-family checkpoint loads with :func:`load_safetensors` given its :class:`Ll
 Example:
   >>> import tempfile, os
   >>> from flax import nnx
-  >>> from llm_bridge import Llama, LlamaConfig, save_safetensors, load_safetensors
+  >>> from socialign.llm_bridge import Llama, LlamaConfig, save_safetensors, load_safetensors
   >>> m = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(0))
   >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
   >>> save_safetensors(m, path)
@@ -30,7 +30,7 @@ import ml_dtypes
 import numpy as np
 from flax import nnx
 
-from llm_bridge._model import Llama, LlamaConfig
+from ._model import Llama, LlamaConfig
 
 __all__ = ["read_safetensors", "write_safetensors", "save_safetensors", "load_safetensors",
            "hf_state_dict", "assign_hf_state_dict"]

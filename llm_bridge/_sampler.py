@@ -15,7 +15,7 @@ filtering these are the model's own log-probabilities, as policy-gradient traini
 Example:
   >>> import jax
   >>> from flax import nnx
-  >>> from llm_bridge import Llama, LlamaConfig, ByteTokenizer, encode_batch, sample
+  >>> from socialign.llm_bridge import Llama, LlamaConfig, ByteTokenizer, encode_batch, sample
   >>> model = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(0))
   >>> toks, mask = encode_batch(ByteTokenizer(), ["1+1=", "12+30="])
   >>> out = sample(model, toks, mask, jax.random.key(0), max_new_tokens=4, eos_id=257, pad_id=258)
@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from llm_bridge._model import Llama, init_cache
+from ._model import Llama, init_cache
 
 __all__ = ["SampleOutput", "sample", "sequence_logprobs", "filter_logits"]
 

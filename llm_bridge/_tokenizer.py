@@ -5,7 +5,7 @@ Both expose the same small interface: ``encode(text, add_bos=...) -> list[int]``
 ``pad_id`` and ``vocab_size``. :func:`encode_batch` left-pads a batch of prompts for the sampler.
 
 Example:
-  >>> from llm_bridge import ByteTokenizer
+  >>> from socialign.llm_bridge import ByteTokenizer
   >>> tok = ByteTokenizer()
   >>> ids = tok.encode("2+3=")
   >>> ids[0] == tok.bos_id, tok.decode(ids)

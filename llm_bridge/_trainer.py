@@ -15,7 +15,7 @@ tiny model its base behaviour).
 
 Example:
   >>> from flax import nnx
-  >>> from llm_bridge import Llama, LlamaConfig, ByteTokenizer, RLTrainer, RLConfig
+  >>> from socialign.llm_bridge import Llama, LlamaConfig, ByteTokenizer, RLTrainer, RLConfig
   >>> model = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(0))
   >>> def short(prompts, completions, **kw): return [-float(len(c)) for c in completions]
   >>> tr = RLTrainer(model, ByteTokenizer(), [short], ["1+1="],
@@ -39,12 +39,12 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from llm_bridge._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
-from llm_bridge._losses import grpo_advantages, grpo_loss, rloo_loss
-from llm_bridge._model import Llama
-from llm_bridge._rewards import combine_rewards
-from llm_bridge._sampler import _sample, sequence_logprobs
-from llm_bridge._tokenizer import encode_batch
+from ._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
+from ._losses import grpo_advantages, grpo_loss, rloo_loss
+from ._model import Llama
+from ._rewards import combine_rewards
+from ._sampler import _sample, sequence_logprobs
+from ._tokenizer import encode_batch
 
 __all__ = ["RLConfig", "RLTrainer", "train_lm"]
 

@@ -1,6 +1,6 @@
 r"""Flagship experiment: fine-tune a language model against an incentive-compatible contract.
 
-Run ``make demo`` (or ``python -m llm_bridge.demo [--model tiny|smollm2-135m] [--out DIR]``).
+Run ``make demo`` (or ``python -m socialign.llm_bridge.demo [--model tiny|smollm2-135m] [--out DIR]``).
 
 The task: answer ``a+b=`` (single digits). A ground-truth checker knows the answer; the
 principal does not. It sees two signals:
@@ -44,11 +44,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from llm_bridge._model import Llama, LlamaConfig
-from llm_bridge._rewards import contract_reward
-from llm_bridge._sampler import _sample
-from llm_bridge._tokenizer import ByteTokenizer, encode_batch
-from llm_bridge._trainer import RLConfig, RLTrainer, train_lm
+from ._model import Llama, LlamaConfig
+from ._rewards import contract_reward
+from ._sampler import _sample
+from ._tokenizer import ByteTokenizer, encode_batch
+from ._trainer import RLConfig, RLTrainer, train_lm
 
 ACTIONS = ("honest", "gaming", "lazy")
 # "fail + audited correct" cannot happen (a correct answer passes the cheap check): 5 outcomes
@@ -233,7 +233,7 @@ def quantal_shares(expected_pay, beta, prior):
 # Contract design (mechanisms.optimal_contract against the quantal-response agent)
 # ---------------------------------------------------------------------------------------------
 def design_contract(prior, signal_rates, costs, cfg: DemoConfig) -> dict:
-    import mechanisms
+    from .. import mechanisms
 
     qs = np.asarray(cfg.q_grid, np.float64)
     P = np.stack([outcome_probs(q, signal_rates) for q in qs])  # [Q, A, O]
@@ -280,7 +280,7 @@ def load_model(name: str, seed: int):
     if name == "tiny":
         return Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(seed)), ByteTokenizer()
     if name == "smollm2-135m":
-        from llm_bridge._gguf import load_gguf, smollm2_gguf_path
+        from ._gguf import load_gguf, smollm2_gguf_path
         return load_gguf(smollm2_gguf_path(), max_seq_len=64)
     raise ValueError(f"--model must be 'tiny' or 'smollm2-135m', got {name!r}")
 
@@ -492,7 +492,7 @@ def make_plot(res, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m llm_bridge.demo", description=__doc__.split(
+    ap = argparse.ArgumentParser(prog="python -m socialign.llm_bridge.demo", description=__doc__.split(
         "\n")[0])
     ap.add_argument("--model", default="tiny", choices=("tiny", "smollm2-135m"))
     ap.add_argument("--out", default="outputs/demo")

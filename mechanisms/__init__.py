@@ -4,31 +4,31 @@ Models are immutable pytrees of arrays (leading axes are batch axes); design fun
 certified results (duality gaps, KKT residuals, incentive violations).
 """
 
-from mechanisms._amd import DirectMechanism, FiniteMechanismDesign, design_mechanism
-from mechanisms._contracts import (
+from ._amd import DirectMechanism, FiniteMechanismDesign, design_mechanism
+from ._contracts import (
     best_linear_contract,
     contract_certificates,
     min_pay_contract,
     optimal_contract,
 )
-from mechanisms._len import LENContract, LENModel, len_closed_form, len_optimal_contract
-from mechanisms._persuasion import BayesianPersuasion, SignalingScheme, optimal_signal
-from mechanisms._principal_agent import AgentUtility, Contract, PrincipalAgent, QuantalResponse
-from mechanisms._quantal import (
+from ._len import LENContract, LENModel, len_closed_form, len_optimal_contract
+from ._persuasion import BayesianPersuasion, SignalingScheme, optimal_signal
+from ._principal_agent import AgentUtility, Contract, PrincipalAgent, QuantalResponse
+from ._quantal import (
     agent_response,
     agent_utilities,
     principal_utility,
     quantal_contract,
     quantal_response_probs,
 )
-from mechanisms._scoring import (
+from ._scoring import (
     expected_score,
     log_score,
     properness_gap,
     quadratic_score,
     spherical_score,
 )
-from mechanisms._screening import Menu, Screening, optimal_menu, screening_closed_form
+from ._screening import Menu, Screening, optimal_menu, screening_closed_form
 
 __all__ = [
     "AgentUtility",

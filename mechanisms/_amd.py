@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_simplex
-from solvers._linprog import linprog
+from ..kernel import as_float_array, check_finite, check_simplex
+from ..solvers._linprog import linprog
 
 __all__ = ["FiniteMechanismDesign", "DirectMechanism", "design_mechanism"]
 
@@ -46,7 +46,7 @@ class FiniteMechanismDesign:
         (counted in the welfare objective; default 0).
 
     Example (one buyer with value 1, 2 or 3, outcomes no sale / sale):
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
       >>> md.num_agents, md.num_types, md.num_outcomes
       (1, 3, 2)
@@ -157,7 +157,7 @@ def design_mechanism(problem: FiniteMechanismDesign, objective: str = "revenue",
 
     Example (one buyer, values 1, 2, 3 equally likely: post price 2, revenue 4/3):
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
       >>> round(float(mechanisms.design_mechanism(md).revenue), 6)
       1.333333

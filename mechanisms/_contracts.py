@@ -31,10 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechanisms._dual_simplex import dual_simplex
-from mechanisms._principal_agent import Contract, PrincipalAgent, QuantalResponse
-from solvers._linprog import linprog
-from solvers._result import Result
+from ._dual_simplex import dual_simplex
+from ._principal_agent import Contract, PrincipalAgent, QuantalResponse
+from ..solvers._linprog import linprog
+from ..kernel import Result
 
 __all__ = ["min_pay_contract", "min_pay_lps", "optimal_contract", "best_linear_contract",
            "contract_certificates"]
@@ -94,7 +94,7 @@ def _solve_min_pay(problem: PrincipalAgent, *, tol=None, max_steps=200, method="
     if method not in ("auto", "simplex", "ipm"):
         raise ValueError(f"method must be 'auto', 'simplex' or 'ipm', got {method!r}")
     if problem.agent_utility is not None:
-        from mechanisms._risk_averse import min_pay_convex
+        from ._risk_averse import min_pay_convex
 
         return min_pay_convex(problem, tol=tol)
     use_simplex = method == "simplex" or (method == "auto" and problem.limited_liability)
@@ -172,7 +172,7 @@ def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: in
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> c = mechanisms.min_pay_contract(pa, 1)
       >>> [round(float(x), 6) for x in c.payments], round(float(c.expected_payment), 6)
@@ -212,7 +212,7 @@ def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = No
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> c = mechanisms.optimal_contract(pa)
       >>> int(c.action), round(float(c.principal_utility), 6), round(float(c.payments[1]), 6)
@@ -223,7 +223,7 @@ def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = No
         if not isinstance(agent, QuantalResponse):
             raise TypeError(f"agent must be None (best response) or a QuantalResponse, got "
                             f"{type(agent).__name__}")
-        from mechanisms._quantal import quantal_contract
+        from ._quantal import quantal_contract
 
         return quantal_contract(problem, agent, target_action=target_action, **quantal_options)
     if quantal_options:
@@ -267,7 +267,7 @@ def best_linear_contract(problem: PrincipalAgent) -> Contract:
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> c = mechanisms.best_linear_contract(pa)
       >>> round(float(c.stats["share"]), 6), round(float(c.principal_utility), 6)

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from solvers._result import Result
+from ..kernel import Result
 
 __all__ = ["dual_simplex"]
 

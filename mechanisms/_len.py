@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, is_concrete
-from solvers._result import Result
+from ..kernel import as_float_array, check_finite, is_concrete
+from ..kernel import Result
 
 __all__ = ["LENModel", "LENContract", "len_closed_form", "len_optimal_contract"]
 
@@ -47,7 +47,7 @@ class LENModel:
       reservation_utility: the agent's outside certainty equivalent ``R``.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> m = mechanisms.LENModel(1.0, 1.0, 1.0)
       >>> float(mechanisms.len_closed_form(m).slope)
       0.5
@@ -101,7 +101,7 @@ def len_closed_form(model: LENModel) -> LENContract:
     """The Holmstrom-Milgrom closed form (see the module docstring).
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> c = mechanisms.len_closed_form(mechanisms.LENModel(1.0, 1.0, 1.0))
       >>> float(c.principal_profit), float(c.first_best_profit)
       (0.25, 0.5)
@@ -193,7 +193,7 @@ def len_optimal_contract(model: LENModel) -> LENContract:
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> c = mechanisms.len_optimal_contract(mechanisms.LENModel(1.0, 1.0, 1.0))
       >>> round(float(c.slope), 8), round(float(c.principal_profit), 8)
       (0.5, 0.25)

@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_simplex
-from solvers._linprog import linprog
+from ..kernel import as_float_array, check_finite, check_simplex
+from ..solvers._linprog import linprog
 
 __all__ = ["BayesianPersuasion", "SignalingScheme", "optimal_signal"]
 
@@ -43,7 +43,7 @@ class BayesianPersuasion:
       receiver_utility: ``[*batch, states, actions]``.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> bp = mechanisms.BayesianPersuasion([0.3, 0.7], [[1., 0.], [1., 0.]], [[1., 0.], [0., 1.]])
       >>> bp.prior.shape
       (2,)
@@ -120,7 +120,7 @@ def optimal_signal(problem: BayesianPersuasion, *, tol=None, max_steps: int = 20
 
     Example (Kamenica-Gentzkow prosecutor: conviction probability 0.6):
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> bp = mechanisms.BayesianPersuasion([0.3, 0.7], [[1., 0.], [1., 0.]],
       ...                                    [[1., 0.], [0., 1.]])
       >>> round(float(mechanisms.optimal_signal(bp).sender_value), 6)

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import (
+from ..kernel import (
     as_float_array,
     check_finite,
     check_positive_scalar,
@@ -60,7 +60,7 @@ class AgentUtility:
     (hashable by identity); use the constructors :meth:`sqrt`, :meth:`log`, :meth:`cara`.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> u = mechanisms.AgentUtility.sqrt()
       >>> float(u.u(4.0)), float(u.u_inv(2.0))
       (2.0, 4.0)
@@ -139,7 +139,7 @@ class PrincipalAgent:
       agent_utility: static; ``None`` for a risk-neutral agent or an :class:`AgentUtility`.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> pa.num_actions, pa.num_outcomes
       (2, 2)
@@ -278,7 +278,7 @@ class QuantalResponse:
       prior: reference shares ``[actions]`` or ``None`` for uniform.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> qr = mechanisms.QuantalResponse(0.5, [0.5, 0.5])
       >>> float(qr.beta)
       0.5

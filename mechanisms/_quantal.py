@@ -43,9 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mechanisms._principal_agent import Contract, PrincipalAgent, QuantalResponse
-from solvers._checks import as_float_array, check_finite, is_concrete
-from solvers._result import Result
+from ._principal_agent import Contract, PrincipalAgent, QuantalResponse
+from ..kernel import as_float_array, check_finite, is_concrete
+from ..kernel import Result
 
 __all__ = [
     "quantal_response_probs",
@@ -63,7 +63,7 @@ def quantal_response_probs(utilities, beta, prior=None) -> jax.Array:
     Actions with ``prior_a = 0`` get probability 0.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> p = mechanisms.quantal_response_probs([0., 1.], 1.0, [0.5, 0.5])
       >>> round(float(p[1]), 4)
       0.7311
@@ -106,7 +106,7 @@ def agent_utilities(problem: PrincipalAgent, payments) -> jax.Array:
     """The agent's expected utility of each action, ``P u(t) - c  [*batch, actions]``.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> [round(float(x), 6) for x in mechanisms.agent_utilities(pa, [0., 2.5])]
       [1.0, 1.0]
@@ -142,7 +142,7 @@ def agent_response(problem: PrincipalAgent, payments, agent: QuantalResponse | N
     (one-hot, ties broken in the principal's favour).
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> [int(x) for x in mechanisms.agent_response(pa, [0., 3.])]
       [0, 1]
@@ -334,9 +334,9 @@ def _lp_starts(problem: PrincipalAgent, beta, prior, p, actions):
     """Starting payments: for each action ``k`` in ``actions`` the cheapest contract (an LP in
     utility levels) whose IC margin ``beta log((A-1) p max(prior) / ((1-p) prior_k))`` makes the
     quantal agent play ``k`` with probability ``>= p``; plus the zero contract."""
-    from mechanisms._contracts import min_pay_lps
-    from mechanisms._dual_simplex import dual_simplex
-    from solvers._linprog import linprog
+    from ._contracts import min_pay_lps
+    from ._dual_simplex import dual_simplex
+    from ..solvers._linprog import linprog
 
     A, O = problem.num_actions, problem.num_outcomes
     batch = problem.batch_shape

@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._linprog import linprog
-from solvers._result import Result
+from ..solvers._linprog import linprog
+from ..kernel import Result
 
 __all__ = ["min_pay_convex"]
 
@@ -146,7 +146,7 @@ def min_pay_convex(problem, *, tol=None, max_steps: int = 100):
     Returns ``(payments [*batch, A, O], min_pay [*batch, A], status [*batch, A],
     kkt_residual [*batch, A])``.
     """
-    from mechanisms._contracts import min_pay_lps
+    from ._contracts import min_pay_lps
 
     ut = problem.agent_utility
     batch, A, O = problem.batch_shape, problem.num_actions, problem.num_outcomes

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from solvers._checks import as_float_array, check_simplex, is_concrete
+from ..kernel import as_float_array, check_simplex, is_concrete
 
 __all__ = ["quadratic_score", "log_score", "spherical_score", "expected_score",
            "properness_gap"]
@@ -49,7 +49,7 @@ def quadratic_score(report, outcome=None):
     """Quadratic (Brier) score ``2 p_i - |p|^2``; all outcomes ``[*, n]`` when ``outcome=None``.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> round(float(mechanisms.quadratic_score([0.7, 0.3], 0)), 6)
       0.82
     """
@@ -63,7 +63,7 @@ def log_score(report, outcome=None):
     """Logarithmic score ``log p_i`` (``-inf`` for an outcome reported impossible).
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> round(float(mechanisms.log_score([0.5, 0.5], 1)), 6)
       -0.693147
     """
@@ -77,7 +77,7 @@ def spherical_score(report, outcome=None):
     """Spherical score ``p_i / |p|``.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> round(float(mechanisms.spherical_score([1.0, 0.0], 0)), 6)
       1.0
     """
@@ -98,7 +98,7 @@ def expected_score(report, belief, rule="quadratic"):
     """Expected score ``sum_i q_i S(p, i)`` of report ``p`` under belief ``q``.
 
     Example (ORACLES.md: belief (0.7, 0.3) under the quadratic score):
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> [round(float(mechanisms.expected_score(p, [0.7, 0.3])), 6)
       ...  for p in ([0.7, 0.3], [1.0, 0.0], [0.5, 0.5])]
       [0.58, 0.4, 0.5]
@@ -114,7 +114,7 @@ def properness_gap(report, belief, rule="quadratic"):
     """``E_q[S(p)] - E_q[S(q)]``: how much misreporting ``p`` gains (``<= 0`` if proper).
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> float(mechanisms.properness_gap([1.0, 0.0], [0.7, 0.3])) < 0
       True
     """

@@ -34,9 +34,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_simplex
-from solvers._linprog import linprog
-from solvers._result import Result
+from ..kernel import as_float_array, check_finite, check_simplex
+from ..solvers._linprog import linprog
+from ..kernel import Result
 
 __all__ = ["Screening", "Menu", "screening_closed_form", "optimal_menu"]
 
@@ -52,7 +52,7 @@ class Screening:
       max_allocation: upper bound on allocations (default 1e6).
 
     Example (Laffont-Martimort: producer costs 1 and 2, S(q) = 4q - q^2/2):
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> sc = mechanisms.Screening([-2., -1.], [0.5, 0.5], lambda q: 4 * q - q**2 / 2)
       >>> [round(float(q), 4) for q in mechanisms.screening_closed_form(sc).allocations]
       [1.0, 3.0]
@@ -147,7 +147,7 @@ def screening_closed_form(sc: Screening) -> Menu:
     """Optimal deterministic menu by virtual values (with ironing); see the module docstring.
 
     Example:
-      >>> import mechanisms
+      >>> from socialign import mechanisms
       >>> sc = mechanisms.Screening([-2., -1.], [0.5, 0.5], lambda q: 4 * q - q**2 / 2)
       >>> m = mechanisms.screening_closed_form(sc)
       >>> [round(float(t), 4) for t in m.transfers], round(float(m.principal_profit), 4)

@@ -4,19 +4,20 @@ Games are immutable pytrees; solvers are immutable configurations with pure ``in
 :func:`solve` runs them in one jitted loop and returns a certified :class:`Equilibrium`.
 """
 
-from solvers._game import NormalFormGame, stack
-from solvers._metrics import (
+from ._game import NormalFormGame, stack
+from ._metrics import (
     action_values,
     best_response,
     best_response_gains,
     expected_values,
     nash_conv,
 )
-from solvers._result import Equilibrium, Result, result_message
-from solvers._solve import Solver, solve
+from ..kernel import Result, result_message
+from ._equilibrium import Equilibrium
+from ._solve import Solver, solve
 
 # -- normal-form solvers (issue 2) --
-from solvers._dynamics import (
+from ._dynamics import (
     FictitiousPlay,
     Hedge,
     OptimisticHedge,
@@ -24,22 +25,22 @@ from solvers._dynamics import (
     RegretMatchingPlus,
     ReplicatorDynamics,
 )
-from solvers._lemke_howson import LemkeHowson
-from solvers._qre import LogitQRE, quantal_response
-from solvers._support_enum import EquilibriumSet, SupportEnumeration, all_equilibria
+from ._lemke_howson import LemkeHowson
+from ._qre import LogitQRE, quantal_response
+from ._support_enum import EquilibriumSet, SupportEnumeration, all_equilibria
 
 # -- linear programming core (issue 2) --
-from solvers._linprog import LPSolution, linprog
-from solvers._lp_solvers import CoarseCorrelatedEquilibrium, CorrelatedEquilibrium, ZeroSumLP
+from ._linprog import LPSolution, linprog
+from ._lp_solvers import CoarseCorrelatedEquilibrium, CorrelatedEquilibrium, ZeroSumLP
 
 # -- extensive-form games (issue 5) --
-from solvers._cfr import CFR, MCCFR, CFRPlus, DiscountedCFR, PredictiveCFRPlus
-from solvers._efg import ExtensiveFormGame
-from solvers._efg_metrics import exploitability
-from solvers._sequence_form import SequenceFormLP
+from ._cfr import CFR, MCCFR, CFRPlus, DiscountedCFR, PredictiveCFRPlus
+from ._efg import ExtensiveFormGame
+from ._efg_metrics import exploitability
+from ._sequence_form import SequenceFormLP
 
 # -- Stackelberg and commitment (issue 3) --
-from solvers._stackelberg import bayesian_stackelberg, stackelberg
+from ._stackelberg import bayesian_stackelberg, stackelberg
 
 __all__ = [
     "bayesian_stackelberg",

@@ -39,7 +39,7 @@ certificate is its exact NashConv.
 
 Example:
   >>> import jax; jax.config.update("jax_enable_x64", True)
-  >>> import solvers
+  >>> from socialign import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> eq = solvers.solve(kuhn, solvers.CFRPlus(), max_steps=2000, tol=1e-3)
   >>> round(float(eq.values[0]), 2)
@@ -55,9 +55,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from solvers._efg import ExtensiveFormGame
-from solvers._efg_metrics import chance_reach, decision_rows, edge_table
-from solvers._solve import Solver
+from ._efg import ExtensiveFormGame
+from ._efg_metrics import chance_reach, decision_rows, edge_table
+from ._solve import Solver, _dataclass_solver
 
 __all__ = ["CFR", "CFRPlus", "DiscountedCFR", "PredictiveCFRPlus", "MCCFR", "CFRState",
            "MCCFRState", "counterfactual_values", "regret_matching"]
@@ -210,7 +210,7 @@ def _check_real(x, name, lo=-math.inf):
         raise ValueError(f"{name} must be a finite real number >= {lo}, got {x!r}")
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class CFR(_CFRFamily):
     """Vanilla CFR (Zinkevich, Johanson, Bowling & Piccione, NeurIPS 2007).
 
@@ -219,7 +219,7 @@ class CFR(_CFRFamily):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.CFR(), max_steps=100, throw=False)
       >>> float(eq.nash_conv) < 0.05
@@ -232,7 +232,7 @@ class CFR(_CFRFamily):
         _check_bool(self.alternating, "alternating")
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class CFRPlus(_CFRFamily):
     """CFR+ (Tammelin 2014; Tammelin, Burch, Johanson & Bowling, IJCAI 2015).
 
@@ -242,7 +242,7 @@ class CFRPlus(_CFRFamily):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.CFRPlus(), max_steps=1000, tol=1e-3)
       >>> bool(eq.converged)
@@ -261,7 +261,7 @@ class CFRPlus(_CFRFamily):
         return jnp.maximum(regrets + inst, 0.0)
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class DiscountedCFR(_CFRFamily):
     """Discounted CFR, DCFR(alpha, beta, gamma) (Brown & Sandholm, AAAI 2019).
 
@@ -272,7 +272,7 @@ class DiscountedCFR(_CFRFamily):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.DiscountedCFR(), max_steps=1000, tol=1e-3)
       >>> bool(eq.converged)
@@ -300,7 +300,7 @@ class DiscountedCFR(_CFRFamily):
         return jnp.where(rows, jnp.where(r >= 0, r * pos, r * neg), r)
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class PredictiveCFRPlus(_CFRFamily):
     """Predictive CFR+ (Farina, Kroer & Sandholm, AAAI 2021).
 
@@ -310,7 +310,7 @@ class PredictiveCFRPlus(_CFRFamily):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.PredictiveCFRPlus(), max_steps=1000, tol=1e-3)
       >>> bool(eq.converged)
@@ -334,7 +334,7 @@ class PredictiveCFRPlus(_CFRFamily):
         return regret_matching(regrets + last, legal)
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class MCCFR(Solver):
     """Outcome-sampling Monte Carlo CFR (Lanctot, Waugh, Zinkevich & Bowling, NeurIPS 2009).
 
@@ -353,7 +353,7 @@ class MCCFR(Solver):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.MCCFR(), max_steps=20000, check_every=20000,
       ...                    throw=False)

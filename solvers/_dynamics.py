@@ -14,7 +14,7 @@ Each solver is a frozen dataclass whose state is a ``NamedTuple`` pytree with on
 player in its tuple fields, so it can be checkpointed, ``vmap``-ed and placed in a ``scan``.
 
 Example:
-  >>> import solvers
+  >>> from socialign import solvers
   >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
   >>> eq = solvers.solve(rps, solvers.RegretMatchingPlus(), tol=1e-3, max_steps=5000)
   >>> bool(eq.nash_conv <= 1e-3)
@@ -29,10 +29,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from solvers._checks import check_positive_scalar
-from solvers._game import NormalFormGame
-from solvers._metrics import _action_values
-from solvers._solve import Solver
+from ..kernel import check_positive_scalar
+from ._game import NormalFormGame
+from ._metrics import _action_values
+from ._solve import Solver, _dataclass_solver
 
 __all__ = [
     "RegretMatching",
@@ -126,7 +126,7 @@ def _rm_init(game: NormalFormGame) -> RegretMatchingState:
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class RegretMatching(_NormalFormDynamics):
     """Regret matching (Hart and Mas-Colell 2000), simultaneous updates, uniform averaging.
 
@@ -140,7 +140,7 @@ class RegretMatching(_NormalFormDynamics):
     equilibrium", Econometrica 68(5), 2000.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
       >>> eq = solvers.solve(mp, solvers.RegretMatching(), tol=1e-2, max_steps=2000)
       >>> [round(float(p), 1) for p in eq.strategies[0]]
@@ -163,7 +163,7 @@ class RegretMatching(_NormalFormDynamics):
         return state.average
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class RegretMatchingPlus(_NormalFormDynamics):
     """Regret matching+ (Tammelin 2014), simultaneous updates, optionally linear averaging.
 
@@ -180,7 +180,7 @@ class RegretMatchingPlus(_NormalFormDynamics):
     limit Texas hold'em", IJCAI 2015.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
       >>> eq = solvers.solve(rps, solvers.RegretMatchingPlus(), tol=1e-4, max_steps=5000)
       >>> int(eq.result)
@@ -235,7 +235,7 @@ def _recentre(z: jax.Array) -> jax.Array:
     return z - jnp.max(z)
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class Hedge(_NormalFormDynamics):
     """Hedge / multiplicative weights (Freund and Schapire 1999) with a constant learning rate.
 
@@ -251,7 +251,7 @@ class Hedge(_NormalFormDynamics):
     weights", Games and Economic Behavior 29, 1999.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
       >>> eq = solvers.solve(mp, solvers.Hedge(0.05), tol=1e-2, max_steps=5000)
       >>> [round(float(p), 1) for p in eq.strategies[0]]
@@ -297,7 +297,7 @@ class OptimisticHedgeState(NamedTuple):
     count: jax.Array
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class OptimisticHedge(_NormalFormDynamics):
     """Optimistic Hedge / optimistic multiplicative weights; reports the LAST iterate.
 
@@ -316,7 +316,7 @@ class OptimisticHedge(_NormalFormDynamics):
     convergence: zero-sum games and constrained min-max optimization", ITCS 2019.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
       >>> g = solvers.NormalFormGame.zero_sum([[0., -1., 2.], [1., 0., -1.], [-1., 1., 0.]])
       >>> eq = solvers.solve(g, solvers.OptimisticHedge(0.1), tol=1e-6, max_steps=20000)
@@ -361,7 +361,7 @@ class FictitiousPlayState(NamedTuple):
     count: jax.Array
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class FictitiousPlay(_NormalFormDynamics):
     """Simultaneous fictitious play (Brown 1951; Robinson 1951).
 
@@ -376,7 +376,7 @@ class FictitiousPlay(_NormalFormDynamics):
     game", Annals of Mathematics 54(2), 1951.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.NormalFormGame.zero_sum([[2., 1., 5.], [-3., -4., -2.]])
       >>> eq = solvers.solve(g, solvers.FictitiousPlay(), tol=1e-2, max_steps=1000)
       >>> [round(float(p), 2) for p in eq.strategies[1]]
@@ -408,7 +408,7 @@ class ReplicatorState(NamedTuple):
     count: jax.Array
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class ReplicatorDynamics(_NormalFormDynamics):
     """Projected discrete-time (Euler) replicator dynamics, multi-population; reports the last
     iterate.
@@ -427,7 +427,7 @@ class ReplicatorDynamics(_NormalFormDynamics):
     dynamics", Mathematical Biosciences 40, 1978.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> pd = solvers.NormalFormGame.from_bimatrix([[3., 0.], [5., 1.]], [[3., 5.], [0., 1.]])
       >>> eq = solvers.solve(pd, solvers.ReplicatorDynamics(0.5), tol=1e-6, max_steps=5000)
       >>> [round(float(p), 3) for p in eq.strategies[0]]

@@ -27,7 +27,7 @@ hold 0). OpenSpiel policies convert both ways (:meth:`ExtensiveFormGame.to_opens
 
 Example:
   >>> import jax; jax.config.update("jax_enable_x64", True)
-  >>> import solvers
+  >>> from socialign import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> kuhn.num_infosets, kuhn.num_histories
   (12, 58)
@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_positive_int, is_concrete
+from ..kernel import as_float_array, check_finite, check_positive_int, is_concrete
 
 __all__ = ["ExtensiveFormGame", "CHANCE", "TERMINAL"]
 
@@ -316,7 +316,7 @@ class ExtensiveFormGame:
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> round(float(solvers.nash_conv(g, g.uniform_policy())), 6)
       0.916667
@@ -448,7 +448,7 @@ class ExtensiveFormGame:
 
         Example:
           >>> import jax; jax.config.update("jax_enable_x64", True)
-          >>> import solvers
+          >>> from socialign import solvers
           >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
           >>> solvers.ExtensiveFormGame.stack([g, g]).batch_shape
           (2,)
@@ -490,7 +490,7 @@ class ExtensiveFormGame:
 
         Example (a sequential entry game, entrant then incumbent):
           >>> import jax; jax.config.update("jax_enable_x64", True)
-          >>> import solvers
+          >>> from socialign import solvers
           >>> T, C = solvers.ExtensiveFormGame.TERMINAL, solvers.ExtensiveFormGame.CHANCE
           >>> g = solvers.ExtensiveFormGame.from_arrays(
           ...     parent=[-1, 0, 0, 2, 2], player=[0, T, 1, T, T],
@@ -563,7 +563,7 @@ class ExtensiveFormGame:
 
         Example:
           >>> import jax; jax.config.update("jax_enable_x64", True)
-          >>> import solvers
+          >>> from socialign import solvers
           >>> solvers.ExtensiveFormGame.from_openspiel("leduc_poker").num_infosets
           936
         """
@@ -667,7 +667,7 @@ class ExtensiveFormGame:
 
         Example:
           >>> import jax; jax.config.update("jax_enable_x64", True)
-          >>> import solvers
+          >>> from socialign import solvers
           >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
           >>> tp = g.to_openspiel_policy(g.uniform_policy())
           >>> tp.action_probability_array.shape

@@ -19,7 +19,7 @@ definition for constant-sum games). These functions are registered on the generi
 
 Example:
   >>> import jax; jax.config.update("jax_enable_x64", True)
-  >>> import solvers
+  >>> from socialign import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> round(float(solvers.exploitability(kuhn, kuhn.uniform_policy())), 6)
   0.458333
@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._efg import ExtensiveFormGame, validate_policy
-from solvers._metrics import best_response, best_response_gains, expected_values, nash_conv
+from ._efg import ExtensiveFormGame, validate_policy
+from ._metrics import best_response, best_response_gains, expected_values, nash_conv
 
 __all__ = ["exploitability", "edge_table", "chance_reach", "decision_rows",
            "best_response_values"]
@@ -186,7 +186,7 @@ def exploitability(game, policy) -> jax.Array:
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> round(float(solvers.exploitability(g, g.uniform_policy())), 6)
       0.458333

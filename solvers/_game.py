@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_positive_int
+from ..kernel import as_float_array, check_finite, check_positive_int
 
 __all__ = ["NormalFormGame", "stack"]
 
@@ -29,7 +29,7 @@ class NormalFormGame:
       num_players: static number of players ``n``.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> rps = solvers.NormalFormGame.zero_sum([[0, -1, 1], [1, 0, -1], [-1, 1, 0]])
       >>> rps.num_actions
       (3, 3)
@@ -162,7 +162,7 @@ def stack(games: Sequence[NormalFormGame]) -> NormalFormGame:
     :func:`solvers.solve` on the result solves every game in one batched call.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.stack([solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])] * 4)
       >>> g.batch_shape
       (4,)

@@ -24,7 +24,7 @@ Applied Math. 12, 1964; B. von Stengel, "Computing equilibria for two-person gam
 of Game Theory vol. 3, ch. 45, 2002.
 
 Example:
-  >>> import solvers
+  >>> from socialign import solvers
   >>> g = solvers.NormalFormGame.from_bimatrix([[3., 0.], [0., 1.]], [[1., 0.], [0., 3.]])
   >>> eq = solvers.solve(g, solvers.LemkeHowson(initial_label=0))
   >>> [round(float(p), 4) for p in eq.strategies[0]], [round(float(p), 4) for p in eq.strategies[1]]
@@ -39,10 +39,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from solvers._game import NormalFormGame
-from solvers._metrics import _gains
-from solvers._result import Result
-from solvers._solve import Solver
+from ._game import NormalFormGame
+from ._metrics import _gains
+from ..kernel import Result
+from ._solve import Solver, _dataclass_solver
 
 __all__ = ["LemkeHowson", "LemkeHowsonState"]
 
@@ -177,7 +177,7 @@ def _strategies_label(game: NormalFormGame, state: LemkeHowsonState) -> tuple:
     return normalise(x), normalise(y)
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class LemkeHowson(Solver):
     """Lemke-Howson for two-player general-sum games, with lexicographic pivoting.
 
@@ -198,7 +198,7 @@ class LemkeHowson(Solver):
     "Computing equilibria for two-person games", Handbook of Game Theory 3, 2002.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.NormalFormGame.zero_sum([[2., 1., 5.], [-3., -4., -2.]])
       >>> eq = solvers.solve(g, solvers.LemkeHowson(initial_label=None))
       >>> [round(float(p), 4) for p in eq.strategies[1]], round(float(eq.values[0]), 4)

@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_positive_int, is_concrete
-from solvers._result import Result
+from ..kernel import as_float_array, check_finite, check_positive_int, is_concrete
+from ..kernel import Result
 
 __all__ = ["linprog", "LPSolution", "IPMState", "ipm_init", "ipm_step", "ipm_status",
            "ipm_solution", "default_lp_tol"]
@@ -415,7 +415,7 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *, 
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> sol = solvers.linprog(c=[-1., -2.], A_ub=[[1., 1.]], b_ub=[4.], bounds=(0, 3))
       >>> [round(float(v), 6) for v in sol.x], round(float(sol.fun), 6)
       ([1.0, 3.0], -7.0)

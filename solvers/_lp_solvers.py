@@ -34,11 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._game import NormalFormGame
-from solvers._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
-from solvers._metrics import _gains
-from solvers._result import Result
-from solvers._solve import Solver
+from ._game import NormalFormGame
+from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
+from ._metrics import _gains
+from ..kernel import Result
+from ._solve import Solver, _dataclass_solver
 
 __all__ = ["ZeroSumLP", "CorrelatedEquilibrium", "CoarseCorrelatedEquilibrium"]
 
@@ -68,7 +68,7 @@ class SimplexState(NamedTuple):
     pivots: jax.Array
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class ZeroSumLP(Solver):
     r"""Exact two-player zero-sum equilibrium by linear programming.
 
@@ -95,7 +95,7 @@ class ZeroSumLP(Solver):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.NormalFormGame.zero_sum([[2., 1., 5.], [-3., -4., -2.]])
       >>> eq = solvers.solve(g, solvers.ZeroSumLP())
       >>> round(float(eq.values[0]), 6), bool(eq.nash_conv < 1e-8)
@@ -274,7 +274,7 @@ def _deviation_tables(num_actions: tuple[int, ...], coarse: bool):
     return np.array(player), np.array(dev), np.array(mask)
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class _CorrelatedBase(Solver):
     maximize_welfare: bool = False
     lp_tol: float | None = None
@@ -326,7 +326,7 @@ class _CorrelatedBase(Solver):
         n = game.num_players
         return tuple(p.sum(axis=tuple(j for j in range(n) if j != i)) for i in range(n))
 
-    def values(self, game, state):
+    def values(self, game, state, strategies):
         p = self._joint_flat(game, state)
         return game.payoffs.reshape(game.num_players, -1) @ p
 
@@ -345,10 +345,10 @@ class _CorrelatedBase(Solver):
         return done, code.astype(jnp.int32), violation
 
     def stats(self, game, state):
-        return {"welfare": jnp.sum(self.values(game, state))}
+        return {"welfare": jnp.sum(self.values(game, state, None))}
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class CorrelatedEquilibrium(_CorrelatedBase):
     """A correlated equilibrium (Aumann 1974) of an n-player game by linear programming.
 
@@ -364,7 +364,7 @@ class CorrelatedEquilibrium(_CorrelatedBase):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> chicken = solvers.NormalFormGame.from_bimatrix([[6., 2.], [7., 0.]], [[6., 7.], [2., 0.]])
       >>> eq = solvers.solve(chicken, solvers.CorrelatedEquilibrium(maximize_welfare=True))
       >>> round(float(eq.values.sum()), 6)  # 10.5 > 9, the best Nash welfare
@@ -374,7 +374,7 @@ class CorrelatedEquilibrium(_CorrelatedBase):
     _coarse = False
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class CoarseCorrelatedEquilibrium(_CorrelatedBase):
     """A coarse correlated equilibrium (Hannan 1957; Moulin and Vial 1978) by linear programming.
 

@@ -21,8 +21,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from solvers._checks import as_float_array, check_simplex, is_concrete
-from solvers._game import NormalFormGame
+from ..kernel import as_float_array, check_simplex, is_concrete
+from ._game import NormalFormGame
 
 __all__ = [
     "action_values",

@@ -15,7 +15,7 @@ hyperplane orthogonal to it, and step-size control; following the arc (not ``lam
 lets the trace pass turning points of the branch.
 
 Example:
-  >>> import solvers
+  >>> from socialign import solvers
   >>> g = solvers.NormalFormGame.from_bimatrix([[3., 0.], [0., 1.]], [[1., 0.], [0., 3.]])
   >>> eq = solvers.solve(g, solvers.LogitQRE(temperature=0.5))
   >>> bool(eq.certificate <= 1e-6)
@@ -31,11 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_positive_int, is_concrete
-from solvers._game import NormalFormGame
-from solvers._metrics import _action_values, _gains
-from solvers._result import Result
-from solvers._solve import Solver
+from ..kernel import as_float_array, check_finite, check_positive_int, is_concrete
+from ._game import NormalFormGame
+from ._metrics import _action_values, _gains
+from ..kernel import Result
+from ._solve import Solver, _dataclass_solver
 
 __all__ = ["quantal_response", "LogitQRE", "LogitQREState"]
 
@@ -59,7 +59,7 @@ def quantal_response(payoffs_to_player, temperature) -> jax.Array:
       ``[..., A]`` probabilities summing to one over the last axis.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> [round(float(p), 4) for p in solvers.quantal_response([1.0, 0.0], 1.0)]
       [0.7311, 0.2689]
     """
@@ -139,7 +139,7 @@ class LogitQREState(NamedTuple):
     num_rejected: jax.Array
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class LogitQRE(Solver):
     """Logit quantal response equilibrium by homotopy continuation (McKelvey-Palfrey; Turocy).
 
@@ -176,7 +176,7 @@ class LogitQRE(Solver):
     Continuation Methods", 2003 (pseudo-arclength predictor-corrector).
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.NormalFormGame.from_bimatrix([[3., 0.], [0., 1.]], [[1., 0.], [0., 3.]])
       >>> eq = solvers.solve(g, solvers.LogitQRE(homotopy=True), tol=1e-8)
       >>> [round(float(p), 4) for p in eq.strategies[0]]

@@ -26,7 +26,7 @@ large ones.
 
 Example:
   >>> import jax; jax.config.update("jax_enable_x64", True)
-  >>> import solvers
+  >>> from socialign import solvers
   >>> kuhn = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
   >>> eq = solvers.solve(kuhn, solvers.SequenceFormLP(), tol=1e-8)
   >>> abs(float(eq.values[0]) + 1 / 18) < 1e-7
@@ -42,12 +42,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._efg import ExtensiveFormGame
-from solvers._efg_metrics import chance_reach
-from solvers._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
-from solvers._metrics import nash_conv
-from solvers._result import Result
-from solvers._solve import Solver
+from ._efg import ExtensiveFormGame
+from ._efg_metrics import chance_reach
+from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
+from ._metrics import nash_conv
+from ..kernel import Result
+from ._solve import Solver, _dataclass_solver
 
 __all__ = ["SequenceFormLP", "sequence_form"]
 
@@ -105,7 +105,7 @@ class SequenceFormState(NamedTuple):
     ipm: IPMState
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class SequenceFormLP(Solver):
     """Exact equilibrium of a two-player zero-sum extensive-form game (sequence-form LP).
 
@@ -115,7 +115,7 @@ class SequenceFormLP(Solver):
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
       >>> eq = solvers.solve(g, solvers.SequenceFormLP(), tol=1e-8)
       >>> bool(eq.nash_conv < 1e-8)

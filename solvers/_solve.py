@@ -19,23 +19,37 @@ from __future__ import annotations
 import abc
 import dataclasses
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from solvers._checks import check_positive_int, check_positive_scalar, is_concrete
-from solvers._metrics import expected_values, nash_conv
-from solvers._result import Equilibrium, Result
+from ..kernel import (
+    ImplicitAdjoint,
+    IterativeSolver,
+    Result,
+    batch_map,
+    check_batch_size,
+    check_positive_int,
+    check_positive_scalar,
+    default_tol,
+    iterate,
+    raise_if_failed,
+)
+from ._equilibrium import Equilibrium
+from ._metrics import expected_values, nash_conv
 
 __all__ = ["Solver", "solve"]
 
 
-class Solver(abc.ABC):
-    """Base class of all solvers: immutable configuration plus pure ``init``/``step``.
+class Solver(IterativeSolver):
+    """Base class of all game solvers: the kernel's :class:`~socialign.kernel.IterativeSolver`.
 
-    Subclasses are frozen dataclasses (hashable, so they are static arguments of the jitted
-    loop). The default ``terminate`` compares NashConv of the current strategies with ``tol``.
+    Subclasses are pytree dataclasses (float settings are leaves, so a new learning rate or
+    temperature does not recompile). The default ``terminate`` compares NashConv of the current
+    strategies with ``tol``. A solver whose answer has optimality conditions defines
+    ``residual(game, strategies)`` (zero at its answers), and ``solve`` differentiates through
+    them with :class:`~socialign.kernel.ImplicitAdjoint`.
     """
 
     #: game types this solver accepts (checked at the boundary)
@@ -60,9 +74,13 @@ class Solver(abc.ABC):
         cert = nash_conv(game, self.strategies(game, state))
         return cert <= tol, jnp.asarray(Result.CONVERGED, jnp.int32), cert
 
-    def values(self, game, state):
-        """Expected payoff per player of the answer (default: under the mixed strategies)."""
-        return expected_values(game, self.strategies(game, state))
+    def values(self, game, state, strategies):
+        """Expected payoff per player of the answer (default: under ``strategies``)."""
+        return expected_values(game, strategies)
+
+    def residual(self, game, strategies):
+        """Optimality conditions of the answer (zero at a solution); ``None``: not defined."""
+        return None
 
     def joint(self, game, state):
         """Joint distribution over action profiles for correlated concepts, else ``None``."""
@@ -80,47 +98,25 @@ class Solver(abc.ABC):
                             f"{type(game).__name__}")
 
 
-def _all_finite(tree) -> jax.Array:
-    leaves = [x for x in jax.tree_util.tree_leaves(tree)
-              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
-    if not leaves:
-        return jnp.asarray(True)
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-
-
-def _run_single(game, solver: Solver, tol, key, max_steps: int, check_every: int) -> Equilibrium:
-    state = solver.init(game, key)
-    done, code, cert = solver.terminate(game, state, tol)
-    finite = _all_finite(state)
-
-    def cond(carry):
-        steps, _, done, _, _, finite = carry
-        return (~done) & finite & (steps < max_steps)
-
-    def body(carry):
-        steps, state, _, _, _, _ = carry
-        n = jnp.minimum(check_every, max_steps - steps)
-        state = jax.lax.fori_loop(0, n, lambda _, s: solver.step(game, s), state)
-        done, code, cert = solver.terminate(game, state, tol)
-        return steps + n, state, done, code, cert, _all_finite(state)
-
-    carry = (jnp.asarray(0, jnp.int32), state, done, code, cert, finite)
-    steps, state, done, code, cert, finite = jax.lax.while_loop(cond, body, carry)
-    strategies = solver.strategies(game, state)
+def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: int):
+    """One unbatched game: the kernel's loop, then the certificate and the implicit adjoint."""
+    game_ng, solver_ng = jax.lax.stop_gradient((game, solver))
+    it = iterate(solver_ng, game_ng, tol, key, max_steps=max_steps, check_every=check_every)
+    state = it.state
+    strategies = solver_ng.strategies(game_ng, state)
+    residual = type(solver).residual if type(solver).residual is not Solver.residual else None
+    strategies = adjoint.apply(_params_residual(residual) if residual else None, strategies,
+                               (solver, game), who=type(solver).__name__)
     conv = nash_conv(game, strategies)
-    values = solver.values(game, state)
-    cert_ok = jnp.isfinite(cert) & jnp.all(jnp.isfinite(values)) & jnp.isfinite(conv)
-    result = jnp.where(
-        ~finite | ~cert_ok,
-        Result.NONFINITE,
-        jnp.where(done, code, Result.MAX_STEPS_REACHED),
-    ).astype(jnp.int32)
-    stats = {"num_steps": steps, **solver.stats(game, state)}
+    values = solver.values(game, state, strategies)
+    cert_ok = jnp.isfinite(it.certificate) & jnp.all(jnp.isfinite(values)) & jnp.isfinite(conv)
+    result = jnp.where(cert_ok, it.result, Result.NONFINITE).astype(jnp.int32)
+    stats = {"num_steps": it.num_steps, **solver_ng.stats(game_ng, state)}
     return Equilibrium(
         strategies=strategies,
         values=values,
         nash_conv=conv,
-        certificate=cert,
+        certificate=it.certificate,
         result=result,
         stats=stats,
         state=state,
@@ -128,23 +124,27 @@ def _run_single(game, solver: Solver, tol, key, max_steps: int, check_every: int
     )
 
 
-@functools.partial(jax.jit, static_argnames=("solver", "max_steps", "check_every", "batch_ndim",
+@functools.lru_cache(maxsize=None)
+def _params_residual(residual):
+    """``residual(solver, game, strategies)`` as the kernel's ``residual(x, params)``."""
+
+    def fn(strategies, params):
+        solver, game = params
+        return residual(solver, game, strategies)
+
+    return fn
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps", "check_every", "batch_shape",
                                              "batch_size"))
-def _run(game, solver, tol, key, *, max_steps, check_every, batch_ndim, batch_size=None):
-    fn = functools.partial(_run_single, solver=solver, max_steps=max_steps,
-                           check_every=check_every)
-    if batch_ndim == 0:
-        return fn(game, tol=tol, key=key)
-    batch_shape = _batch_shape(game)
-    size = int(np.prod(batch_shape))
-    flat = jax.tree_util.tree_map(lambda x: x.reshape(size, *x.shape[batch_ndim:]), game)
-    keys = jax.random.split(key, size)
-    if batch_size is None or batch_size >= size:
-        out = jax.vmap(lambda g, k: fn(g, tol=tol, key=k))(flat, keys)
-    else:  # chunks of batch_size games, each chunk vmapped: the working set stays in cache
-        out = jax.lax.map(lambda gk: fn(gk[0], tol=tol, key=gk[1]), (flat, keys),
-                          batch_size=batch_size)
-    return jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), out)
+def _run(game, solver, tol, key, adjoint, *, max_steps, check_every, batch_shape,
+         batch_size=None):
+    size = math.prod(batch_shape)
+    keys = jax.random.split(key, size).reshape(*batch_shape, *key.shape) if batch_shape else key
+    return batch_map(
+        lambda gk: _solve_one(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
+                              check_every=check_every),
+        (game, keys), batch_shape=batch_shape, batch_size=batch_size)
 
 
 def _batch_shape(game) -> tuple:
@@ -152,23 +152,28 @@ def _batch_shape(game) -> tuple:
     return tuple(shape)
 
 
-def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float = 1e-6,
+def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = None,
           throw: bool = True, check_every: int | None = None, key=None,
-          batch_size: int | None = None) -> Equilibrium:
+          batch_size: int | None = None, adjoint: ImplicitAdjoint | None = None) -> Equilibrium:
     """Solve ``game`` with ``solver`` and certify the answer.
 
-    Runs ``solver.step`` inside one jitted ``lax.while_loop`` until the solver's certificate is
-    at most ``tol`` (checked every ``check_every`` steps), the iterates become non-finite, or
-    ``max_steps`` is reached. A game with batch axes (see :func:`solvers.stack`) is solved as one
-    ``vmap``-ed batch; every field of the result then carries the batch axes.
+    Runs ``solver.step`` inside one jitted ``lax.while_loop`` (the kernel's
+    :func:`socialign.kernel.iterate`) until the solver's certificate is at most ``tol`` (checked
+    every ``check_every`` steps), the iterates become non-finite, or ``max_steps`` is reached. A
+    game with batch axes (see :func:`socialign.solvers.stack`) is solved as one ``vmap``-ed
+    batch (the kernel's :func:`socialign.kernel.batch_map`); every field of the result then
+    carries the batch axes.
 
     Args:
-      game: the game, e.g. a :class:`solvers.NormalFormGame`.
+      game: the game, e.g. a :class:`socialign.solvers.NormalFormGame`.
       solver: a solver instance, e.g. ``solvers.RegretMatchingPlus()``.
       max_steps: iteration budget (static).
-      tol: tolerance on the solver's certificate (NashConv, duality gap, ...).
-      throw: raise ``RuntimeError`` if any member did not converge. Only possible on concrete
-        values: inside ``jit``/``vmap`` pass ``throw=False`` and read ``result``.
+      tol: tolerance on the solver's certificate (NashConv, duality gap, ...); default
+        :func:`socialign.kernel.default_tol` of the game's dtype.
+      throw: raise :class:`socialign.kernel.NotConvergedError` if any member did not converge.
+        Works eagerly and inside ``jax.jit``/``jax.vmap`` (there the error is raised when the
+        compiled function runs, as a ``JaxRuntimeError`` carrying the same message). Pass
+        ``throw=False`` to read ``result`` instead.
       check_every: evaluate the certificate every this many steps (static); default: the
         solver's ``default_check_every`` (1 for most solvers).
       key: PRNG key for randomised solvers; defaults to ``jax.random.key(0)``.
@@ -176,52 +181,72 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float = 1e-6,
         ``vmap``-ed chunks) instead of one ``vmap`` over everything. On CPUs a chunk whose
         working set fits in cache (a few hundred small games) is much faster; ``None`` (default)
         vmaps the whole batch, which suits GPUs. Results are identical either way.
+      adjoint: how gradients flow through the answer; default
+        :class:`socialign.kernel.ImplicitAdjoint` (the implicit function theorem on the solver's
+        optimality conditions; solvers without them refuse gradients with a ``TypeError``).
 
     Returns:
       An :class:`Equilibrium` with strategies, values, NashConv, certificate, result and stats.
 
+    Raises:
+      TypeError: if ``solver`` is not a solver instance or cannot solve this kind of game, or
+        ``throw`` is not a bool.
+      ValueError: if ``max_steps``, ``check_every``, ``batch_size`` or ``tol`` is out of range.
+      NotConvergedError: with ``throw=True``, if an answer is not certified.
+
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
       >>> eq = solvers.solve(rps, solvers.ZeroSumLP())
       >>> [round(float(p), 4) for p in eq.strategies[0]]
       [0.3333, 0.3333, 0.3333]
     """
-    if not isinstance(solver, Solver):
-        raise TypeError(f"solver must be a solvers.Solver instance (e.g. "
-                        f"solvers.RegretMatchingPlus()), got {type(solver).__name__}")
     if isinstance(solver, type):
         raise TypeError("solver must be an instance, not a class: write Solver(), not Solver")
+    if not isinstance(solver, Solver):
+        raise TypeError(f"solver must be a socialign.solvers.Solver instance (e.g. "
+                        f"solvers.RegretMatchingPlus()), got {type(solver).__name__}")
     solver.validate(game)
     max_steps = check_positive_int(max_steps, "max_steps")
     if check_every is None:
         check_every = solver.default_check_every
     check_every = check_positive_int(check_every, "check_every")
-    check_positive_scalar(tol, "tol", allow_zero=True)
     if not isinstance(throw, bool):
         raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
+    if adjoint is None:
+        adjoint = ImplicitAdjoint()
     if key is None:
         key = jax.random.key(0)
     dtype = jax.tree_util.tree_leaves(game)[0].dtype
-    tol = jnp.asarray(tol, dtype=dtype if jnp.issubdtype(dtype, jnp.floating) else float)
-    batch_ndim = len(_batch_shape(game))
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    eq = _run(game, solver, tol, key, max_steps=max_steps, check_every=check_every,
-              batch_ndim=batch_ndim, batch_size=batch_size)
-    if throw and is_concrete(eq.result):
-        codes = np.asarray(eq.result)
-        bad = codes != Result.CONVERGED
-        if np.any(bad):
-            first = Result(int(codes[bad].flat[0]))
-            raise RuntimeError(
-                f"{type(solver).__name__} did not converge on {int(bad.sum())} of {codes.size} "
-                f"game(s): {first.message}. Pass throw=False to get the result anyway and read "
-                "Equilibrium.result."
-            )
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    if tol is None:
+        tol = default_tol(dtype)
+    check_positive_scalar(tol, "tol", allow_zero=True)
+    tol = jnp.asarray(tol, dtype=dtype)
+    batch_size = check_batch_size(batch_size)
+    eq = _run(game, solver, tol, key, adjoint, max_steps=max_steps, check_every=check_every,
+              batch_shape=_batch_shape(game), batch_size=batch_size)
+    if throw:
+        raise_if_failed(eq.result, type(solver).__name__)
     return eq
 
 
 def _dataclass_solver(cls):
-    """Decorator: make a solver a frozen, hashable dataclass."""
-    return dataclasses.dataclass(frozen=True)(cls)
+    """Decorator: make a solver a frozen dataclass registered as a pytree (all fields static).
+
+    Transitional: solvers whose float settings are leaves use
+    :func:`socialign.kernel.pytree_dataclass` directly.
+    """
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    names = tuple(f.name for f in dataclasses.fields(cls))
+
+    def unflatten(aux, _):
+        obj = object.__new__(cls)
+        for n, v in zip(names, aux):
+            object.__setattr__(obj, n, v)
+        return obj
+
+    jax.tree_util.register_pytree_node(
+        cls, lambda s: ((), tuple(getattr(s, n) for n in names)), unflatten)
+    return cls

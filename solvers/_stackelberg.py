@@ -36,10 +36,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import as_float_array, check_finite, check_simplex
-from solvers._game import NormalFormGame
-from solvers._linprog import linprog
-from solvers._result import Equilibrium, Result
+from ..kernel import as_float_array, check_finite, check_simplex
+from ._game import NormalFormGame
+from ._linprog import linprog
+from ..kernel import Result
+from ._equilibrium import Equilibrium
 
 __all__ = ["stackelberg", "bayesian_stackelberg"]
 
@@ -110,7 +111,7 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> g = solvers.NormalFormGame.from_bimatrix([[2., 4.], [1., 3.]], [[1., 0.], [0., 1.]])
       >>> eq = solvers.stackelberg(g)
       >>> [round(float(v), 6) for v in eq.strategies[0]], round(float(eq.values[0]), 6)
@@ -133,7 +134,7 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
     xs, j, best, code, cert = _pick(x, val, status, gap)
     y = jax.nn.one_hot(j, n, dtype=A.dtype)
     strategies = (xs, y) if leader == 0 else (y, xs)
-    from solvers._metrics import expected_values, nash_conv
+    from ._metrics import expected_values, nash_conv
 
     values = expected_values(game, strategies)
     return Equilibrium(strategies=strategies, values=values, nash_conv=nash_conv(game, strategies),
@@ -161,7 +162,7 @@ def bayesian_stackelberg(leader_payoffs, follower_payoffs, type_probs, *, tol=No
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
-      >>> import solvers
+      >>> from socialign import solvers
       >>> eq = solvers.bayesian_stackelberg([[[2., 4.], [1., 3.]]], [[[1., 0.], [0., 1.]]], [1.])
       >>> round(float(eq.values[0]), 6)
       3.5

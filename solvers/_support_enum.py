@@ -21,7 +21,7 @@ Mathematica Journal 1(4), 1991; N. Nisan, T. Roughgarden, E. Tardos, V. Vazirani
 "Algorithmic Game Theory", ch. 3 (B. von Stengel), 2007.
 
 Example:
-  >>> import solvers
+  >>> from socialign import solvers
   >>> bos = solvers.NormalFormGame.from_bimatrix([[3., 0.], [0., 2.]], [[2., 0.], [0., 3.]])
   >>> eqs = solvers.all_equilibria(bos)
   >>> int(eqs.count)
@@ -40,11 +40,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers._checks import check_positive_int, check_positive_scalar
-from solvers._game import NormalFormGame
-from solvers._metrics import _gains
-from solvers._result import Result
-from solvers._solve import Solver
+from ..kernel import check_positive_int, check_positive_scalar
+from ._game import NormalFormGame
+from ._metrics import _gains
+from ..kernel import Result
+from ._solve import Solver, _dataclass_solver
 
 __all__ = ["SupportEnumeration", "EquilibriumSet", "all_equilibria"]
 
@@ -209,7 +209,7 @@ def all_equilibria(game: NormalFormGame, *, tol: float | None = None,
       An :class:`EquilibriumSet`: fixed-size arrays, ``count`` distinct equilibria first.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
       >>> eqs = solvers.all_equilibria(mp)
       >>> int(eqs.count), [float(p) for p in eqs.strategies[0][0]]
@@ -224,7 +224,7 @@ def all_equilibria(game: NormalFormGame, *, tol: float | None = None,
     return _enumerate_batched(game.payoffs, tol, batch_ndim=len(game.batch_shape))
 
 
-@dataclasses.dataclass(frozen=True)
+@_dataclass_solver
 class SupportEnumeration(Solver):
     """Support enumeration as a :class:`Solver`: ``solve`` returns the first equilibrium found.
 
@@ -239,7 +239,7 @@ class SupportEnumeration(Solver):
       max_support_pairs: memory guard on the number of support pairs.
 
     Example:
-      >>> import solvers
+      >>> from socialign import solvers
       >>> bos = solvers.NormalFormGame.from_bimatrix([[3., 0.], [0., 2.]], [[2., 0.], [0., 3.]])
       >>> eq = solvers.solve(bos, solvers.SupportEnumeration())
       >>> [float(p) for p in eq.strategies[0]], int(eq.stats["num_equilibria"])

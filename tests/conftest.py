@@ -15,13 +15,13 @@ settings.load_profile("ci")
 # Shared OpenSpiel games for the extensive-form test modules (compiled once per session).
 @pytest.fixture(scope="session")
 def kuhn():
-    from solvers import ExtensiveFormGame
+    from socialign.solvers import ExtensiveFormGame
 
     return ExtensiveFormGame.from_openspiel("kuhn_poker")
 
 
 @pytest.fixture(scope="session")
 def leduc():
-    from solvers import ExtensiveFormGame
+    from socialign.solvers import ExtensiveFormGame
 
     return ExtensiveFormGame.from_openspiel("leduc_poker")

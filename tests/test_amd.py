@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
 
-import mechanisms as M
-from mechanisms._amd import _build
-from solvers import Result
+from socialign import mechanisms as M
+from socialign.mechanisms._amd import _build
+from socialign.solvers import Result
 
 
 def auction(values, n):

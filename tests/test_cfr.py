@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from open_spiel.python.algorithms import cfr as os_cfr
 from open_spiel.python.algorithms import discounted_cfr as os_dcfr
 
-import solvers
-from solvers._solve import _run
+from socialign import solvers
+from socialign.solvers._solve import _run
 
 
 def _ours(game, solver, iters):

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog as scipy_linprog
 from scipy.optimize import minimize
 
-import mechanisms as M
-from mechanisms._dual_simplex import dual_simplex
-from solvers import Result
+from socialign import mechanisms as M
+from socialign.mechanisms._dual_simplex import dual_simplex
+from socialign.solvers import Result
 
 # ORACLES.md two-action example
 P2 = [[0.6, 0.4], [0.2, 0.8]]

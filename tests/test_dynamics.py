@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import solvers
-from solvers import Result
+from socialign import solvers
+from socialign.solvers import Result
 
 MAX_STEPS = 3000
 

@@ -12,8 +12,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from open_spiel.python import policy as os_policy
 
-import solvers
-from solvers import ExtensiveFormGame as EFG
+from socialign import solvers
+from socialign.solvers import ExtensiveFormGame as EFG
 
 T, C = EFG.TERMINAL, EFG.CHANCE
 

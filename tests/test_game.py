@@ -6,8 +6,8 @@ import numpy as np
 import pyspiel
 import pytest
 
-import solvers
-from solvers import NormalFormGame
+from socialign import solvers
+from socialign.solvers import NormalFormGame
 
 
 def test_bimatrix_layout():

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nashpy.algorithms.lemke_howson import lemke_howson as nashpy_lemke_howson
 
-import solvers
-from solvers import Result
+from socialign import solvers
+from socialign.solvers import Result
 
 RPS = solvers.NormalFormGame.zero_sum([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
 MP = solvers.NormalFormGame.zero_sum([[1.0, -1.0], [-1.0, 1.0]])

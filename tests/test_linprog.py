@@ -8,8 +8,8 @@ import scipy.optimize as so
 from hypothesis import given
 from hypothesis import strategies as st
 
-import solvers
-from solvers import Result
+from socialign import solvers
+from socialign.solvers import Result
 
 
 def _random_lp(rng, m=5, n=7):

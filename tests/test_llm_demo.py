@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from llm_bridge import demo
+from socialign.llm_bridge import demo
 
 
 def test_signals_and_behaviours():

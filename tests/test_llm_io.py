@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from llm_bridge import Llama, LlamaConfig, load_gguf, load_safetensors, save_safetensors
-from llm_bridge._gguf import permute_qk, unpermute_qk
-from llm_bridge._safetensors import hf_state_dict, read_safetensors, write_safetensors
+from socialign.llm_bridge import Llama, LlamaConfig, load_gguf, load_safetensors, save_safetensors
+from socialign.llm_bridge._gguf import permute_qk, unpermute_qk
+from socialign.llm_bridge._safetensors import hf_state_dict, read_safetensors, write_safetensors
 
 
 def test_safetensors_roundtrip_and_format(tmp_path):
@@ -77,7 +77,7 @@ def test_qk_permutation_inverse_and_rope_layout():
     w = np.random.default_rng(0).normal(size=(3 * 8, 5))
     np.testing.assert_array_equal(unpermute_qk(permute_qk(w, 3), 3), w)
     # llama.cpp's interleaved rope on permuted rows == rotate-half rope on the original rows
-    from llm_bridge._model import rope
+    from socialign.llm_bridge._model import rope
     x = np.random.default_rng(1).normal(size=(8,))
     q_hf = jnp.asarray(x)[None, None, None, :]
     rot_hf = np.asarray(rope(q_hf, jnp.array([[5]]), 1e4))[0, 0, 0]
@@ -99,7 +99,7 @@ def test_missing_gguf_file(tmp_path):
 def test_smollm2_gguf_answers_paris():
     pytest.importorskip("gguf", reason="needs the lm extra")
     pytest.importorskip("tokenizers", reason="needs the lm extra")
-    from llm_bridge import encode_batch, sample, smollm2_gguf_path
+    from socialign.llm_bridge import encode_batch, sample, smollm2_gguf_path
 
     model, tok = load_gguf(smollm2_gguf_path(), max_seq_len=128)
     assert model.config == LlamaConfig(**{**LlamaConfig.smollm2_135m().to_dict(),

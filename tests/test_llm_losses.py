@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from llm_bridge import (
+from socialign.llm_bridge import (
     dpo_loss,
     gae,
     grpo_advantages,

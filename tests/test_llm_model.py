@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from llm_bridge import (
+from socialign.llm_bridge import (
     ByteTokenizer,
     Llama,
     LlamaConfig,
@@ -15,7 +15,7 @@ from llm_bridge import (
     sample,
     sequence_logprobs,
 )
-from llm_bridge._model import rope
+from socialign.llm_bridge._model import rope
 
 
 @pytest.fixture(scope="module")

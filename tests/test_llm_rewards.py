@@ -4,11 +4,11 @@ import jax
 import numpy as np
 import pytest
 
-from llm_bridge import combine_rewards, contract_reward
+from socialign.llm_bridge import combine_rewards, contract_reward
 
 
 def test_contract_reward_pays_observed_outcome():
-    import mechanisms
+    from socialign import mechanisms
 
     pa = mechanisms.PrincipalAgent([[0.9, 0.1], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])
     c = mechanisms.optimal_contract(pa)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, RLTrainer, train_lm
+from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, RLTrainer, train_lm
 
 PROMPTS = ["1+1=", "2+3="]
 CFG = RLConfig(prompts_per_step=2, samples_per_prompt=2, max_new_tokens=3, learning_rate=1e-2,

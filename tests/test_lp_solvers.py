@@ -9,8 +9,8 @@ import scipy.optimize as so
 from hypothesis import given
 from hypothesis import strategies as st
 
-import solvers
-from solvers import NormalFormGame, Result
+from socialign import solvers
+from socialign.solvers import NormalFormGame, Result
 
 RPS = [[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]
 METHODS = ["simplex", "interior_point"]

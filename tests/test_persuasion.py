@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
 
-import mechanisms as M
-from solvers import Result
+from socialign import mechanisms as M
+from socialign.solvers import Result
 
 PROSECUTOR = ([0.3, 0.7], [[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]])
 

@@ -13,9 +13,9 @@ import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import solvers
-from solvers import Result
-from solvers._qre import qre_residual
+from socialign import solvers
+from socialign.solvers import Result
+from socialign.solvers._qre import qre_residual
 
 RPS = solvers.NormalFormGame.zero_sum([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
 BIASED = np.array([[0.0, -1.0, 2.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])

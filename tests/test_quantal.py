@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import mechanisms as M
-from solvers import Result
+from socialign import mechanisms as M
+from socialign.solvers import Result
 
 # ORACLES.md: P(success | effort) = 0.8, P(success | no effort) = 0.4, effort cost 1, success 10
 PA = M.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import mechanisms as M
+from socialign import mechanisms as M
 
 
 def test_quadratic_score_oracle():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import mechanisms as M
-from solvers import Result
+from socialign import mechanisms as M
+from socialign.solvers import Result
 
 
 def S_lm(q):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import solvers
-from solvers import ExtensiveFormGame as EFG
+from socialign import solvers
+from socialign.solvers import ExtensiveFormGame as EFG
 
 
 @pytest.fixture(scope="module")

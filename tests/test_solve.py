@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import solvers
-from solvers import NormalFormGame, Result
-from solvers._solve import _run
+from socialign import solvers
+from socialign.solvers import NormalFormGame, Result
+from socialign.solvers._solve import _run
 
 RPS = np.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
 
@@ -98,7 +98,7 @@ def test_max_steps_reached_is_reported_and_thrown():
 
 def test_solve_validates_its_arguments():
     g = _rps_like(6)
-    with pytest.raises(TypeError, match="solver must be a solvers.Solver instance"):
+    with pytest.raises(TypeError, match="solver must be a socialign.solvers.Solver instance"):
         solvers.solve(g, "regret_matching")
     with pytest.raises(TypeError, match="solver must be"):
         solvers.solve(g, solvers.RegretMatching)

@@ -7,8 +7,8 @@ the follower, which changes no commitment) so that the LP batch compiles once.
 import numpy as np
 import pytest
 
-import solvers
-from solvers import NormalFormGame, Result
+from socialign import solvers
+from socialign.solvers import NormalFormGame, Result
 
 ORACLE_A = np.array([[[2, 4, 0], [1, 3, 0]], [[3, 9, 0], [9, 1, 0]]], float)
 ORACLE_B = np.array([[[1, 0, -99], [0, 1, -99]], [[0, 0, -99], [1, 8, -99]]], float)

@@ -1,52 +1,16 @@
-"""Result codes and the :class:`Equilibrium` container returned by :func:`solvers.solve`.
-
-Failures are values (as in optimistix): every solve returns a ``result`` code, an ``int32`` array
-so that a ``vmap``-ed batch reports per element, and :class:`Result` turns a code back into a
-message.
-"""
+"""The :class:`Equilibrium` container returned by :func:`socialign.solvers.solve`."""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Result", "Equilibrium", "result_message"]
+from ..kernel import Result
 
-
-class Result(enum.IntEnum):
-    """Why a solve stopped. Stored in results as ``int32`` arrays."""
-
-    CONVERGED = 0
-    MAX_STEPS_REACHED = 1
-    NONFINITE = 2
-    INFEASIBLE = 3
-    UNBOUNDED = 4
-    FAILED = 5
-
-    @property
-    def message(self) -> str:
-        return _MESSAGES[self]
-
-
-_MESSAGES = {
-    Result.CONVERGED: "converged: the certificate is within tolerance",
-    Result.MAX_STEPS_REACHED: "max_steps reached before the certificate fell below tol",
-    Result.NONFINITE: "a non-finite value (NaN or inf) appeared in the iterates",
-    Result.INFEASIBLE: "the problem is infeasible",
-    Result.UNBOUNDED: "the problem is unbounded (a ray certifies dual infeasibility: unbounded "
-    "whenever it is feasible)",
-    Result.FAILED: "the algorithm failed (e.g. degenerate pivoting or a singular system); "
-    "the returned point is not certified",
-}
-
-
-def result_message(code) -> str:
-    """Return the message of a result code (an int or a scalar array)."""
-    return Result(int(code)).message
+__all__ = ["Equilibrium"]
 
 
 @jax.tree_util.register_dataclass

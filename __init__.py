@@ -1,0 +1,28 @@
+"""socialign: a JAX engine for mechanism design and game solving.
+
+The one import root of the distribution. Its subpackages load on first use, so
+``import socialign`` is cheap and ``import socialign.solvers`` loads no Flax, orbax or OpenSpiel:
+
+- :mod:`socialign.kernel`: the shared kernel (result codes, the iteration loop, batching,
+  tolerances, validators, implicit differentiation).
+- :mod:`socialign.solvers`: equilibrium solvers and the LP family.
+- :mod:`socialign.mechanisms`: contracts, screening, persuasion, mechanism design, scoring rules.
+- :mod:`socialign.llm_bridge`: the Flax NNX language-model bridge.
+
+Example:
+  >>> from socialign import solvers
+  >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
+  >>> round(float(solvers.solve(rps, solvers.ZeroSumLP()).values[0]), 6)
+  0.0
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+__all__ = ["kernel", "llm_bridge", "mechanisms", "solvers"]
+
+
+def __getattr__(name):
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,61 @@
+"""The socialign kernel: what every solver and designer shares.
+
+Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The kernel holds
+
+- one result enumeration: :class:`Result`, :func:`result_message`;
+- one iteration driver: :class:`IterativeSolver`, :func:`iterate`, :class:`Iteration`;
+- one batching rule: :func:`batch_map`;
+- one way to declare pytrees: :func:`pytree_dataclass`, :func:`static_field`;
+- one ``throw``: :func:`raise_if_failed`, :class:`NotConvergedError`;
+- one adjoint: :class:`ImplicitAdjoint`, :func:`implicit_solution`;
+- one place for tolerances: :func:`eps`, :func:`default_tol`, :func:`lp_tol`, :func:`pivot_tol`,
+  :func:`scale_of`;
+- one set of input validators: :func:`as_float_array`, :func:`check_finite`,
+  :func:`check_simplex`, :func:`check_positive_int`, :func:`check_positive_scalar`,
+  :func:`is_concrete`.
+"""
+
+from ._adjoint import ImplicitAdjoint, implicit_solution, no_gradient
+from ._batch import batch_map, check_batch_size
+from ._checks import (
+    as_float_array,
+    check_finite,
+    check_positive_int,
+    check_positive_scalar,
+    check_simplex,
+    is_concrete,
+)
+from ._iterate import Iteration, IterativeSolver, all_finite, iterate
+from ._module import pytree_dataclass, static_field
+from ._result import Result, result_message
+from ._throw import NotConvergedError, raise_if_failed
+from ._tolerance import default_tol, eps, lp_tol, pivot_tol, scale_of
+
+__all__ = [
+    "ImplicitAdjoint",
+    "Iteration",
+    "IterativeSolver",
+    "NotConvergedError",
+    "Result",
+    "all_finite",
+    "as_float_array",
+    "batch_map",
+    "check_batch_size",
+    "check_finite",
+    "check_positive_int",
+    "check_positive_scalar",
+    "check_simplex",
+    "default_tol",
+    "eps",
+    "implicit_solution",
+    "is_concrete",
+    "iterate",
+    "lp_tol",
+    "no_gradient",
+    "pivot_tol",
+    "pytree_dataclass",
+    "raise_if_failed",
+    "result_message",
+    "scale_of",
+    "static_field",
+]
