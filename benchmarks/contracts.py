@@ -30,8 +30,9 @@ import numpy as np  # noqa: E402
 from scipy.optimize import linprog as scipy_linprog  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import mechanisms  # noqa: E402
 from socialign.solvers import Result  # noqa: E402
+
+import mechanisms  # noqa: E402
 
 
 def random_instances(n, A, O, seed):

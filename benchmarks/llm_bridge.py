@@ -30,7 +30,6 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
-
 from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, encode_batch  # noqa: E402
 from socialign.llm_bridge._sampler import _sample  # noqa: E402
 from socialign.llm_bridge._trainer import _optimizer, _rl_update  # noqa: E402

@@ -31,10 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..kernel import Result
+from ..solvers._linprog import linprog
 from ._dual_simplex import dual_simplex
 from ._principal_agent import Contract, PrincipalAgent, QuantalResponse
-from ..solvers._linprog import linprog
-from ..kernel import Result
 
 __all__ = ["min_pay_contract", "min_pay_lps", "optimal_contract", "best_linear_contract",
            "contract_certificates"]

@@ -29,8 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import as_float_array, check_finite, is_concrete
-from ..kernel import Result
+from ..kernel import Result, as_float_array, check_finite, is_concrete
 
 __all__ = ["LENModel", "LENContract", "len_closed_form", "len_optimal_contract"]
 

@@ -43,9 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..kernel import Result, as_float_array, check_finite, is_concrete
 from ._principal_agent import Contract, PrincipalAgent, QuantalResponse
-from ..kernel import as_float_array, check_finite, is_concrete
-from ..kernel import Result
 
 __all__ = [
     "quantal_response_probs",
@@ -334,9 +333,9 @@ def _lp_starts(problem: PrincipalAgent, beta, prior, p, actions):
     """Starting payments: for each action ``k`` in ``actions`` the cheapest contract (an LP in
     utility levels) whose IC margin ``beta log((A-1) p max(prior) / ((1-p) prior_k))`` makes the
     quantal agent play ``k`` with probability ``>= p``; plus the zero contract."""
+    from ..solvers._linprog import linprog
     from ._contracts import min_pay_lps
     from ._dual_simplex import dual_simplex
-    from ..solvers._linprog import linprog
 
     A, O = problem.num_actions, problem.num_outcomes
     batch = problem.batch_shape

@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..solvers._linprog import linprog
 from ..kernel import Result
+from ..solvers._linprog import linprog
 
 __all__ = ["min_pay_convex"]
 

@@ -34,9 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import as_float_array, check_finite, check_simplex
+from ..kernel import Result, as_float_array, check_finite, check_simplex
 from ..solvers._linprog import linprog
-from ..kernel import Result
 
 __all__ = ["Screening", "Menu", "screening_closed_form", "optimal_menu"]
 

@@ -48,7 +48,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import NamedTuple
 

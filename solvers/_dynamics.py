@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import jax

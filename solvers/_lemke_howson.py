@@ -33,15 +33,14 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from ..kernel import Result
 from ._game import NormalFormGame
 from ._metrics import _gains
-from ..kernel import Result
 from ._solve import Solver, _dataclass_solver
 
 __all__ = ["LemkeHowson", "LemkeHowsonState"]

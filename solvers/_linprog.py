@@ -33,8 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import as_float_array, check_finite, check_positive_int, is_concrete
-from ..kernel import Result
+from ..kernel import Result, as_float_array, check_finite, check_positive_int, is_concrete
 
 __all__ = ["linprog", "LPSolution", "IPMState", "ipm_init", "ipm_step", "ipm_status",
            "ipm_solution", "default_lp_tol"]

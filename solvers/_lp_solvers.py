@@ -26,7 +26,6 @@ stacked batch of games runs as one ``vmap``-ed program.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from typing import NamedTuple
 
@@ -34,10 +33,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..kernel import Result
 from ._game import NormalFormGame
 from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
 from ._metrics import _gains
-from ..kernel import Result
 from ._solve import Solver, _dataclass_solver
 
 __all__ = ["ZeroSumLP", "CorrelatedEquilibrium", "CoarseCorrelatedEquilibrium"]

@@ -24,17 +24,15 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import as_float_array, check_finite, check_positive_int, is_concrete
+from ..kernel import Result, as_float_array, check_finite, check_positive_int, is_concrete
 from ._game import NormalFormGame
 from ._metrics import _action_values, _gains
-from ..kernel import Result
 from ._solve import Solver, _dataclass_solver
 
 __all__ = ["quantal_response", "LogitQRE", "LogitQREState"]

@@ -35,18 +35,17 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..kernel import Result
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import chance_reach
 from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
 from ._metrics import nash_conv
-from ..kernel import Result
 from ._solve import Solver, _dataclass_solver
 
 __all__ = ["SequenceFormLP", "sequence_form"]

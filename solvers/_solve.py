@@ -124,7 +124,7 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _params_residual(residual):
     """``residual(solver, game, strategies)`` as the kernel's ``residual(x, params)``."""
 

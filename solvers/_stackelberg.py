@@ -36,11 +36,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import as_float_array, check_finite, check_simplex
+from ..kernel import Result, as_float_array, check_finite, check_simplex
+from ._equilibrium import Equilibrium
 from ._game import NormalFormGame
 from ._linprog import linprog
-from ..kernel import Result
-from ._equilibrium import Equilibrium
 
 __all__ = ["stackelberg", "bayesian_stackelberg"]
 

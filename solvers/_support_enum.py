@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import math
@@ -40,10 +39,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import check_positive_int, check_positive_scalar
+from ..kernel import Result, check_positive_int, check_positive_scalar
 from ._game import NormalFormGame
 from ._metrics import _gains
-from ..kernel import Result
 from ._solve import Solver, _dataclass_solver
 
 __all__ = ["SupportEnumeration", "EquilibriumSet", "all_equilibria"]

@@ -5,7 +5,6 @@ import itertools
 import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
-
 from socialign import mechanisms as M
 from socialign.mechanisms._amd import _build
 from socialign.solvers import Result

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from open_spiel.python.algorithms import cfr as os_cfr
 from open_spiel.python.algorithms import discounted_cfr as os_dcfr
-
 from socialign import solvers
 from socialign.solvers._solve import _run
 

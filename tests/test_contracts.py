@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog as scipy_linprog
 from scipy.optimize import minimize
-
 from socialign import mechanisms as M
 from socialign.mechanisms._dual_simplex import dual_simplex
 from socialign.solvers import Result

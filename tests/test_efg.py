@@ -11,7 +11,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from open_spiel.python import policy as os_policy
-
 from socialign import solvers
 from socialign.solvers import ExtensiveFormGame as EFG
 

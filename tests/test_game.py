@@ -5,7 +5,6 @@ import jax.numpy as jnp
 import numpy as np
 import pyspiel
 import pytest
-
 from socialign import solvers
 from socialign.solvers import NormalFormGame
 

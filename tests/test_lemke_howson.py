@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nashpy.algorithms.lemke_howson import lemke_howson as nashpy_lemke_howson
-
 from socialign import solvers
 from socialign.solvers import Result
 

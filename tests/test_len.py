@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from socialign import mechanisms as M
 from socialign.solvers import Result
 

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from socialign.llm_bridge import demo
 
 

@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-
 from socialign.llm_bridge import Llama, LlamaConfig, load_gguf, load_safetensors, save_safetensors
 from socialign.llm_bridge._gguf import permute_qk, unpermute_qk
 from socialign.llm_bridge._safetensors import hf_state_dict, read_safetensors, write_safetensors

@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from socialign.llm_bridge import (
     dpo_loss,
     gae,

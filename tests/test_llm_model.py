@@ -5,7 +5,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-
 from socialign.llm_bridge import (
     ByteTokenizer,
     Llama,

@@ -3,7 +3,6 @@
 import jax
 import numpy as np
 import pytest
-
 from socialign.llm_bridge import combine_rewards, contract_reward
 
 

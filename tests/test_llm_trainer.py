@@ -8,7 +8,6 @@ import jax
 import numpy as np
 import pytest
 from flax import nnx
-
 from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, RLTrainer, train_lm
 
 PROMPTS = ["1+1=", "2+3="]

@@ -8,7 +8,6 @@ import pytest
 import scipy.optimize as so
 from hypothesis import given
 from hypothesis import strategies as st
-
 from socialign import solvers
 from socialign.solvers import NormalFormGame, Result
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from socialign import solvers
 from socialign.solvers import NormalFormGame
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
-
 from socialign import mechanisms as M
 from socialign.solvers import Result
 

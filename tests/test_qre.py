@@ -12,7 +12,6 @@ import pytest
 import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from socialign import solvers
 from socialign.solvers import Result
 from socialign.solvers._qre import qre_residual

@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from socialign import mechanisms as M
 from socialign.solvers import Result
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from socialign import solvers
 from socialign.solvers import ExtensiveFormGame as EFG
 

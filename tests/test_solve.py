@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from socialign import solvers
 from socialign.solvers import NormalFormGame, Result
 from socialign.solvers._solve import _run

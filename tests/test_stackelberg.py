@@ -6,7 +6,6 @@ the follower, which changes no commitment) so that the LP batch compiles once.
 
 import numpy as np
 import pytest
-
 from socialign import solvers
 from socialign.solvers import NormalFormGame, Result
 
