@@ -1,0 +1,132 @@
+"""One verb and one result for every mechanism: ``design(problem, designer) -> Design``.
+
+Every designer of :mod:`socialign.mechanisms` (optimal and linear contracts, quantal and
+risk-averse agents, screening menus, persuasion, automated mechanism design, LEN) is a
+:class:`Designer`: an immutable pytree whose float settings are leaves, with one method
+``design(problem, *, tol, max_steps) -> Design``. The entry function :func:`design` validates,
+runs it (eagerly, inside a user's ``jax.jit`` or under ``jax.vmap`` alike) and applies ``throw``.
+Field-specific functions (``optimal_contract``, ``optimal_menu``, ...) remain as shortcuts.
+
+Glossary (one word per concept across socialign): ``principal_value`` (the designer's expected
+value), ``agent_values`` (the agents' expected utilities), ``incentive_violation`` and
+``participation_violation`` (largest violations, non-negative, zero when satisfied),
+``temperature`` (the logit / quantal-response temperature), ``prior`` (a probability vector
+over types or actions), ``certificate`` and ``result`` (as for solvers).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import jax
+
+from ..kernel import (
+    check_positive_int,
+    check_positive_scalar,
+    pytree_dataclass,
+    raise_if_failed,
+)
+
+__all__ = ["Design", "Designer", "design"]
+
+
+@pytree_dataclass
+class Design:
+    """What every designer returns; every field carries the problem's batch axes ``[*batch]``.
+
+    Attributes:
+      mechanism: the designed object (a :class:`Contract`, :class:`Menu`,
+        :class:`SignalingScheme`, :class:`DirectMechanism`, ...), itself a pytree.
+      principal_value: ``[*batch]`` the designer's (principal's, sender's, seller's) expected
+        value, in the problem's payoff units.
+      agent_values: ``[*batch, ...]`` the agents' expected utilities (per agent type or action
+        where the problem has several).
+      incentive_violation: ``[*batch]`` the largest gain of any agent (type) from deviating
+        (misreporting, another action), ``>= 0``; zero when incentive compatible.
+      participation_violation: ``[*batch]`` the largest shortfall below the outside option,
+        ``>= 0``; zero when individually rational.
+      certificate: ``[*batch]`` the designer's own convergence measure (duality gap, KKT
+        residual; 0 for closed forms), compared with ``tol``.
+      result: ``[*batch]`` ``int32`` :class:`socialign.kernel.Result` code.
+      stats: dict of diagnostics (e.g. ``num_steps``).
+    """
+
+    mechanism: Any
+    principal_value: jax.Array
+    agent_values: jax.Array
+    incentive_violation: jax.Array
+    participation_violation: jax.Array
+    certificate: jax.Array
+    result: jax.Array
+    stats: dict
+
+
+class Designer(abc.ABC):
+    """Base of every designer: an immutable pytree configuration with one ``design`` method.
+
+    Subclasses are :func:`socialign.kernel.pytree_dataclass` classes. ``problem_types`` lists
+    the problem classes accepted (checked by :func:`design`).
+    """
+
+    #: problem classes this designer accepts
+    problem_types: tuple = ()
+
+    @abc.abstractmethod
+    def design(self, problem, *, tol, max_steps: int) -> Design:
+        """Design for ``problem`` (any batch axes); pure and jittable."""
+
+    def validate(self, problem) -> None:
+        """Raise ``TypeError`` if this designer cannot handle ``problem``."""
+        if self.problem_types and not isinstance(problem, self.problem_types):
+            names = ", ".join(t.__name__ for t in self.problem_types)
+            raise TypeError(f"{type(self).__name__} designs for {names}, got problem of type "
+                            f"{type(problem).__name__}")
+
+
+def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
+           throw: bool = True) -> Design:
+    """Design a mechanism for ``problem`` with ``designer`` and certify it.
+
+    Args:
+      problem: a problem pytree (``PrincipalAgent``, ``Screening``, ``BayesianPersuasion``,
+        ``FiniteMechanismDesign``, ``LENModel``, ...), with any leading batch axes.
+      designer: a :class:`Designer` instance, e.g. ``mechanisms.OptimalContract()``.
+      tol: tolerance on the certificate; default: the designer's, from
+        :func:`socialign.kernel.default_tol` / :func:`socialign.kernel.lp_tol` of the dtype.
+      max_steps: iteration budget of iterative designers (static, positive).
+      throw: raise :class:`socialign.kernel.NotConvergedError` if any member is not certified
+        (eagerly, or at run time inside ``jax.jit``); ``False`` to read ``result``.
+
+    Returns:
+      A :class:`Design`.
+
+    Raises:
+      TypeError: if ``designer`` is not a designer instance or cannot handle ``problem``, or
+        ``throw`` is not a bool.
+      ValueError: if ``max_steps`` or ``tol`` is out of range.
+      NotConvergedError: with ``throw=True``, if a design is not certified.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])
+      >>> d = mechanisms.design(pa, mechanisms.OptimalContract())
+      >>> round(float(d.principal_value), 6)
+      6.0
+    """
+    if isinstance(designer, type):
+        raise TypeError("designer must be an instance, not a class: write Designer(), not "
+                        "Designer")
+    if not isinstance(designer, Designer):
+        raise TypeError(f"designer must be a socialign.mechanisms.Designer instance (e.g. "
+                        f"mechanisms.OptimalContract()), got {type(designer).__name__}")
+    designer.validate(problem)
+    max_steps = check_positive_int(max_steps, "max_steps")
+    if tol is not None:
+        check_positive_scalar(tol, "tol", allow_zero=True)
+    if not isinstance(throw, bool):
+        raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
+    out = designer.design(problem, tol=tol, max_steps=max_steps)
+    if throw:
+        raise_if_failed(out.result, type(designer).__name__)
+    return out
