@@ -6,18 +6,32 @@ certified results (duality gaps, KKT residuals, incentive violations).
 
 from ._amd import DirectMechanism, FiniteMechanismDesign, design_mechanism
 from ._contracts import (
+    BestLinearContract,
+    MinPayContract,
+    OptimalContract,
     best_linear_contract,
     contract_certificates,
     min_pay_contract,
     optimal_contract,
 )
+from ._design import Design, Designer, design
 from ._len import LENContract, LENModel, len_closed_form, len_optimal_contract
 from ._persuasion import BayesianPersuasion, SignalingScheme, optimal_signal
-from ._principal_agent import AgentUtility, Contract, PrincipalAgent, QuantalResponse
+from ._principal_agent import (
+    CARA,
+    AgentUtility,
+    Contract,
+    Log,
+    PrincipalAgent,
+    QuantalResponse,
+    Sqrt,
+    min_pay_lps,
+)
 from ._quantal import (
+    QuantalDesign,
     agent_response,
-    agent_utilities,
-    principal_utility,
+    agent_values,
+    principal_value,
     quantal_contract,
     quantal_response_probs,
 )
@@ -28,35 +42,61 @@ from ._scoring import (
     quadratic_score,
     spherical_score,
 )
-from ._screening import Menu, Screening, optimal_menu, screening_closed_form
+from ._screening import (
+    ClosedFormMenu,
+    LogSurplus,
+    Menu,
+    OptimalMenu,
+    QuadraticSurplus,
+    Screening,
+    Surplus,
+    optimal_menu,
+    screening_closed_form,
+)
 
 __all__ = [
     "AgentUtility",
     "BayesianPersuasion",
+    "BestLinearContract",
+    "CARA",
+    "ClosedFormMenu",
     "Contract",
+    "Design",
+    "Designer",
     "DirectMechanism",
     "FiniteMechanismDesign",
     "LENContract",
     "LENModel",
+    "Log",
+    "LogSurplus",
     "Menu",
+    "MinPayContract",
+    "OptimalContract",
+    "OptimalMenu",
     "PrincipalAgent",
+    "QuadraticSurplus",
+    "QuantalDesign",
     "QuantalResponse",
     "Screening",
     "SignalingScheme",
+    "Sqrt",
+    "Surplus",
     "agent_response",
-    "agent_utilities",
+    "agent_values",
     "best_linear_contract",
     "contract_certificates",
+    "design",
     "design_mechanism",
     "expected_score",
     "len_closed_form",
     "len_optimal_contract",
     "log_score",
     "min_pay_contract",
+    "min_pay_lps",
     "optimal_contract",
     "optimal_menu",
     "optimal_signal",
-    "principal_utility",
+    "principal_value",
     "properness_gap",
     "quadratic_score",
     "quantal_contract",
