@@ -1,4 +1,5 @@
-"""Proper scoring rules: ORACLES quadratic-score values and strict properness (hypothesis)."""
+"""Proper scoring rules: ORACLES quadratic-score values, strict properness (hypothesis), and the
+kernel's model (jit equals eager, vmap equals a loop, float32 and float64)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from socialign import mechanisms as M
+from socialign.kernel import default_tol
 
 
 def test_quadratic_score_oracle():
@@ -39,6 +41,41 @@ def test_truthful_report_is_a_stationary_point_on_the_simplex():
         np.testing.assert_allclose(g - g.mean(), 0.0, atol=1e-12)  # tangent gradient vanishes
 
 
+RULES = ("quadratic", "log", "spherical")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jit_vmap_dtypes(dtype):
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), size=4).astype(dtype)
+    Q = rng.dirichlet(np.ones(3), size=4).astype(dtype)
+    tol = default_tol(dtype)
+
+    def all_scores(p, q):
+        return {r: (M.expected_score(p, q, r), M.properness_gap(p, q, r)) for r in RULES}
+
+    jitted = jax.jit(all_scores)
+    mapped = jax.vmap(all_scores)(P, Q)
+    batched = all_scores(P, Q)  # leading axes are batch axes
+    for b in range(4):
+        eager = all_scores(P[b], Q[b])
+        jit_b = jitted(P[b], Q[b])
+        for r in RULES:
+            for k in range(2):
+                assert eager[r][k].dtype == dtype and mapped[r][k].dtype == dtype
+                np.testing.assert_allclose(jit_b[r][k], eager[r][k], atol=tol)
+                np.testing.assert_allclose(mapped[r][k][b], eager[r][k], atol=tol)
+                np.testing.assert_allclose(batched[r][k][b], eager[r][k], atol=tol)
+            assert float(eager[r][1]) <= tol  # proper in either precision
+    # per-member realised outcomes: jit and vmap over an int array of outcomes
+    o = np.array([0, 2, 1, 0])
+    for fn in (M.quadratic_score, M.log_score, M.spherical_score):
+        ref = np.array([float(fn(P[b], int(o[b]))) for b in range(4)])
+        np.testing.assert_allclose(fn(P, o), ref, atol=tol)
+        np.testing.assert_allclose(jax.jit(fn)(P, o), ref, atol=tol)
+        np.testing.assert_allclose(jax.vmap(fn)(P, o), ref, atol=tol)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="report"):
         M.quadratic_score([0.5, 0.6])
@@ -46,3 +83,7 @@ def test_bad_input():
         M.expected_score([0.5, 0.5], [0.2, 0.3, 0.5])
     with pytest.raises(ValueError, match="rule"):
         M.expected_score([0.5, 0.5], [0.5, 0.5], "cubic")
+    with pytest.raises(ValueError, match="outcome"):
+        M.log_score([0.5, 0.5], 2)
+    with pytest.raises(TypeError, match="outcome"):
+        M.spherical_score([0.5, 0.5], 0.5)
