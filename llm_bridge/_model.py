@@ -53,6 +53,18 @@ class LlamaConfig:
       rope_theta: rotary base frequency.
       norm_eps: RMSNorm epsilon.
       name: a label stored with checkpoints.
+
+    Raises:
+      ValueError: a non-positive size, ``dim`` not divisible by ``num_heads``, ``num_heads``
+        not divisible by ``num_kv_heads``, an odd head dimension, or a non-positive
+        ``rope_theta`` / ``norm_eps``.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> cfg = llm_bridge.LlamaConfig(vocab_size=10, dim=8, num_layers=1, num_heads=2,
+      ...                              num_kv_heads=1, hidden_dim=16)
+      >>> cfg.head_dim
+      4
     """
 
     vocab_size: int
@@ -85,33 +97,71 @@ class LlamaConfig:
 
     @property
     def head_dim(self) -> int:
+        """Width of one attention head, ``dim // num_heads``."""
         return self.dim // self.num_heads
 
     @classmethod
     def tiny(cls) -> LlamaConfig:
-        """2 layers, width 64, 4 query / 2 key-value heads, byte-level vocabulary (260 ids)."""
+        """2 layers, width 64, 4 query / 2 key-value heads, byte-level vocabulary (260 ids).
+
+        Example:
+          >>> from socialign import llm_bridge
+          >>> llm_bridge.LlamaConfig.tiny().num_layers
+          2
+        """
         return cls(vocab_size=260, dim=64, num_layers=2, num_heads=4, num_kv_heads=2,
                    hidden_dim=192, max_seq_len=128, name="tiny")
 
     @classmethod
     def smollm2_135m(cls) -> LlamaConfig:
-        """HuggingFaceTB/SmolLM2-135M(-Instruct): 30 layers, width 576, 9/3 heads."""
+        """HuggingFaceTB/SmolLM2-135M(-Instruct): 30 layers, width 576, 9/3 heads.
+
+        Example:
+          >>> from socialign import llm_bridge
+          >>> llm_bridge.LlamaConfig.smollm2_135m().dim
+          576
+        """
         return cls(vocab_size=49152, dim=576, num_layers=30, num_heads=9, num_kv_heads=3,
                    hidden_dim=1536, max_seq_len=8192, rope_theta=100000.0, norm_eps=1e-5,
                    name="smollm2-135m")
 
     def to_dict(self) -> dict:
+        """The fields as a JSON-able dict (``LlamaConfig(**d)`` rebuilds it)."""
         return dataclasses.asdict(self)
 
 
 CONFIGS = {"tiny": LlamaConfig.tiny, "smollm2-135m": LlamaConfig.smollm2_135m}
+"""Named model configs: ``CONFIGS[name]()`` is a :class:`LlamaConfig`
+(``CONFIGS["tiny"]().name == "tiny"``)."""
 
 # KV cache: {"k": [layers, B, S, kv_heads, head_dim], "v": same}
 KVCache = dict
+"""A KV cache: ``{"k": [layers, B, S, kv_heads, head_dim], "v": same}`` (see :func:`init_cache`)."""
 
 
 def init_cache(config: LlamaConfig, batch: int, length: int, dtype=jnp.float32) -> KVCache:
-    """An empty KV cache for ``batch`` sequences of up to ``length`` tokens."""
+    """An empty KV cache for ``batch`` sequences of up to ``length`` tokens.
+
+    Args:
+      config: the model's :class:`LlamaConfig`; batch: ``B``; length: ``S`` (prompt + new
+        tokens); dtype: cache dtype.
+
+    Returns:
+      ``{"k", "v"}``, each zeros ``[layers, B, S, kv_heads, head_dim]``.
+
+    Raises:
+      TypeError: ``config`` is not a :class:`LlamaConfig`; ValueError: non-positive sizes.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> llm_bridge.init_cache(llm_bridge.LlamaConfig.tiny(), 2, 8)["k"].shape
+      (2, 2, 8, 2, 16)
+    """
+    if not isinstance(config, LlamaConfig):
+        raise TypeError(f"config must be a LlamaConfig, got {type(config).__name__}")
+    for name, v in (("batch", batch), ("length", length)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
     shape = (config.num_layers, batch, length, config.num_kv_heads, config.head_dim)
     return {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
 
@@ -130,7 +180,29 @@ class RMSNorm(nnx.Module):
 
 
 def rope(x, positions, theta: float):
-    """Rotary embedding, rotate-half layout. ``x [B, T, H, D]``, ``positions [B, T]``."""
+    """Rotary position embedding in the rotate-half layout of HF transformers (Su et al. 2021,
+    arXiv:2104.09864): pairs ``(x_i, x_{i + D/2})`` rotate by ``position * theta^(-2i/D)``.
+
+    Args:
+      x: ``[B, T, H, D]`` queries or keys (``D`` even); positions: ``[B, T]`` integer
+        positions; theta: base frequency (> 0).
+
+    Returns:
+      ``[B, T, H, D]``, dtype of ``x``.
+
+    Raises:
+      ValueError: ``x`` not 4-D with an even last axis, or ``positions`` not ``[B, T]``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import llm_bridge
+      >>> x = jnp.ones((1, 1, 1, 4))
+      >>> llm_bridge.rope(x, jnp.zeros((1, 1), jnp.int32), 1e4).tolist()   # position 0: identity
+      [[[[1.0, 1.0, 1.0, 1.0]]]]
+    """
+    if jnp.ndim(x) != 4 or x.shape[-1] % 2 or jnp.shape(positions) != x.shape[:2]:
+        raise ValueError(f"rope needs x [B, T, H, D] with D even and positions [B, T]; got "
+                         f"{jnp.shape(x)} and {jnp.shape(positions)}")
     d = x.shape[-1]
     inv = 1.0 / (theta ** (jnp.arange(0, d, 2, dtype=jnp.float32) / d))  # [D/2]
     ang = positions.astype(jnp.float32)[..., None] * inv  # [B, T, D/2]
@@ -202,6 +274,8 @@ class MLP(nnx.Module):
 
 
 class Block(nnx.Module):
+    """One pre-norm transformer block: attention then SwiGLU, each with a residual."""
+
     def __init__(self, cfg: LlamaConfig, rngs: nnx.Rngs):
         self.input_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.self_attn = Attention(cfg, rngs)
@@ -227,6 +301,21 @@ class Llama(nnx.Module):
       buffer) with one; padding slots are never attended to;
     * ``cache``: :func:`init_cache` output; the new keys/values are written at
       ``cache_index`` and the updated cache returned.
+
+    Args:
+      config: :class:`LlamaConfig`; rngs: ``nnx.Rngs`` for the initialisation;
+      param_dtype: parameter dtype (float32).
+
+    Raises:
+      TypeError: ``config`` is not a :class:`LlamaConfig`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> model(jnp.zeros((1, 3), jnp.int32))[0].shape
+      (1, 3, 260)
     """
 
     def __init__(self, config: LlamaConfig, *, rngs: nnx.Rngs, param_dtype=jnp.float32):
@@ -264,9 +353,25 @@ class Llama(nnx.Module):
 
 
 class ValueHead(nnx.Module):
-    """A scalar value per position on top of the final hidden states (for PPO)."""
+    """A scalar value per position on top of the final hidden states (for PPO).
+
+    ``ValueHead(dim, rngs=...)(hidden [B, T, dim]) -> [B, T]`` float32 (zero-initialised, so
+    values start at 0). Use ``model(tokens, return_hidden=True)`` for ``hidden``.
+
+    Raises:
+      ValueError: ``dim`` not a positive int.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> llm_bridge.ValueHead(64, rngs=nnx.Rngs(0))(jnp.ones((2, 3, 64))).shape
+      (2, 3)
+    """
 
     def __init__(self, dim: int, *, rngs: nnx.Rngs):
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
         self.proj = nnx.Linear(dim, 1, kernel_init=nnx.initializers.zeros_init(), rngs=rngs)
 
     def __call__(self, hidden):

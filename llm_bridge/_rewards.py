@@ -29,6 +29,7 @@ import numpy as np
 __all__ = ["contract_reward", "combine_rewards", "RewardFn"]
 
 RewardFn = object  # any callable(prompts, completions, **columns) -> list[float]
+"""Type of a reward function: ``callable(prompts, completions, **columns) -> list[float]``."""
 
 
 def _name(fn):
@@ -38,9 +39,32 @@ def _name(fn):
 def combine_rewards(reward_fns, weights, prompts, completions, **columns):
     """Call each reward function, validate, and return ``(total [n], {name: values [n]})``.
 
-    Raises ValueError naming the function when it returns the wrong number of values or a
-    non-finite value.
+    Args:
+      reward_fns: reward functions (see :data:`RewardFn`); weights: one float each.
+      prompts, completions: ``n`` strings each.
+      **columns: passed to every function; a ``key`` column is folded with the function's
+        index, so each function gets its own reproducible key.
+
+    Returns:
+      ``(total, parts)``: float64 ``[n]`` weighted sum, and ``{name: float64 [n]}`` per function
+      (a repeated name gets ``_<index>``).
+
+    Raises:
+      ValueError: lengths differ, ``weights`` does not match ``reward_fns``, or a function
+        returns the wrong number of values or a non-finite value (the message names it).
+      TypeError: a reward function is not callable.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> def one(prompts, completions, **kw): return [1.0] * len(completions)
+      >>> total, parts = llm_bridge.combine_rewards([one], [2.0], ["p"], ["c"])
+      >>> total.tolist(), list(parts)
+      ([2.0], ['one'])
     """
+    if len(reward_fns) != len(weights):
+        raise ValueError(f"weights ({len(weights)}) must match reward_fns ({len(reward_fns)})")
+    if not all(callable(f) for f in reward_fns):
+        raise TypeError("reward_fns must be callables")
     n = len(completions)
     if len(prompts) != n:
         raise ValueError(f"prompts ({len(prompts)}) and completions ({n}) differ in length")
@@ -83,6 +107,17 @@ def contract_reward(contract, signal_fn, *, name: str = "contract_reward"):
     Returns:
       ``reward_fn(prompts, completions, key=None, **columns) -> list[float]``. Without ``key``
       a fixed key 0 is used.
+
+    Raises:
+      ValueError: payments not a non-empty finite 1-D array; when called, an outcome outside
+        ``[0, outcomes)``.
+      TypeError: ``signal_fn`` not callable.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> fn = llm_bridge.contract_reward([0.0, 3.0], lambda p, c, rng: int(c == "yes"))
+      >>> fn(["q", "q"], ["yes", "no"])
+      [3.0, 0.0]
     """
     pay = getattr(contract, "payments", contract)
     pay = np.asarray(pay, np.float64)

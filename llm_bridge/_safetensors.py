@@ -1,20 +1,20 @@
-"""HF-style safetensors checkpoints, read and written directly (no ``safetensors`` package).
+"""HF-style safetensors checkpoints of :class:`Llama`, through the ``safetensors`` package.
 
-The format (https://github.com/huggingface/safetensors): an 8-byte little-endian header length
-``N``, ``N`` bytes of JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]},
-"__metadata__": {str: str}}`` (space-padded to a multiple of 8), then the raw little-endian
-tensor bytes. Tensor names follow HF transformers' ``LlamaForCausalLM``
-(``model.layers.{i}.self_attn.q_proj.weight`` stored ``[out, in]``, ...), so a user's local HF
-Llama-family checkpoint loads with :func:`load_safetensors` given its :class:`LlamaConfig`.
+Reading and writing the format (https://github.com/huggingface/safetensors) is done by the
+reference package (``safetensors.numpy``, a dependency of the ``lm`` extra, imported only when
+these functions are called); this module maps its tensors to and from the HF transformers
+``LlamaForCausalLM`` names of :func:`hf_state_dict`, so a user's local HF Llama-family
+checkpoint (float32, float16 or bfloat16) loads with :func:`load_safetensors` given its
+:class:`LlamaConfig`, and our files load in HF transformers.
 
 Example:
   >>> import tempfile, os
   >>> from flax import nnx
-  >>> from socialign.llm_bridge import Llama, LlamaConfig, save_safetensors, load_safetensors
-  >>> m = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+  >>> from socialign import llm_bridge
+  >>> m = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
   >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-  >>> save_safetensors(m, path)
-  >>> m2 = load_safetensors(path)   # config read back from the file's metadata
+  >>> llm_bridge.save_safetensors(m, path)
+  >>> m2 = llm_bridge.load_safetensors(path)   # config read back from the file's metadata
   >>> m2.config == m.config
   True
 """
@@ -23,155 +23,98 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 
-import jax.numpy as jnp
-import ml_dtypes
-import numpy as np
 from flax import nnx
 
+from ._hf_layout import assign_hf_state_dict, hf_state_dict
 from ._model import Llama, LlamaConfig
 
-__all__ = ["read_safetensors", "write_safetensors", "save_safetensors", "load_safetensors",
-           "hf_state_dict", "assign_hf_state_dict"]
-
-_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16,
-           "BF16": ml_dtypes.bfloat16, "I64": np.int64, "I32": np.int32, "I16": np.int16,
-           "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
-_NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
+__all__ = ["save_safetensors", "load_safetensors"]
 
 
-def write_safetensors(path, tensors: dict, metadata: dict | None = None) -> None:
-    """Write ``{name: array}`` (numpy-convertible) to ``path`` atomically (tmp file + rename)."""
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(np.asarray(tensors[name]))
-        if a.dtype not in _NAMES:
-            raise ValueError(f"tensor {name!r} has unsupported dtype {a.dtype}")
-        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _NAMES[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
-def read_safetensors(path) -> tuple[dict, dict]:
-    """Read ``path``; returns ``({name: numpy array}, metadata dict)``."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no safetensors file at {path!r}")
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise ValueError(f"{path!r} is not a safetensors file (too short)")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n > len(raw) - 8:
-        raise ValueError(f"{path!r} is not a safetensors file (header length {n} too large)")
+def _safetensors():
+    """The ``safetensors`` package (imported on first use), or a clear ImportError."""
     try:
-        header = json.loads(raw[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path!r} is not a safetensors file (bad JSON header)") from e
-    meta = header.pop("__metadata__", {}) or {}
-    data = memoryview(raw)[8 + n:]
-    out = {}
-    for name, info in header.items():
-        if info["dtype"] not in _DTYPES:
-            raise ValueError(f"tensor {name!r} has unsupported dtype {info['dtype']}")
-        b, e = info["data_offsets"]
-        dt = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
-        arr = np.frombuffer(data[b:e], dtype=dt)
-        if arr.size != int(np.prod(info["shape"], dtype=np.int64)):
-            raise ValueError(f"tensor {name!r}: {arr.size} values for shape {info['shape']}")
-        out[name] = arr.reshape(info["shape"]).copy()
-    return out, meta
-
-
-def hf_state_dict(model: Llama) -> dict:
-    """The model's weights as ``{HF name: numpy array}`` (linear weights ``[out, in]``)."""
-    out = {}
-    for path, v in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        keys = [str(p) for p in path]
-        a = np.asarray(v[...] if hasattr(v, "__getitem__") else v.value)
-        if keys[-1] == "kernel":
-            name = ".".join(["model", *keys[:-1], "weight"])
-            a = np.ascontiguousarray(a.T)  # other writers may ignore strides
-        elif keys[-1] == "embedding":
-            name = "model." + ".".join(keys[:-1]) + ".weight"
-        else:
-            name = "model." + ".".join(keys)
-        out[name] = a
-    return out
-
-
-def assign_hf_state_dict(model: Llama, tensors: dict, *, source: str = "checkpoint") -> None:
-    """Copy ``{HF name: array}`` into ``model`` (checks names and shapes; float32)."""
-    tensors = dict(tensors)
-    tensors.pop("lm_head.weight", None) if _tied(tensors) else None
-    expected = hf_state_dict(model)
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise ValueError(f"{source} does not match the model config {model.config.name!r}: "
-                         f"missing {missing[:4]}{'...' if len(missing) > 4 else ''}, "
-                         f"unexpected {extra[:4]}{'...' if len(extra) > 4 else ''}")
-    state = nnx.state(model, nnx.Param)
-    flat = []
-    for path, v in nnx.to_flat_state(state):
-        keys = [str(p) for p in path]
-        if keys[-1] == "kernel":
-            name, transpose = ".".join(["model", *keys[:-1], "weight"]), True
-        elif keys[-1] == "embedding":
-            name, transpose = "model." + ".".join(keys[:-1]) + ".weight", False
-        else:
-            name, transpose = "model." + ".".join(keys), False
-        a = np.asarray(tensors[name], np.float32)
-        a = a.T if transpose else a
-        if a.shape != tuple(v.shape):
-            raise ValueError(f"{source}: tensor {name!r} has shape {a.shape[::-1] if transpose else a.shape}, "
-                             f"the model config {model.config.name!r} needs "
-                             f"{tuple(v.shape)[::-1] if transpose else tuple(v.shape)}")
-        flat.append((path, jnp.asarray(a)))
-    new = nnx.from_flat_state(flat)
-    nnx.update(model, new)
-
-
-def _tied(tensors) -> bool:
-    if "lm_head.weight" not in tensors:
-        return False
-    e = tensors.get("model.embed_tokens.weight")
-    if e is None:
-        return False
-    if not np.array_equal(np.asarray(e), np.asarray(tensors["lm_head.weight"])):
-        raise ValueError("checkpoint has an untied lm_head.weight; llm_bridge.Llama ties the "
-                         "output projection to the embeddings")
-    return True
+        import safetensors
+        import safetensors.numpy
+    except ImportError as e:
+        raise ImportError("HF safetensors checkpoints need the `safetensors` package: "
+                          "pip install 'socialign[lm]' (the `lm` extra)") from e
+    return safetensors
 
 
 def save_safetensors(model: Llama, path) -> None:
-    """Save ``model`` as HF-named float32 safetensors; its config goes into the metadata."""
+    """Save ``model`` as HF-named float32 safetensors; its config goes into the metadata.
+
+    The file is written to a temporary name and renamed, so an interrupted save never leaves a
+    half-written checkpoint at ``path``.
+
+    Args:
+      model: a :class:`Llama`.
+      path: destination file (str or path-like).
+
+    Raises:
+      TypeError: ``model`` is not a :class:`Llama`.
+      ImportError: the ``safetensors`` package (``lm`` extra) is not installed.
+
+    Example:
+      >>> import tempfile, os
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> m = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> llm_bridge.save_safetensors(m, os.path.join(tempfile.mkdtemp(), "m.safetensors"))
+    """
     if not isinstance(model, Llama):
         raise TypeError(f"model must be a Llama, got {type(model).__name__}")
-    write_safetensors(path, hf_state_dict(model),
-                      {"format": "pt", "llm_bridge_config": json.dumps(model.config.to_dict())})
+    path = os.fspath(path)
+    st = _safetensors()
+    meta = {"format": "pt", "llm_bridge_config": json.dumps(model.config.to_dict())}
+    tmp = f"{path}.tmp{os.getpid()}"
+    st.numpy.save_file(hf_state_dict(model), tmp, metadata=meta)
+    os.replace(tmp, path)
 
 
 def load_safetensors(path, config: LlamaConfig | None = None, *, seed: int = 0) -> Llama:
-    """Build a :class:`Llama` from an HF-style safetensors file.
+    """Build a :class:`Llama` from an HF-style safetensors file (weights cast to float32).
 
-    ``config`` defaults to the one stored by :func:`save_safetensors`; for a file written by HF
-    transformers pass the matching :class:`LlamaConfig`. Wrong names or shapes raise ValueError.
+    Args:
+      path: the ``.safetensors`` file.
+      config: the model's :class:`LlamaConfig`; defaults to the one stored by
+        :func:`save_safetensors` (for a file written by HF transformers pass the matching one).
+      seed: seed of the initialisation that the file's weights then overwrite.
+
+    Returns:
+      the :class:`Llama`.
+
+    Raises:
+      FileNotFoundError: no file at ``path``.
+      ValueError: not a safetensors file; no stored config and ``config`` not given; tensor
+        names or shapes that do not fit the config (the message names the tensor).
+      TypeError: ``config`` is not a :class:`LlamaConfig`.
+      ImportError: the ``safetensors`` package (``lm`` extra) is not installed.
+
+    Example:
+      >>> import tempfile, os
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> cfg = llm_bridge.LlamaConfig.tiny()
+      >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+      >>> llm_bridge.save_safetensors(llm_bridge.Llama(cfg, rngs=nnx.Rngs(0)), path)
+      >>> llm_bridge.load_safetensors(path, cfg).config.name
+      'tiny'
     """
-    tensors, meta = read_safetensors(path)
+    path = os.fspath(path)
+    if config is not None and not isinstance(config, LlamaConfig):
+        raise TypeError(f"config must be a LlamaConfig or None, got {type(config).__name__}")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no safetensors file at {path!r}")
+    st = _safetensors()
+    try:
+        tensors = st.numpy.load_file(path)
+        with st.safe_open(path, framework="np") as f:
+            meta = f.metadata() or {}
+    except st.SafetensorError as e:
+        raise ValueError(f"{path!r} is not a safetensors file ({e})") from e
     if config is None:
         if "llm_bridge_config" not in meta:
             raise ValueError(f"{path!r} has no stored llm_bridge config; pass config=")

