@@ -4,7 +4,7 @@ Models are immutable pytrees of arrays (leading axes are batch axes); design fun
 certified results (duality gaps, KKT residuals, incentive violations).
 """
 
-from ._amd import DirectMechanism, FiniteMechanismDesign, design_mechanism
+from ._amd import DirectMechanism, FiniteMechanismDesign, OptimalMechanism, design_mechanism
 from ._contracts import (
     BestLinearContract,
     MinPayContract,
@@ -16,7 +16,7 @@ from ._contracts import (
 )
 from ._design import Design, Designer, design
 from ._len import LENContract, LENModel, len_closed_form, len_optimal_contract
-from ._persuasion import BayesianPersuasion, SignalingScheme, optimal_signal
+from ._persuasion import BayesianPersuasion, OptimalSignal, SignalingScheme, optimal_signal
 from ._principal_agent import (
     CARA,
     AgentUtility,
@@ -72,7 +72,9 @@ __all__ = [
     "Menu",
     "MinPayContract",
     "OptimalContract",
+    "OptimalMechanism",
     "OptimalMenu",
+    "OptimalSignal",
     "PrincipalAgent",
     "QuadraticSurplus",
     "QuantalDesign",

@@ -7,18 +7,29 @@ For each action ``k`` the cheapest contract that implements it solves (risk-neut
     P_k t - c_k \ge P_a t - c_a \;\; (a \ne k) \;\; \text{(IC)}, \qquad
     P_k t - c_k \ge R \;\; \text{(IR)}, \qquad t \ge 0 \;\; \text{(limited liability)},
 
-a linear program. All ``batch x actions`` programs are stacked and solved as ONE batch by the
-interior-point core :func:`solvers.linprog`; the principal then implements the action with the
-largest ``P_k r - min-pay_k - P_k m`` (benefit minus cost, Grossman and Hart 1983, section 2).
-An action that no contract implements comes back with ``Result.INFEASIBLE`` (its LP has no
-feasible point: some mixture of the other actions produces the same outcome distribution more
-cheaply), never as NaN. A risk-averse agent turns each program into a convex one in utility
-levels, solved by :func:`mechanisms._risk_averse.min_pay_convex`.
+a linear program. All ``batch x actions`` programs are stacked and solved as ONE batch (a
+batched dual simplex under limited liability, with the interior-point core
+:func:`socialign.solvers.linprog` as a masked fallback; the interior point otherwise); the
+principal then implements the action with the largest ``P_k r - min-pay_k - P_k m`` (benefit
+minus cost, Grossman and Hart 1983, section 2). An action that no contract implements comes
+back with ``Result.INFEASIBLE`` (its LP has no feasible point: some mixture of the other actions
+produces the same outcome distribution more cheaply), never as NaN. A risk-averse agent turns
+each program into a convex one in utility levels (:mod:`._risk_averse`); a quantal-response
+agent is designed against by :func:`mechanisms.quantal_contract`.
+
+Every design here is pure array code with fixed shapes: it runs unchanged inside a user's
+``jax.jit`` and under ``jax.vmap`` over any field, and gives the same answer there as eagerly.
+The principal's value is differentiable with respect to the problem's numbers (and a utility's
+parameters) by the envelope theorem: ``d min-pay_k / d theta`` is the derivative of the
+program's Lagrangian at its optimal primal-dual pair, never backpropagation through pivots.
 
 :func:`best_linear_contract` restricts payments to a share ``alpha`` of the principal's reward
 (``t = alpha r``); its optimum is a closed form per action (an interval of shares that make the
 action a best response and individually rational), so one can measure the price of simplicity
 (Dutting, Roughgarden and Talgam-Cohen 2019).
+
+The designers :class:`OptimalContract`, :class:`MinPayContract` and :class:`BestLinearContract`
+put these on the one verb :func:`mechanisms.design`.
 
 References:
   S. Grossman and O. Hart, "An analysis of the principal-agent problem", Econometrica 1983.
@@ -27,121 +38,138 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result
-from ..solvers._linprog import linprog
-from ._dual_simplex import dual_simplex
-from ._principal_agent import Contract, PrincipalAgent, QuantalResponse
+from ..kernel import Result, is_concrete, pivot_tol, pytree_dataclass, static_field
+from ._design import Design, Designer
+from ._principal_agent import (
+    Contract,
+    PrincipalAgent,
+    QuantalResponse,
+    min_pay_lps,
+    solve_free_lps,
+    solve_nonneg_lps,
+)
+from ._quantal import quantal_contract
+from ._risk_averse import _u_inv_per_program, min_pay_convex
 
-__all__ = ["min_pay_contract", "min_pay_lps", "optimal_contract", "best_linear_contract",
-           "contract_certificates"]
+__all__ = ["BestLinearContract", "MinPayContract", "OptimalContract", "best_linear_contract",
+           "contract_certificates", "min_pay_contract", "optimal_contract"]
 
-
-def _others(A: int) -> np.ndarray:
-    """``[A, A-1]``: for each action the indices of the other actions."""
-    return np.array([[a for a in range(A) if a != k] for k in range(A)], dtype=np.int64
-                    ).reshape(A, max(A - 1, 0))
-
-
-def min_pay_lps(outcome_probs, costs, reservation_utility, margin=0.0):
-    """The Grossman-Hart min-pay LPs of every action, in :func:`solvers.linprog` form.
-
-    Args:
-      outcome_probs: ``[*batch, A, O]``; costs ``[*batch, A]``; reservation_utility ``[*batch]``.
-      margin: IC margin ``delta`` (``U_k - U_a >= delta``), scalar or ``[*batch, A]``.
-
-    Returns:
-      ``(c [*batch, A, O], A_ub [*batch, A, A, O], b_ub [*batch, A, A])``: for action ``k`` the
-      rows are the ``A - 1`` IC constraints then the IR constraint.
-    """
-    P = outcome_probs
-    A = P.shape[-2]
-    oth = _others(A)
-    Pk = P[..., :, None, :]  # [*, k, 1, O]
-    Pa = P[..., oth, :]  # [*, k, A-1, O]
-    ck = costs[..., :, None]
-    ca = costs[..., oth]
-    margin = jnp.broadcast_to(jnp.asarray(margin, P.dtype), costs.shape)[..., :, None]
-    G_ic = Pa - Pk
-    h_ic = ca - ck - margin
-    G_ir = -P[..., :, None, :]
-    h_ir = -(reservation_utility[..., None, None] + ck)
-    return P, jnp.concatenate([G_ic, G_ir], axis=-2), jnp.concatenate([h_ic, h_ir], axis=-1)
+_METHODS = ("auto", "simplex", "ipm")
 
 
-@jax.jit
-def _flat_lps(P, costs, R):
-    c, G, h = min_pay_lps(P, costs, R)
-    A, O = P.shape[-2:]
-    return c.reshape(-1, O), G.reshape(-1, A, O), h.reshape(-1, A)
+def _check_problem(problem):
+    if not isinstance(problem, PrincipalAgent):
+        raise TypeError(f"problem must be a PrincipalAgent, got {type(problem).__name__}")
 
 
-def _lp_bounds(problem: PrincipalAgent):
-    return (0.0, None) if problem.limited_liability else (None, None)
-
-
-def _solve_min_pay(problem: PrincipalAgent, *, tol=None, max_steps=200, method="auto"):
-    """Solve every action's min-pay program of a (batched) problem as one batch.
-
-    ``method``: ``"simplex"`` (batched dual simplex, risk-neutral + limited liability only;
-    members it cannot certify are re-solved by the interior-point core), ``"ipm"``
-    (:func:`solvers.linprog` for all) or ``"auto"`` (simplex where it applies).
-    Returns ``(payments [*batch, A, O], min_pay [*batch, A], status [*batch, A], gap)``.
-    """
-    if method not in ("auto", "simplex", "ipm"):
+def _check_method(problem, method):
+    if method not in _METHODS:
         raise ValueError(f"method must be 'auto', 'simplex' or 'ipm', got {method!r}")
-    if problem.agent_utility is not None:
-        from ._risk_averse import min_pay_convex
-
-        return min_pay_convex(problem, tol=tol)
-    use_simplex = method == "simplex" or (method == "auto" and problem.limited_liability)
-    if use_simplex and not problem.limited_liability:
+    if method == "simplex" and not problem.limited_liability:
         raise ValueError("method='simplex' needs limited liability (payments >= 0); use 'ipm'")
-    batch, A = problem.batch_shape, problem.num_actions
-    c, G, h = _flat_lps(problem.outcome_probs, problem.costs, problem.reservation_utility)
-    if use_simplex:
-        x, fun, status, gap, *_ = dual_simplex(c, G, h)
-        bad = np.flatnonzero(np.asarray((status != Result.CONVERGED)
-                                        & (status != Result.INFEASIBLE)))
-        if bad.size:  # re-solve what the simplex could not certify with the interior point
-            sol = linprog(c[bad], G[bad], h[bad], bounds=_lp_bounds(problem), tol=tol,
-                          max_steps=max_steps)
-            x, fun = x.at[bad].set(sol.x), fun.at[bad].set(sol.fun)
-            status, gap = status.at[bad].set(sol.status), gap.at[bad].set(sol.duality_gap)
+
+
+def _solve_min_pay(problem: PrincipalAgent, *, tol, max_steps, method):
+    """Every action's min-pay program, one batch. Returns a dict of ``[*batch, A, ...]``:
+    ``x`` payments, ``v`` the program's variables (payments or utility levels), ``fun``,
+    ``status``, ``gap`` (duality gap or KKT residual) and ``mu`` (row multipliers, ``>= 0``)."""
+    batch, A, O = problem.batch_shape, problem.num_actions, problem.num_outcomes
+    if problem.agent_utility is not None:
+        t, fun, status, gap, v, mu = min_pay_convex(problem, tol=tol, max_steps=max_steps)
+        return dict(x=t, v=v, fun=fun, status=status, gap=gap, mu=mu)
+    c, G, h = min_pay_lps(problem.outcome_probs, problem.costs, problem.reservation_utility)
+    n = int(np.prod(batch, dtype=np.int64)) * A
+    c, G, h = c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A)
+    if problem.limited_liability and method != "ipm":
+        x, fun, status, gap, mu = solve_nonneg_lps(c, G, h, tol=tol, max_steps=max_steps)
     else:
-        sol = linprog(c, G, h, bounds=_lp_bounds(problem), tol=tol, max_steps=max_steps)
-        x, fun, status, gap = sol.x, sol.fun, sol.status, sol.duality_gap
-    rs = lambda v: v.reshape((*batch, A, *v.shape[1:]))  # noqa: E731
-    return rs(x), rs(fun), rs(status), rs(gap)
+        x, fun, status, gap, mu = solve_free_lps(
+            c, G, h, lower=0.0 if problem.limited_liability else None, tol=tol,
+            max_steps=max_steps)
+    rs = lambda a: a.reshape((*batch, A, *a.shape[1:]))  # noqa: E731
+    return dict(x=rs(x), v=rs(x), fun=rs(fun), status=rs(status), gap=rs(gap), mu=rs(mu))
+
+
+def _min_pay_envelope(problem: PrincipalAgent, v, mu, status):
+    """``min-pay [*batch, A]`` at the programs' solutions, with envelope-theorem gradients with
+    respect to the problem's numbers and the utility's parameters."""
+    ok = (status == Result.CONVERGED)[..., None]
+    v = jax.lax.stop_gradient(jnp.where(ok & jnp.isfinite(v), v, 0.0))
+    mu = jax.lax.stop_gradient(jnp.where(ok & jnp.isfinite(mu), mu, 0.0))
+    c, G, h = min_pay_lps(problem.outcome_probs, problem.costs, problem.reservation_utility)
+    ut = problem.agent_utility
+    if ut is None:
+        t = v
+    else:
+        A = problem.num_actions
+        ut_a = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x[..., None], (*x.shape, A)), ut)
+        t = _u_inv_per_program(ut_a, v)
+    extra = jnp.einsum("...m,...m->...", mu, jnp.einsum("...mo,...o->...m", G, v) - h)
+    return jnp.sum(c * t, axis=-1) + extra - jax.lax.stop_gradient(extra)
 
 
 def contract_certificates(problem: PrincipalAgent, payments, action):
-    """IC violation ``max_a U_a - U_k`` (clipped at 0) and participation slack ``U_k - R``."""
-    u = payments if problem.agent_utility is None else problem.agent_utility.u(payments)
-    U = jnp.einsum("...ao,...o->...a", problem.outcome_probs, u) - problem.costs
+    """Incentive and participation violations of a contract that should implement ``action``.
+
+    Args:
+      problem: a :class:`PrincipalAgent` (any batch axes).
+      payments: ``[*batch, outcomes]``.
+      action: ``[*batch]`` ints.
+
+    Returns:
+      ``(incentive_violation [*batch], participation_violation [*batch], U [*batch, A])``:
+      ``max_a U_a - U_k`` and ``R - U_k``, both clipped at 0, and every action's utility.
+
+    Raises:
+      TypeError: if ``problem`` is not a :class:`PrincipalAgent`.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
+      >>> ic, ir, U = mechanisms.contract_certificates(pa, [0., 2.], 1)
+      >>> round(float(ic), 6), round(float(ir), 6)
+      (0.2, 0.0)
+    """
+    _check_problem(problem)
+    payments = jnp.asarray(payments, problem.dtype)
+    action = jnp.asarray(action)
+    U = jnp.einsum("...ao,...o->...a", problem.outcome_probs,
+                   problem.utility_of(payments)) - problem.costs
     Uk = jnp.take_along_axis(U, action[..., None], axis=-1)[..., 0]
-    return jnp.maximum(jnp.max(U, axis=-1) - Uk, 0.0), Uk - problem.reservation_utility, U
+    return (jnp.maximum(jnp.max(U, axis=-1) - Uk, 0.0),
+            jnp.maximum(problem.reservation_utility - Uk, 0.0), U)
 
 
-def _assemble(problem, payments, action, status, cert, stats):
-    ic, slack, U = contract_certificates(problem, payments, action)
-    pay = jnp.einsum("...o,...o->...", jnp.take_along_axis(
-        problem.outcome_probs, action[..., None, None], axis=-2)[..., 0, :], payments)
-    take = lambda x: jnp.take_along_axis(x, action[..., None], axis=-1)[..., 0]  # noqa: E731
-    pu = take(problem.benefits) - pay - take(problem.expected_monitoring_cost)
+def _take(x, k):
+    return jnp.take_along_axis(x, k[..., None], axis=-1)[..., 0]
+
+
+def _assemble(problem, payments, action, status, cert, stats, min_pay_value=None):
+    payments = jax.lax.stop_gradient(payments)
+    ic, ir, U = contract_certificates(problem, payments, action)
+    Pk = jnp.take_along_axis(problem.outcome_probs, action[..., None, None], axis=-2)[..., 0, :]
+    pay = jnp.einsum("...o,...o->...", Pk, payments)
+    paid = pay if min_pay_value is None else min_pay_value
+    pv = _take(problem.benefits, action) - paid - _take(problem.expected_monitoring_cost, action)
     dtype = problem.dtype
     return Contract(
         payments=payments,
         action=action.astype(jnp.int32),
         action_probs=jax.nn.one_hot(action, problem.num_actions, dtype=dtype),
-        principal_utility=pu,
-        agent_utility=take(U),
+        principal_value=pv,
+        agent_value=_take(U, action),
         expected_payment=pay,
-        ic_violation=ic,
-        participation_slack=slack,
+        incentive_violation=ic,
+        participation_violation=ir,
         result=status.astype(jnp.int32),
         certificate=cert,
         audit_rate=jnp.ones(problem.batch_shape, dtype),
@@ -150,9 +178,35 @@ def _assemble(problem, payments, action, status, cert, stats):
     )
 
 
-def _check_problem(problem):
-    if not isinstance(problem, PrincipalAgent):
-        raise TypeError(f"problem must be a PrincipalAgent, got {type(problem).__name__}")
+@functools.partial(jax.jit, static_argnames=("max_steps", "method"))
+def _min_pay_core(problem, action, tol, *, max_steps, method):
+    s = _solve_min_pay(jax.lax.stop_gradient(problem), tol=tol, max_steps=max_steps,
+                       method=method)
+    t = jnp.take_along_axis(s["x"], action[..., None, None], axis=-2)[..., 0, :]
+    env = _min_pay_envelope(problem, s["v"], s["mu"], s["status"])
+    return _assemble(problem, t, action, _take(s["status"], action), _take(s["gap"], action),
+                     {"lp_status": s["status"], "min_pay": s["fun"]},
+                     min_pay_value=_take(env, action))
+
+
+def _check_action(problem, action):
+    A = problem.num_actions
+    if isinstance(action, bool):
+        raise TypeError(f"action must be an int (or an int array), got {action!r}")
+    if is_concrete(action):
+        act = np.asarray(action)
+        if not np.issubdtype(act.dtype, np.integer):
+            raise TypeError(f"action must be an int (or an int array), got {action!r}")
+        if np.any(act < 0) or np.any(act >= A):
+            raise ValueError(f"action must be in [0, {A}), got {action!r}")
+    elif not jnp.issubdtype(jnp.asarray(action).dtype, jnp.integer):
+        raise TypeError("action must be an integer array")
+    act = jnp.asarray(action, jnp.int32)
+    try:
+        return jnp.broadcast_to(act, problem.batch_shape)
+    except ValueError:
+        raise ValueError(f"action must be a scalar or have the batch shape "
+                         f"{problem.batch_shape}; got shape {tuple(act.shape)}") from None
 
 
 def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: int = 200,
@@ -161,14 +215,22 @@ def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: in
 
     Args:
       problem: a (possibly batched) :class:`PrincipalAgent`.
-      action: the action to implement (an int, or ``[*batch]`` ints).
-      tol, max_steps: passed to the LP core.
+      action: the action to implement (an int, or ``[*batch]`` ints; may be traced).
+      tol: tolerance of the LP core (default from the dtype) or KKT tolerance of the convex
+        program (risk-averse agent).
+      max_steps: iteration budget of the interior-point methods (static).
       method: ``"auto"`` (batched dual simplex under limited liability, with interior-point
-        fallback), ``"simplex"`` or ``"ipm"`` (:func:`solvers.linprog` for every program).
+        fallback), ``"simplex"`` (the same; refused without limited liability) or ``"ipm"``
+        (:func:`socialign.solvers.linprog` for every program).
 
     Returns:
       :class:`Contract`; ``result`` is ``Result.INFEASIBLE`` when no contract implements the
-      action (then ``payments`` are not meaningful).
+      action (then ``payments`` are not meaningful). ``principal_value`` is differentiable
+      (envelope theorem).
+
+    Raises:
+      TypeError: if ``problem`` is not a :class:`PrincipalAgent` or ``action`` not integral.
+      ValueError: if ``action`` is out of range or ``method`` unknown.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -179,18 +241,39 @@ def min_pay_contract(problem: PrincipalAgent, action, *, tol=None, max_steps: in
       ([0.0, 2.5], 2.0)
     """
     _check_problem(problem)
-    A = problem.num_actions
-    act = np.asarray(action)
-    if not np.issubdtype(act.dtype, np.integer):
-        raise TypeError(f"action must be an int (or an int array), got {action!r}")
-    if np.any(act < 0) or np.any(act >= A):
-        raise ValueError(f"action must be in [0, {A}), got {action!r}")
-    act = jnp.broadcast_to(jnp.asarray(act, jnp.int32), problem.batch_shape)
-    x, fun, status, gap = _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
-    t = jnp.take_along_axis(x, act[..., None, None], axis=-2)[..., 0, :]
-    take = lambda v: jnp.take_along_axis(v, act[..., None], axis=-1)[..., 0]  # noqa: E731
-    return _assemble(problem, t, act, take(status), take(gap),
-                     {"lp_status": status, "min_pay": fun})
+    _check_method(problem, method)
+    act = _check_action(problem, action)
+    tol = _lp_tol_value(problem, tol)
+    return _min_pay_core(problem, act, tol, max_steps=int(max_steps), method=method)
+
+
+def _lp_tol_value(problem, tol):
+    if tol is None:
+        if problem.agent_utility is not None:
+            return jnp.asarray(1e-10 if problem.dtype == jnp.float64 else 1e-5, problem.dtype)
+        return jnp.asarray(1e-9 if problem.dtype == jnp.float64 else 1e-6, problem.dtype)
+    return jnp.asarray(tol, problem.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps", "method"))
+def _optimal_core(problem, tol, *, max_steps, method):
+    s = _solve_min_pay(jax.lax.stop_gradient(problem), tol=tol, max_steps=max_steps,
+                       method=method)
+    x, fun, status, gap = s["x"], s["fun"], s["status"], s["gap"]
+    ok = status == Result.CONVERGED
+    value = problem.benefits - fun - problem.expected_monitoring_cost
+    value = jnp.where(ok, value, -jnp.inf)
+    k = jnp.argmax(value, axis=-1)
+    t = jnp.take_along_axis(x, k[..., None, None], axis=-2)[..., 0, :]
+    settled = ok | (status == Result.INFEASIBLE)
+    code = jnp.where(jnp.all(settled, axis=-1), Result.CONVERGED,
+                     jnp.max(jnp.where(settled, 0, status), axis=-1))
+    code = jnp.where(jnp.any(ok, axis=-1) | ~jnp.all(settled, axis=-1), code, Result.INFEASIBLE)
+    cert = jnp.max(jnp.where(ok, gap, 0.0), axis=-1)
+    env = _min_pay_envelope(problem, s["v"], s["mu"], status)
+    return _assemble(problem, t, k, code, cert,
+                     {"lp_status": status, "min_pay": fun, "action_values": value},
+                     min_pay_value=_take(env, k))
 
 
 def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = None, *,
@@ -199,23 +282,47 @@ def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = No
     r"""The principal's optimal contract (Grossman-Hart decomposition), batched and certified.
 
     With a best-responding agent (``agent=None``) every action's min-pay program is solved in
-    one batch (LPs for a risk-neutral agent -- a batched dual simplex under limited liability,
-    the interior-point core :func:`solvers.linprog` otherwise or as fallback, see ``method`` of
-    :func:`min_pay_contract` -- and convex programs in utility levels for a risk-averse one) and the action with the largest ``benefit - min-pay - monitoring`` is implemented;
-    ``target_action=k`` implements ``k`` instead (same as :func:`min_pay_contract`).
-    ``certificate`` is the duality gap (LP) or KKT residual of the chosen program; ``result``
-    is ``CONVERGED`` only when every action's program was solved or proved infeasible.
+    one batch (LPs for a risk-neutral agent -- a batched dual simplex under limited liability
+    with the interior-point core :func:`socialign.solvers.linprog` as fallback, or the interior
+    point alone, see ``method`` of :func:`min_pay_contract` -- and convex programs in utility
+    levels for a risk-averse one) and the action with the largest
+    ``benefit - min-pay - monitoring`` is implemented; ``target_action=k`` implements ``k``
+    instead (same as :func:`min_pay_contract`). ``certificate`` is the duality gap (LP) or KKT
+    residual of the chosen program; ``result`` is ``CONVERGED`` only when every action's
+    program was solved or proved infeasible.
 
-    With ``agent=QuantalResponse(beta, prior)`` the contract is designed by gradient methods
-    against the smooth response (see :func:`mechanisms.quantal_contract`, whose keyword
-    options -- ``min_target_prob``, ``audit_cost``, ``outer_steps``... -- pass through).
+    With ``agent=QuantalResponse(temperature, prior)`` the contract is designed by an
+    augmented-Lagrangian method against the smooth response (see
+    :func:`mechanisms.quantal_contract`, whose keyword options -- ``min_target_prob``,
+    ``audit_cost``, ``outer_steps``... -- pass through; ``tol`` is its KKT tolerance).
+
+    Runs unchanged inside ``jax.jit`` and under ``jax.vmap``; ``principal_value`` is
+    differentiable with respect to the problem's numbers and the agent's parameters (envelope
+    theorem).
+
+    Args:
+      problem: a (possibly batched) :class:`PrincipalAgent`.
+      agent: ``None`` (best response) or a :class:`QuantalResponse`.
+      target_action: ``None`` (the best action) or the action to implement.
+      tol: certificate tolerance (default from the dtype).
+      max_steps: interior-point iteration budget (static).
+      method: ``"auto"``, ``"simplex"`` or ``"ipm"`` (see :func:`min_pay_contract`).
+      **quantal_options: passed to :func:`mechanisms.quantal_contract` for a quantal agent.
+
+    Returns:
+      A :class:`Contract` with the problem's batch axes.
+
+    Raises:
+      TypeError: on a problem that is not a :class:`PrincipalAgent`, an unknown agent, or
+        quantal options for a best-responding agent.
+      ValueError: on an unknown ``method`` or an out-of-range ``target_action``.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> c = mechanisms.optimal_contract(pa)
-      >>> int(c.action), round(float(c.principal_utility), 6), round(float(c.payments[1]), 6)
+      >>> int(c.action), round(float(c.principal_value), 6), round(float(c.payments[1]), 6)
       (1, 6.0, 2.5)
     """
     _check_problem(problem)
@@ -223,8 +330,8 @@ def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = No
         if not isinstance(agent, QuantalResponse):
             raise TypeError(f"agent must be None (best response) or a QuantalResponse, got "
                             f"{type(agent).__name__}")
-        from ._quantal import quantal_contract
-
+        if tol is not None:
+            quantal_options.setdefault("tol", tol)
         return quantal_contract(problem, agent, target_action=target_action, **quantal_options)
     if quantal_options:
         raise TypeError(f"unexpected options for a best-responding agent: "
@@ -232,28 +339,9 @@ def optimal_contract(problem: PrincipalAgent, agent: QuantalResponse | None = No
     if target_action is not None:
         return min_pay_contract(problem, target_action, tol=tol, max_steps=max_steps,
                                 method=method)
-    x, fun, status, gap = _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
-    return _pick_best(problem, x, fun, status, gap)
-
-
-@jax.jit
-def _pick_best_jit(problem, x, fun, status, gap):
-    ok = status == Result.CONVERGED
-    value = problem.benefits - fun - problem.expected_monitoring_cost
-    value = jnp.where(ok, value, -jnp.inf)
-    k = jnp.argmax(value, axis=-1)
-    t = jnp.take_along_axis(x, k[..., None, None], axis=-2)[..., 0, :]
-    settled = jnp.all(ok | (status == Result.INFEASIBLE), axis=-1)
-    code = jnp.where(settled, Result.CONVERGED,
-                     jnp.max(jnp.where(ok | (status == Result.INFEASIBLE), 0, status), axis=-1))
-    cert = jnp.max(jnp.where(ok, gap, 0.0), axis=-1)
-    return t, k, code, cert, value
-
-
-def _pick_best(problem, x, fun, status, gap):
-    t, k, code, cert, value = _pick_best_jit(problem, x, fun, status, gap)
-    return _assemble(problem, t, k, code, cert,
-                     {"lp_status": status, "min_pay": fun, "action_values": value})
+    _check_method(problem, method)
+    return _optimal_core(problem, _lp_tol_value(problem, tol), max_steps=int(max_steps),
+                         method=method)
 
 
 def best_linear_contract(problem: PrincipalAgent) -> Contract:
@@ -262,51 +350,185 @@ def best_linear_contract(problem: PrincipalAgent) -> Contract:
     For action ``k`` the shares that make it a best response and individually rational form the
     interval ``alpha (B_k - B_a) >= c_k - c_a`` for all ``a``, ``alpha B_k >= R + c_k``,
     ``alpha >= 0``, with ``B = P r``; the principal takes the smallest such share, earning
-    ``(1 - alpha_k) B_k - P_k m``, and implements the best action. Closed form, batched.
-    Requires ``rewards >= 0`` under limited liability and a risk-neutral agent.
+    ``(1 - alpha_k) B_k - P_k m``, and implements the best action. Closed form, batched,
+    jittable; the comparisons use tolerances relative to the payoff scale. Requires
+    ``rewards >= 0`` under limited liability (checked on concrete input; a traced problem that
+    breaks it gets ``Result.FAILED``) and a risk-neutral agent.
+
+    Args:
+      problem: a (possibly batched) risk-neutral :class:`PrincipalAgent`.
+
+    Returns:
+      :class:`Contract` with ``stats["share"]`` the share ``alpha`` and
+      ``stats["action_values"]`` the principal's value of each action (``-inf`` where no share
+      implements it); ``result`` is ``INFEASIBLE`` if no action can be implemented.
+
+    Raises:
+      TypeError: if ``problem`` is not a :class:`PrincipalAgent`.
+      ValueError: for a risk-averse agent, or negative rewards under limited liability.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import mechanisms
       >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
       >>> c = mechanisms.best_linear_contract(pa)
-      >>> round(float(c.stats["share"]), 6), round(float(c.principal_utility), 6)
+      >>> round(float(c.stats["share"]), 6), round(float(c.principal_value), 6)
       (0.25, 6.0)
     """
     _check_problem(problem)
     if problem.agent_utility is not None:
         raise ValueError("best_linear_contract supports risk-neutral agents only "
                          "(problem.agent_utility must be None)")
-    if problem.limited_liability and bool(np.any(np.asarray(problem.rewards) < 0)):
+    if (problem.limited_liability and is_concrete(problem.rewards)
+            and bool(np.any(np.asarray(problem.rewards) < 0))):
         raise ValueError("best_linear_contract with limited liability needs rewards >= 0 "
                          "(a share of a negative reward is a negative payment)")
-    return _best_linear_jit(problem)
+    return _best_linear_core(problem)
 
 
 @jax.jit
-def _best_linear_jit(problem):
+def _best_linear_core(problem):
     B = problem.benefits  # [*, A]
     c = problem.costs
+    dtype = problem.dtype
     dB = B[..., :, None] - B[..., None, :]  # [*, k, a]: B_k - B_a
     dc = c[..., :, None] - c[..., None, :]
-    eps = 1e-12 * (1 + jnp.max(jnp.abs(B), axis=-1, keepdims=True))[..., None]
+    R = problem.reservation_utility[..., None]
+    scale_b = 1 + jnp.max(jnp.abs(B), axis=-1, keepdims=True)
+    scale_c = 1 + jnp.max(jnp.abs(c), axis=-1, keepdims=True) + jnp.abs(R)
+    eps = pivot_tol(dtype) * scale_b[..., None]
+    eps_c = pivot_tol(dtype) * scale_c[..., None]
     # alpha dB >= dc: lower bound where dB > 0, upper bound where dB < 0; dB == 0 needs dc <= 0
     lo_ic = jnp.max(jnp.where(dB > eps, dc / jnp.where(dB > eps, dB, 1), -jnp.inf), axis=-1)
     hi_ic = jnp.min(jnp.where(dB < -eps, dc / jnp.where(dB < -eps, dB, 1), jnp.inf), axis=-1)
-    flat_ok = jnp.all((jnp.abs(dB) > eps) | (dc <= 1e-12), axis=-1)
-    R = problem.reservation_utility[..., None]
+    flat_ok = jnp.all((jnp.abs(dB) > eps) | (dc <= eps_c), axis=-1)
     lo_ir = jnp.where(B > eps[..., 0], (R + c) / jnp.where(B > eps[..., 0], B, 1),
                       jnp.where(R + c <= 0, -jnp.inf, jnp.inf))
     lo = jnp.maximum(jnp.maximum(lo_ic, lo_ir), 0.0 if problem.limited_liability else -jnp.inf)
-    feasible = flat_ok & (lo <= hi_ic + 1e-12) & jnp.isfinite(lo)
+    feasible = flat_ok & (lo <= hi_ic + pivot_tol(dtype)) & jnp.isfinite(lo)
     alpha = jnp.where(feasible, lo, 0.0)
     value = jnp.where(feasible, (1 - alpha) * B - problem.expected_monitoring_cost, -jnp.inf)
     k = jnp.argmax(value, axis=-1)
-    share = jnp.take_along_axis(alpha, k[..., None], axis=-1)[..., 0]
+    share = _take(alpha, k)
     t = share[..., None] * problem.rewards
-    any_ok = jnp.any(feasible, axis=-1)
-    code = jnp.where(any_ok, Result.CONVERGED, Result.INFEASIBLE)
-    out = _assemble(problem, t, k, code, jnp.zeros(problem.batch_shape, problem.dtype),
+    code = jnp.where(jnp.any(feasible, axis=-1), Result.CONVERGED, Result.INFEASIBLE)
+    if problem.limited_liability:
+        code = jnp.where(jnp.any(problem.rewards < 0, axis=-1), Result.FAILED, code)
+    # t is differentiable here (a closed form), so the value's gradient is exact
+    pay = jnp.einsum("...o,...o->...", _take_row(problem.outcome_probs, k), t)
+    out = _assemble(problem, t, k, code, jnp.zeros(problem.batch_shape, dtype),
                     {"share": share, "action_values": value})
-    return out
+    pv = _take(problem.benefits, k) - pay - _take(problem.expected_monitoring_cost, k)
+    return _replace(out, principal_value=pv)
 
+
+def _take_row(P, k):
+    return jnp.take_along_axis(P, k[..., None, None], axis=-2)[..., 0, :]
+
+
+def _replace(obj, **kw):
+    return dataclasses.replace(obj, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# Designers: the one verb
+# --------------------------------------------------------------------------------------------
+def _as_design(c: Contract) -> Design:
+    return Design(mechanism=c, principal_value=c.principal_value, agent_values=c.agent_value,
+                  incentive_violation=c.incentive_violation,
+                  participation_violation=c.participation_violation,
+                  certificate=c.certificate, result=c.result, stats=c.stats)
+
+
+@pytree_dataclass
+class OptimalContract(Designer):
+    """Designer of the principal's optimal contract (:func:`optimal_contract`).
+
+    Attributes:
+      agent: ``None`` (a best-responding agent, risk neutral or averse per the problem) or a
+        :class:`QuantalResponse` (its temperature and prior are leaves).
+      method: static; ``"auto"``, ``"simplex"`` or ``"ipm"`` for the LP core.
+      quantal_options: static dict of :func:`mechanisms.quantal_contract` options for a
+        quantal agent (``target_action``, ``min_target_prob``, ``audit_cost``, ...).
+
+    ``design(problem, tol=, max_steps=)`` returns a :class:`Design` whose ``mechanism`` is the
+    :class:`Contract`. For a quantal agent ``max_steps`` is the augmented-Lagrangian budget.
+
+    Raises:
+      TypeError: from :func:`mechanisms.design` if the problem is not a
+        :class:`PrincipalAgent`.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])
+      >>> d = mechanisms.design(pa, mechanisms.OptimalContract())
+      >>> round(float(d.principal_value), 6), [round(float(t), 6) for t in d.mechanism.payments]
+      (6.0, [0.0, 2.5])
+    """
+
+    agent: Any = None
+    method: str = static_field(default="auto")
+    quantal_options: Any = static_field(default=None)
+    problem_types = (PrincipalAgent,)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The optimal contract as a :class:`Design`."""
+        opts = dict(self.quantal_options or {})
+        if self.agent is not None:
+            opts.setdefault("outer_steps", int(max_steps))
+            return _as_design(optimal_contract(problem, self.agent, tol=tol, **opts))
+        return _as_design(optimal_contract(problem, tol=tol, max_steps=max_steps,
+                                           method=self.method, **opts))
+
+
+@pytree_dataclass
+class MinPayContract(Designer):
+    """Designer of the cheapest contract implementing ``action`` (:func:`min_pay_contract`).
+
+    Attributes:
+      action: the action to implement (an int or ``[*batch]`` ints; a leaf).
+      method: static; ``"auto"``, ``"simplex"`` or ``"ipm"``.
+
+    Raises:
+      TypeError: from :func:`mechanisms.design` if the problem is not a
+        :class:`PrincipalAgent`.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])
+      >>> d = mechanisms.design(pa, mechanisms.MinPayContract(0))
+      >>> round(float(d.principal_value), 6)
+      4.0
+    """
+
+    action: Any = 0
+    method: str = static_field(default="auto")
+    problem_types = (PrincipalAgent,)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The min-pay contract as a :class:`Design`."""
+        return _as_design(min_pay_contract(problem, self.action, tol=tol, max_steps=max_steps,
+                                           method=self.method))
+
+
+@pytree_dataclass
+class BestLinearContract(Designer):
+    """Designer of the optimal linear contract ``t = alpha r`` (:func:`best_linear_contract`).
+
+    Raises:
+      TypeError: from :func:`mechanisms.design` if the problem is not a
+        :class:`PrincipalAgent`.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])
+      >>> d = mechanisms.design(pa, mechanisms.BestLinearContract())
+      >>> round(float(d.mechanism.stats["share"]), 6)
+      0.25
+    """
+
+    problem_types = (PrincipalAgent,)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The best linear contract as a :class:`Design` (a closed form: ``tol`` unused)."""
+        return _as_design(best_linear_contract(problem))

@@ -7,7 +7,8 @@ A contract pays ``t_o`` on outcome ``o``. The agent's expected utility of action
 .. math::
     U_a(t) = \sum_o P_{ao}\, u(t_o) - c_a
 
-(``u`` the identity for a risk-neutral agent) and the principal's, when the agent plays ``a``,
+(``u`` the identity for a risk-neutral agent, or an :class:`AgentUtility` value such as
+:class:`Sqrt`, :class:`Log` or :class:`CARA` for a risk-averse one) and the principal's, when the agent plays ``a``,
 
 .. math::
     V_a(t) = \sum_o P_{ao}\, (r_o - t_o - m_o)
@@ -15,9 +16,15 @@ A contract pays ``t_o`` on outcome ``o``. The agent's expected utility of action
 with ``m_o`` the principal's monitoring cost of outcome ``o`` (the cost of the audit or signal
 that produces it; zero by default). A best-responding agent picks ``argmax_a U_a`` (ties broken
 in the principal's favour, the usual convention of Grossman and Hart 1983); a
-:class:`QuantalResponse` agent with temperature ``beta`` and reference shares ``prior`` picks
-``a`` with probability ``prior_a exp(U_a / beta) / Z`` -- exactly the optimum of a learner that
-maximises expected utility minus ``beta KL(pi || prior)``.
+:class:`QuantalResponse` agent with ``temperature`` and reference shares ``prior`` picks
+``a`` with probability ``prior_a exp(U_a / temperature) / Z`` -- exactly the optimum of a learner that
+maximises expected utility minus ``temperature KL(pi || prior)``.
+
+Everything here is a :func:`socialign.kernel.pytree_dataclass`: problems, agents, utilities
+and contracts are pytrees whose numbers are leaves (so a user can ``jax.jit``, ``jax.vmap`` and
+``jax.grad`` over them); only ``limited_liability`` (it selects the LP's form) is static. This
+module also holds what the designers share: the Grossman-Hart min-pay LPs
+(:func:`min_pay_lps`) and the LP calls that solve them.
 
 References:
   S. Grossman and O. Hart, "An analysis of the principal-agent problem", Econometrica 1983.
@@ -26,106 +33,250 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
+import abc
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import solvers
 from ..kernel import (
+    Result,
     as_float_array,
     check_finite,
-    check_positive_scalar,
     check_simplex,
     is_concrete,
+    pytree_dataclass,
+    static_field,
 )
+from ._dual_simplex import dual_simplex
 
-__all__ = ["AgentUtility", "PrincipalAgent", "QuantalResponse", "Contract"]
+__all__ = ["AgentUtility", "CARA", "Contract", "Log", "PrincipalAgent", "QuantalResponse",
+           "Sqrt", "min_pay_lps"]
 
 
 # --------------------------------------------------------------------------------------------
-# Agent's utility of money
+# Agent's utility of money: values, not lambdas
 # --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True, eq=False)
-class AgentUtility:
-    """An increasing concave utility of money ``u`` with its inverse ``u_inv`` (JAX functions).
+class AgentUtility(abc.ABC):
+    """Base of an agent's increasing concave utility of money ``u`` with its inverse.
+
+    A utility is a value: a :func:`socialign.kernel.pytree_dataclass` whose numeric parameters
+    are leaves (``CARA(r)``: ``r`` can be traced, ``vmap``-ed and differentiated, and a new value
+    does not recompile). Use :class:`Sqrt`, :class:`Log`, :class:`CARA`, or supply any other
+    increasing concave ``u`` by subclassing::
+
+        @pytree_dataclass
+        class Power(mechanisms.AgentUtility):        # u(t) = t ** k, 0 < k < 1
+            k: float = 0.5
+            payment_floor = 0.0                        # class attributes, not fields
+            def u(self, t): return t ** self.k
+            def u_inv(self, v): return v ** (1 / self.k)
 
     Risk-averse agents turn the Grossman-Hart min-pay problem into a convex program in utility
-    levels ``v_o = u(t_o)``: the payment ``u_inv(v)`` is convex in ``v``. ``payment_floor`` is the
-    smallest payment the utility is defined for (``0`` for ``sqrt``, ``-inf`` for CARA) and
-    ``level_bounds`` the range ``(u(floor), u(+inf))`` of utility levels. Instances are static
-    (hashable by identity); use the constructors :meth:`sqrt`, :meth:`log`, :meth:`cara`.
+    levels ``v_o = u(t_o)``: the payment ``u_inv(v)`` is convex in ``v``.
+
+    Class attributes (static: they fix the program's form):
+      payment_floor: the smallest payment ``u`` is defined for (``0`` for ``sqrt`` and ``log``,
+        ``-inf`` for CARA).
+      finite_at_floor: whether ``u(payment_floor)`` is finite (``False`` for ``log``).
+      bounded_above: whether ``sup u < inf``; then :meth:`sup` gives it (``1/r`` for CARA).
+
+    Raises:
+      ValueError: from :meth:`validate`, when ``u`` is not increasing and concave or ``u_inv``
+        does not invert it.
 
     Example:
       >>> from socialign import mechanisms
-      >>> u = mechanisms.AgentUtility.sqrt()
+      >>> u = mechanisms.Sqrt()
       >>> float(u.u(4.0)), float(u.u_inv(2.0))
       (2.0, 4.0)
     """
 
-    u: Callable[[jax.Array], jax.Array]
-    u_inv: Callable[[jax.Array], jax.Array]
-    name: str = "custom"
-    payment_floor: float = -math.inf
-    level_bounds: tuple[float, float] = (-math.inf, math.inf)
+    payment_floor: ClassVar[float] = -math.inf
+    finite_at_floor: ClassVar[bool] = True
+    bounded_above: ClassVar[bool] = False
 
-    def __post_init__(self):
-        if not callable(self.u) or not callable(self.u_inv):
-            raise TypeError("agent_utility: u and u_inv must be callables (JAX functions)")
+    @abc.abstractmethod
+    def u(self, t):
+        """Utility of a payment ``t`` (elementwise, JAX)."""
+
+    @abc.abstractmethod
+    def u_inv(self, v):
+        """The payment that gives utility level ``v`` (elementwise, JAX)."""
+
+    def sup(self):
+        """``sup_t u(t)`` (only called when ``bounded_above``)."""
+        return jnp.inf
+
+    # classmethod constructors kept for the first version's spelling
+    @classmethod
+    def sqrt(cls) -> Sqrt:
+        """``Sqrt()``."""
+        return Sqrt()
 
     @classmethod
-    def sqrt(cls) -> AgentUtility:
-        """``u(t) = sqrt(t)`` on ``t >= 0``."""
-        return cls(jnp.sqrt, jnp.square, "sqrt", 0.0, (0.0, math.inf))
+    def log(cls) -> Log:
+        """``Log()``."""
+        return Log()
 
     @classmethod
-    def log(cls) -> AgentUtility:
-        """``u(t) = log(t)`` on ``t > 0``."""
-        return cls(jnp.log, jnp.exp, "log", 0.0, (-math.inf, math.inf))
+    def cara(cls, r) -> CARA:
+        """``CARA(r)``."""
+        return CARA(r)
 
-    @classmethod
-    def cara(cls, r: float) -> AgentUtility:
-        """Constant absolute risk aversion ``u(t) = (1 - exp(-r t)) / r``."""
-        r = float(r)
-        if not (r > 0 and math.isfinite(r)):
-            raise ValueError(f"r (risk aversion) must be a finite number > 0, got {r!r}")
-        return cls(lambda t: -jnp.expm1(-r * t) / r, lambda v: -jnp.log1p(-r * v) / r,
-                   f"cara({r:g})", -math.inf, (-math.inf, 1.0 / r))
+    def level_bounds(self, limited_liability: bool, dtype):
+        """``(lo, hi)``: the range of utility levels a contract may use (``+-inf`` if none).
+
+        The lower end is ``u`` of the smallest allowed payment (``max(payment_floor, 0)`` under
+        limited liability); the upper end is :meth:`sup` when ``bounded_above``. Whether each
+        end is finite is static (:meth:`has_level_bounds`).
+        """
+        has_lo, has_hi = self.has_level_bounds(limited_liability)
+        floor = max(self.payment_floor, 0.0) if limited_liability else self.payment_floor
+        lo = self.u(jnp.asarray(floor, dtype)) if has_lo else jnp.asarray(-jnp.inf, dtype)
+        hi = jnp.asarray(self.sup(), dtype) if has_hi else jnp.asarray(jnp.inf, dtype)
+        return jnp.asarray(lo, dtype), hi
+
+    def has_level_bounds(self, limited_liability: bool) -> tuple[bool, bool]:
+        """Static ``(finite lower level bound, finite upper level bound)``."""
+        floor = max(self.payment_floor, 0.0) if limited_liability else self.payment_floor
+        has_lo = math.isfinite(floor) and (floor > self.payment_floor or self.finite_at_floor)
+        return has_lo, bool(self.bounded_above)
 
     def validate(self, scale: float = 1.0) -> None:
-        """Check numerically that ``u`` is increasing and concave and ``u_inv`` inverts it."""
+        """Check numerically (on concrete parameters) that ``u`` is increasing and concave and
+        that ``u_inv`` inverts it.
+
+        Raises:
+          ValueError: naming the property that fails.
+        """
+        if not is_concrete(self):
+            return
+        name = type(self).__name__
         lo = 0.0 if math.isfinite(self.payment_floor) else -scale
         t = np.linspace(lo, lo + 2 * scale, 41)[1:]
-        v = np.asarray(self.u(jnp.asarray(t, jnp.result_type(float))), dtype=np.float64)
+        with jax.ensure_compile_time_eval():
+            v = np.asarray(self.u(jnp.asarray(t, jnp.result_type(float))), dtype=np.float64)
         if not np.all(np.isfinite(v)):
-            raise ValueError(f"agent_utility ({self.name}): u is not finite on payments in "
+            raise ValueError(f"agent_utility ({name}): u is not finite on payments in "
                              f"[{t[0]:.3g}, {t[-1]:.3g}]")
         dv = np.diff(v)
         if np.any(dv <= 0):
-            raise ValueError(f"agent_utility ({self.name}) must be increasing; u decreases "
-                             f"between payments {t[int(np.argmax(dv <= 0))]:.3g} and "
-                             f"{t[int(np.argmax(dv <= 0)) + 1]:.3g}")
+            j = int(np.argmax(dv <= 0))
+            raise ValueError(f"agent_utility ({name}) must be increasing; u decreases between "
+                             f"payments {t[j]:.3g} and {t[j + 1]:.3g}")
         if np.any(np.diff(dv) > 1e-4 * np.max(np.abs(dv))):
-            raise ValueError(f"agent_utility ({self.name}) must be concave (risk-averse); its "
+            raise ValueError(f"agent_utility ({name}) must be concave (risk-averse); its "
                              "increments grow somewhere")
-        back = np.asarray(self.u_inv(jnp.asarray(v)), dtype=np.float64)
+        with jax.ensure_compile_time_eval():
+            back = np.asarray(self.u_inv(jnp.asarray(v)), dtype=np.float64)
         if np.max(np.abs(back - t)) > 1e-4 * (1 + np.max(np.abs(t))):
-            raise ValueError(f"agent_utility ({self.name}): u_inv is not the inverse of u")
+            raise ValueError(f"agent_utility ({name}): u_inv is not the inverse of u")
+
+
+@pytree_dataclass
+class Sqrt(AgentUtility):
+    """``u(t) = sqrt(t)`` on payments ``t >= 0`` (levels ``v >= 0``, ``u_inv(v) = v^2``).
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> float(mechanisms.Sqrt().u_inv(3.0))
+      9.0
+    """
+
+    payment_floor: ClassVar[float] = 0.0
+
+    def u(self, t):
+        """``sqrt(t)``."""
+        return jnp.sqrt(t)
+
+    def u_inv(self, v):
+        """``v ** 2``."""
+        return jnp.square(v)
+
+
+@pytree_dataclass
+class Log(AgentUtility):
+    """``u(t) = log(t)`` on payments ``t > 0`` (``u_inv(v) = exp(v)``; levels unbounded).
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> round(float(mechanisms.Log().u(1.0)), 6)
+      0.0
+    """
+
+    payment_floor: ClassVar[float] = 0.0
+    finite_at_floor: ClassVar[bool] = False
+
+    def u(self, t):
+        """``log(t)``."""
+        return jnp.log(t)
+
+    def u_inv(self, v):
+        """``exp(v)``."""
+        return jnp.exp(v)
+
+
+@pytree_dataclass(init=False)
+class CARA(AgentUtility):
+    """Constant absolute risk aversion ``u(t) = (1 - exp(-r t)) / r`` (levels below ``1/r``).
+
+    Attributes:
+      r: the coefficient of absolute risk aversion ``> 0`` (a leaf: differentiable and
+        ``vmap``-able; a scalar, or the problem's batch shape once inside a
+        :class:`PrincipalAgent`).
+
+    Raises:
+      ValueError: if a concrete ``r`` is not finite and ``> 0``.
+      TypeError: if ``r`` is not a number.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> u = mechanisms.CARA(2.0)
+      >>> round(float(u.u_inv(u.u(1.5))), 6), float(u.sup())
+      (1.5, 0.5)
+    """
+
+    r: jax.Array
+    bounded_above: ClassVar[bool] = True
+
+    def __init__(self, r):
+        r = as_float_array(r, "r")
+        if is_concrete(r):
+            a = np.asarray(r)
+            if not np.all(np.isfinite(a)) or np.any(a <= 0):
+                raise ValueError(f"r (risk aversion) must be a finite number > 0, got {a!r}")
+        object.__setattr__(self, "r", r)
+
+    def u(self, t):
+        """``-expm1(-r t) / r``."""
+        return -jnp.expm1(-self.r * t) / self.r
+
+    def u_inv(self, v):
+        """``-log1p(-r v) / r``."""
+        return -jnp.log1p(-self.r * v) / self.r
+
+    def sup(self):
+        """``1 / r``."""
+        return 1.0 / self.r
 
 
 # --------------------------------------------------------------------------------------------
 # The problem
 # --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True, init=False)
+@pytree_dataclass(init=False)
 class PrincipalAgent:
     """A discrete moral-hazard problem (or a batch of them: leading axes are batch axes).
 
+    A registered pytree: every number is a leaf (``jax.jit``, ``jax.vmap`` over any field and
+    ``jax.grad`` work on it); ``limited_liability`` is static.
+
     Attributes:
       outcome_probs: ``P [*batch, actions, outcomes]``, each row a distribution.
-      costs: ``c [*batch, actions]``, the agent's cost of each action.
+      costs: ``c [*batch, actions]``, the agent's cost of each action (payoff units).
       rewards: ``r [*batch, outcomes]``, the principal's gross value of each outcome.
       reservation_utility: ``R [*batch]``, the agent's outside option (participation needs
         ``U_a >= R``).
@@ -133,10 +284,18 @@ class PrincipalAgent:
         when it occurs (for instance the cost of the audit that produces that signal; an audit
         run with probability ``q`` at cost ``k`` per audit on the outcomes that trigger it gives
         ``m_o = q k``). Zero by default. For an audit *rate* chosen by the designer see
-        ``audit_cost`` in :func:`mechanisms.optimal_contract`.
+        ``audit_cost`` in :func:`mechanisms.quantal_contract`.
+      agent_utility: ``None`` for a risk-neutral agent or an :class:`AgentUtility` value
+        (:class:`Sqrt`, :class:`Log`, :class:`CARA`, ...); its parameters are broadcast to
+        ``[*batch]``.
       limited_liability: static; payments must be ``>= 0`` (``>= payment_floor`` of a
         risk-averse utility) when True.
-      agent_utility: static; ``None`` for a risk-neutral agent or an :class:`AgentUtility`.
+
+    Raises:
+      ValueError: on shapes that do not match, rows of ``outcome_probs`` that are not
+        distributions, non-finite numbers or a negative ``monitoring_cost``.
+      TypeError: on non-numeric input, a non-bool ``limited_liability`` or an
+        ``agent_utility`` that is not an :class:`AgentUtility`.
 
     Example:
       >>> from socialign import mechanisms
@@ -150,8 +309,8 @@ class PrincipalAgent:
     rewards: jax.Array
     reservation_utility: jax.Array
     monitoring_cost: jax.Array
-    limited_liability: bool
     agent_utility: Any
+    limited_liability: bool = static_field(default=True)
 
     def __init__(self, outcome_probs, costs, rewards, reservation_utility=0.0,
                  limited_liability: bool = True, agent_utility: AgentUtility | None = None,
@@ -188,32 +347,39 @@ class PrincipalAgent:
             raise TypeError(f"limited_liability must be a bool, got {type(limited_liability)}")
         if agent_utility is not None:
             if not isinstance(agent_utility, AgentUtility):
-                raise TypeError("agent_utility must be None (risk-neutral) or an AgentUtility, "
-                                f"got {type(agent_utility).__name__}")
+                raise TypeError("agent_utility must be None (risk-neutral) or an AgentUtility "
+                                f"value (Sqrt(), Log(), CARA(r), ...), got "
+                                f"{type(agent_utility).__name__}")
             agent_utility.validate()
+            agent_utility = jax.tree_util.tree_map(
+                lambda x: jnp.broadcast_to(jnp.asarray(x, dtype), batch), agent_utility)
         bc = lambda x, s: jnp.broadcast_to(x.astype(dtype), s)  # noqa: E731
         object.__setattr__(self, "outcome_probs", P.astype(dtype))
         object.__setattr__(self, "costs", bc(c, (*batch, A)))
         object.__setattr__(self, "rewards", bc(r, (*batch, O)))
         object.__setattr__(self, "reservation_utility", bc(R, batch))
         object.__setattr__(self, "monitoring_cost", bc(m, (*batch, O)))
-        object.__setattr__(self, "limited_liability", bool(limited_liability))
         object.__setattr__(self, "agent_utility", agent_utility)
+        object.__setattr__(self, "limited_liability", bool(limited_liability))
 
     @property
     def num_actions(self) -> int:
+        """The number of actions ``A`` (static)."""
         return self.outcome_probs.shape[-2]
 
     @property
     def num_outcomes(self) -> int:
+        """The number of outcomes ``O`` (static)."""
         return self.outcome_probs.shape[-1]
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
+        """The leading batch axes."""
         return tuple(self.outcome_probs.shape[:-2])
 
     @property
     def dtype(self):
+        """The floating dtype of every field."""
         return self.outcome_probs.dtype
 
     @property
@@ -226,120 +392,211 @@ class PrincipalAgent:
         """Expected monitoring cost of each action, ``P m  [*batch, actions]``."""
         return jnp.einsum("...ao,...o->...a", self.outcome_probs, self.monitoring_cost)
 
+    def utility_of(self, payments):
+        """The agent's utility of payments: ``u(t)`` (``t`` itself when risk neutral)."""
+        return payments if self.agent_utility is None else self.agent_utility.u(payments)
+
     def __getitem__(self, index) -> PrincipalAgent:
+        """Index the batch axes (every leaf is indexed alike).
+
+        Raises:
+          IndexError: if the problem is not batched.
+        """
         if not self.batch_shape:
             raise IndexError("this problem is not batched; there is nothing to index")
-        return _replace(self, **{f: getattr(self, f)[index] for f in _LEAVES})
-
-
-_LEAVES = ("outcome_probs", "costs", "rewards", "reservation_utility", "monitoring_cost")
-
-
-def _replace(pa: PrincipalAgent, **leaves) -> PrincipalAgent:
-    new = object.__new__(PrincipalAgent)
-    for f in _LEAVES:
-        object.__setattr__(new, f, leaves.get(f, getattr(pa, f)))
-    object.__setattr__(new, "limited_liability", pa.limited_liability)
-    object.__setattr__(new, "agent_utility", pa.agent_utility)
-    return new
-
-
-jax.tree_util.register_pytree_node(
-    PrincipalAgent,
-    lambda p: (tuple(getattr(p, f) for f in _LEAVES), (p.limited_liability, p.agent_utility)),
-    lambda aux, ch: _replace(_Proto(aux), **dict(zip(_LEAVES, ch))),
-)
-
-
-class _Proto:
-    """Carrier of the static fields while unflattening (no validation on tracers)."""
-
-    def __init__(self, aux):
-        self.limited_liability, self.agent_utility = aux
-        for f in _LEAVES:
-            setattr(self, f, None)
+        return jax.tree_util.tree_map(lambda x: x[index], self)
 
 
 # --------------------------------------------------------------------------------------------
 # Agent behaviour models
 # --------------------------------------------------------------------------------------------
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True, init=False)
+@pytree_dataclass(init=False)
 class QuantalResponse:
     """A quantal-response (KL-regularised) agent.
 
-    It plays action ``a`` with probability ``prior[a] * exp(U_a / beta) / Z``, the maximiser of
-    ``E_pi[U] - beta KL(pi || prior)``: a policy fine-tuned with KL penalty ``beta`` towards a
-    reference policy whose action shares are ``prior``. ``beta -> 0`` recovers a best
-    response (restricted to the support of ``prior``).
+    It plays action ``a`` with probability ``prior[a] * exp(U_a / temperature) / Z``, the
+    maximiser of ``E_pi[U] - temperature KL(pi || prior)``: a policy fine-tuned with KL penalty
+    ``temperature`` towards a reference policy whose action shares are ``prior``.
+    ``temperature -> 0`` recovers a best response (restricted to the support of ``prior``).
 
     Attributes:
-      beta: temperature ``> 0`` (a leaf: differentiable, vmappable).
-      prior: reference shares ``[actions]`` or ``None`` for uniform.
+      temperature: ``[*batch]`` (or a scalar shared by the batch), ``> 0``, in payoff units; a
+        leaf: differentiable, ``vmap``-able, a new value does not recompile.
+      prior: reference shares ``[*batch, actions]`` (or ``[actions]``), or ``None`` for uniform.
+
+    Raises:
+      ValueError: if a concrete temperature is not ``> 0`` or ``prior`` is not a distribution.
+      TypeError: if either is not numeric.
 
     Example:
       >>> from socialign import mechanisms
       >>> qr = mechanisms.QuantalResponse(0.5, [0.5, 0.5])
-      >>> float(qr.beta)
+      >>> float(qr.temperature)
       0.5
     """
 
-    beta: jax.Array
+    temperature: jax.Array
     prior: Any = None
 
-    def __init__(self, beta, prior=None):
-        beta = as_float_array(beta, "beta")
-        if beta.ndim != 0:
-            raise ValueError(f"beta must be a scalar, got shape {tuple(beta.shape)}")
-        check_positive_scalar(beta, "beta")
+    def __init__(self, temperature, prior=None):
+        temperature = as_float_array(temperature, "temperature")
+        check_finite(temperature, "temperature")
+        if is_concrete(temperature) and bool(np.any(np.asarray(temperature) <= 0)):
+            raise ValueError(f"temperature must be > 0, got {np.asarray(temperature)!r}")
         if prior is not None:
             prior = as_float_array(prior, "prior")
-            if prior.ndim != 1:
-                raise ValueError(f"prior must be a vector [actions], got shape "
-                                 f"{tuple(prior.shape)}")
+            if prior.ndim < 1:
+                raise ValueError(f"prior must be a vector [actions] (or [*batch, actions]), got "
+                                 f"shape {tuple(prior.shape)}")
             check_simplex(prior, "prior", atol=1e-6)
-        object.__setattr__(self, "beta", beta)
+        object.__setattr__(self, "temperature", temperature)
         object.__setattr__(self, "prior", prior)
 
 
 # --------------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------------
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
+@pytree_dataclass
 class Contract:
     """A contract and the certificate that backs it (fields carry the problem's batch axes).
 
     Attributes:
-      payments: ``t [outcomes]`` paid when outcome ``o`` is observed.
-      action: ``int32``, the implemented action (the most likely one for a quantal agent).
-      action_probs: ``[actions]`` the agent's predicted response (one-hot for best response).
-      principal_utility: principal's expected utility (value minus payments and monitoring).
-      agent_utility: agent's expected utility under ``action_probs``.
-      expected_payment: expected transfer to the agent.
-      ic_violation: largest gain the agent could get by deviating from ``action``
-        (``max_a U_a - U_action``, clipped at 0; for a quantal agent: its gain over the
+      payments: ``t [*batch, outcomes]`` paid when outcome ``o`` is observed.
+      action: ``[*batch]`` ``int32``, the implemented action (the most likely one for a quantal
+        agent).
+      action_probs: ``[*batch, actions]`` the agent's predicted response (one-hot for a best
+        response).
+      principal_value: ``[*batch]`` principal's expected value (gross value minus payments and
+        monitoring). Differentiable with respect to the problem's numbers and the agent's
+        parameters (envelope theorem at the designed contract).
+      agent_value: ``[*batch]`` agent's expected utility under ``action_probs``.
+      expected_payment: ``[*batch]`` expected transfer to the agent.
+      incentive_violation: ``[*batch]`` largest gain the agent could get by deviating from
+        ``action`` (``max_a U_a - U_action``, ``>= 0``; for a quantal agent: its gain over the
         response's expected utility, not a violation but reported for comparison).
-      participation_slack: ``U - R`` (negative means participation fails).
-      result: ``int32`` :class:`solvers.Result` code (``INFEASIBLE`` when no contract implements
-        the requested action).
-      certificate: the solver's own measure: duality gap (LP), KKT residual (convex program,
-        gradient design) or 0 for closed forms.
-      audit_rate: probability the outcome is observed (1 unless an audit is designed).
-      base_payment: payment when no audit takes place (0 unless an audit is designed).
+      participation_violation: ``[*batch]`` ``max(R - U, 0)``, zero when participation holds.
+      result: ``[*batch]`` ``int32`` :class:`socialign.kernel.Result` code (``INFEASIBLE`` when
+        no contract implements the requested action).
+      certificate: ``[*batch]`` the designer's own measure: duality gap (LP), KKT residual
+        (convex program, gradient design) or 0 for closed forms.
+      audit_rate: ``[*batch]`` probability the outcome is observed (1 unless an audit is
+        designed).
+      base_payment: ``[*batch]`` payment when no audit takes place (0 unless an audit is
+        designed).
       stats: solver diagnostics (dict of arrays).
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0., 1.], [0., 10.])
+      >>> c = mechanisms.optimal_contract(pa)
+      >>> round(float(c.principal_value), 6), round(float(c.participation_violation), 6)
+      (6.0, 0.0)
     """
 
     payments: jax.Array
     action: jax.Array
     action_probs: jax.Array
-    principal_utility: jax.Array
-    agent_utility: jax.Array
+    principal_value: jax.Array
+    agent_value: jax.Array
     expected_payment: jax.Array
-    ic_violation: jax.Array
-    participation_slack: jax.Array
+    incentive_violation: jax.Array
+    participation_violation: jax.Array
     result: jax.Array
     certificate: jax.Array
     audit_rate: jax.Array
     base_payment: jax.Array
-    stats: dict = dataclasses.field(default_factory=dict)
+    stats: dict
+
+
+# --------------------------------------------------------------------------------------------
+# Shared by the designers: the Grossman-Hart min-pay LPs and the LP calls that solve them
+# --------------------------------------------------------------------------------------------
+def _others(A: int) -> np.ndarray:
+    """``[A, A-1]``: for each action the indices of the other actions."""
+    return np.array([[a for a in range(A) if a != k] for k in range(A)], dtype=np.int64
+                    ).reshape(A, max(A - 1, 0))
+
+
+def min_pay_lps(outcome_probs, costs, reservation_utility, margin=0.0):
+    """The Grossman-Hart min-pay LPs of every action, in :func:`socialign.solvers.linprog` form.
+
+    For action ``k``: minimise ``P_k v`` subject to ``(P_a - P_k) v <= c_a - c_k - margin``
+    for every ``a != k`` (incentive compatibility with margin) and ``-P_k v <= -(R + c_k)``
+    (participation); ``v`` are payments (risk neutral) or utility levels (risk averse).
+
+    Args:
+      outcome_probs: ``[*batch, A, O]``.
+      costs: ``[*batch, A]``.
+      reservation_utility: ``[*batch]``.
+      margin: IC margin ``delta`` (``U_k - U_a >= delta``), scalar or ``[*batch, A]``.
+
+    Returns:
+      ``(c [*batch, A, O], A_ub [*batch, A, A, O], b_ub [*batch, A, A])``: for action ``k`` the
+      rows are the ``A - 1`` IC constraints then the IR constraint.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> c, G, h = mechanisms.min_pay_lps([[0.6, 0.4], [0.2, 0.8]], [0., 1.], 0.)
+      >>> G.shape, [float(x) for x in h[1]]
+      ((2, 2, 2), [-1.0, -1.0])
+    """
+    P = jnp.asarray(outcome_probs)
+    costs = jnp.asarray(costs, P.dtype)
+    reservation_utility = jnp.asarray(reservation_utility, P.dtype)
+    A = P.shape[-2]
+    oth = _others(A)
+    Pk = P[..., :, None, :]  # [*, k, 1, O]
+    Pa = P[..., oth, :]  # [*, k, A-1, O]
+    ck = costs[..., :, None]
+    ca = costs[..., oth]
+    margin = jnp.broadcast_to(jnp.asarray(margin, P.dtype), costs.shape)[..., :, None]
+    G_ic = Pa - Pk
+    h_ic = ca - ck - margin
+    G_ir = -P[..., :, None, :]
+    h_ir = -(reservation_utility[..., None, None] + ck)
+    return P, jnp.concatenate([G_ic, G_ir], axis=-2), jnp.concatenate([h_ic, h_ir], axis=-1)
+
+
+def solve_nonneg_lps(c, G, h, *, tol=None, max_steps: int = 200, fallback: bool = True):
+    """Solve a flat batch ``[n]`` of ``min c x, G x <= h, x >= 0`` with ``c >= 0``.
+
+    The batched dual simplex answers (its slack basis is dual feasible); members it cannot
+    certify are re-solved by the interior-point core :func:`socialign.solvers.linprog`. The
+    fallback is a mask, not a data-dependent subset: ``lax.cond`` skips the interior point when
+    every member is certified (inside a user's ``vmap`` both branches run; the answer is the
+    same). Returns ``(x [n, O], fun [n], status [n], gap [n], mu [n, m])`` with ``mu >= 0`` the
+    multipliers of ``G x <= h``.
+    """
+    x, fun, status, gap, _, y, _ = dual_simplex(c, G, h)
+    mu = -y
+    if not fallback:
+        return x, fun, status, gap, mu
+    bad = (status != Result.CONVERGED) & (status != Result.INFEASIBLE)
+
+    def resolve(args):
+        x, fun, status, gap, mu = args
+        sol = solvers.linprog(c, G, h, bounds=(0.0, None), tol=tol, max_steps=max_steps)
+        sel = lambda a, b: jnp.where(bad.reshape(bad.shape + (1,) * (a.ndim - 1)), a, b)  # noqa
+        return (sel(sol.x, x), sel(sol.fun, fun), sel(sol.status, status),
+                sel(sol.duality_gap, gap), sel(-sol.ineqlin, mu))
+
+    return jax.lax.cond(jnp.any(bad), resolve, lambda a: a, (x, fun, status, gap, mu))
+
+
+def solve_free_lps(c, G, h, *, lower=None, tol=None, max_steps: int = 200):
+    """Solve a flat batch of ``min c x, G x <= h`` (``x`` free, or ``x >= 0`` with
+    ``lower=0``) by :func:`socialign.solvers.linprog`; returns like :func:`solve_nonneg_lps`."""
+    sol = solvers.linprog(c, G, h, bounds=(lower, None), tol=tol, max_steps=max_steps)
+    return sol.x, sol.fun, sol.status, sol.duality_gap, -sol.ineqlin
+
+
+def lp_envelope(c, G, h, x, mu):
+    """``c x`` at the LP solution ``x`` with the envelope theorem's gradient.
+
+    The value is ``c sg(x)``; its derivative with respect to ``(c, G, h)`` is that of the
+    Lagrangian ``c x + mu (G x - h)`` at the fixed optimal pair ``(x, mu)`` (complementary
+    slackness makes the added term zero in value): the sensitivity of an LP optimum to its data.
+    """
+    x, mu = jax.lax.stop_gradient(x), jax.lax.stop_gradient(mu)
+    extra = jnp.einsum("...m,...m->...", mu, jnp.einsum("...mo,...o->...m", G, x) - h)
+    return jnp.einsum("...o,...o->...", c, x) + extra - jax.lax.stop_gradient(extra)

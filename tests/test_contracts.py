@@ -9,6 +9,7 @@ from scipy.optimize import linprog as scipy_linprog
 from scipy.optimize import minimize
 from socialign import mechanisms as M
 from socialign.mechanisms._dual_simplex import dual_simplex
+from socialign.kernel import pytree_dataclass
 from socialign.solvers import Result
 
 # ORACLES.md two-action example
@@ -44,11 +45,11 @@ def test_oracle_two_actions_limited_liability():
     c = M.optimal_contract(PA)
     assert int(c.result) == Result.CONVERGED and int(c.action) == 1
     np.testing.assert_allclose(c.payments, [0.0, 2.5], atol=1e-9)
-    np.testing.assert_allclose([c.expected_payment, c.agent_utility, c.principal_utility],
+    np.testing.assert_allclose([c.expected_payment, c.agent_value, c.principal_value],
                                [2.0, 1.0, 6.0], atol=1e-9)
-    assert float(c.ic_violation) <= 1e-7 and float(c.participation_slack) >= -1e-9
+    assert float(c.incentive_violation) <= 1e-7 and float(c.participation_violation) <= 1e-9
     c0 = M.min_pay_contract(PA, 0)
-    assert float(c0.principal_utility) == pytest.approx(4.0, abs=1e-9)
+    assert float(c0.principal_value) == pytest.approx(4.0, abs=1e-9)
     np.testing.assert_array_equal(c.action_probs, [0.0, 1.0])
 
 
@@ -58,8 +59,8 @@ def test_oracle_first_best_without_limited_liability(method):
     c = M.optimal_contract(pa, method=method)
     assert int(c.result) == Result.CONVERGED
     assert float(c.expected_payment) == pytest.approx(1.0, abs=1e-8)
-    assert float(c.principal_utility) == pytest.approx(7.0, abs=1e-8)
-    assert float(c.ic_violation) <= 1e-7
+    assert float(c.principal_value) == pytest.approx(7.0, abs=1e-8)
+    assert float(c.incentive_violation) <= 1e-7
 
 
 def test_batched_matches_highs_and_ipm_on_random_instances():
@@ -70,13 +71,13 @@ def test_batched_matches_highs_and_ipm_on_random_instances():
         out = M.optimal_contract(pa)
         ipm = M.optimal_contract(pa, method="ipm")
         assert np.all(np.asarray(out.result) == Result.CONVERGED)
-        assert float(np.max(out.ic_violation)) <= 1e-7
-        assert float(np.min(out.participation_slack)) >= -1e-9
+        assert float(np.max(out.incentive_violation)) <= 1e-7
+        assert float(np.max(out.participation_violation)) <= 1e-9
         for i in range(B_):
             vals, _ = highs_gh(P[i], c[i], r[i])
             ref = vals.max()
-            assert abs(float(out.principal_utility[i]) - ref) <= 1e-6 * max(1, abs(ref))
-            assert abs(float(ipm.principal_utility[i]) - ref) <= 1e-6 * max(1, abs(ref))
+            assert abs(float(out.principal_value[i]) - ref) <= 1e-6 * max(1, abs(ref))
+            assert abs(float(ipm.principal_value[i]) - ref) <= 1e-6 * max(1, abs(ref))
     # the principal's value of each action agrees with HiGHS' min-pay LPs too
     _, pays = highs_gh(P[0], c[0], r[0])
     np.testing.assert_allclose(out.stats["min_pay"][0], pays, rtol=1e-7, atol=1e-9)
@@ -100,23 +101,23 @@ def test_monitoring_cost_changes_the_chosen_action():
     pa = M.PrincipalAgent(P2, [0.0, 1.0], [0.0, 10.0], monitoring_cost=[0.0, 3.0])
     c = M.optimal_contract(pa)
     # effort: 8 - 2 - 0.8*3 = 3.6 < no effort: 4 - 0.4*3 = 2.8? no: 3.6 > 2.8 -> effort
-    assert int(c.action) == 1 and float(c.principal_utility) == pytest.approx(3.6, abs=1e-9)
+    assert int(c.action) == 1 and float(c.principal_value) == pytest.approx(3.6, abs=1e-9)
     pa = M.PrincipalAgent(P2, [0.0, 1.0], [0.0, 10.0], monitoring_cost=[0.0, 8.0])
     c = M.optimal_contract(pa)  # effort: 8 - 2 - 6.4 = -0.4; no effort: 4 - 3.2 = 0.8
-    assert int(c.action) == 0 and float(c.principal_utility) == pytest.approx(0.8, abs=1e-9)
+    assert int(c.action) == 0 and float(c.principal_value) == pytest.approx(0.8, abs=1e-9)
 
 
 def test_best_linear_contract_oracle_and_price_of_simplicity():
     lin = M.best_linear_contract(PA)
     assert float(lin.stats["share"]) == pytest.approx(0.25)
-    assert float(lin.principal_utility) == pytest.approx(6.0)
+    assert float(lin.principal_value) == pytest.approx(6.0)
     rng = np.random.default_rng(3)
     P, c, r = random_problem(rng)
     pa = M.PrincipalAgent(P, c, r)
     opt, lin = M.optimal_contract(pa), M.best_linear_contract(pa)
-    assert np.all(np.asarray(opt.principal_utility) >= np.asarray(lin.principal_utility) - 1e-9)
-    assert float(np.max(lin.ic_violation)) <= 1e-9
-    assert float(np.min(lin.participation_slack)) >= -1e-9
+    assert np.all(np.asarray(opt.principal_value) >= np.asarray(lin.principal_value) - 1e-9)
+    assert float(np.max(lin.incentive_violation)) <= 1e-9
+    assert float(np.max(lin.participation_violation)) <= 1e-9
 
 
 @settings(max_examples=15)
@@ -134,8 +135,8 @@ def test_property_first_best_cost_and_linear_bound(seed, conc):
     ok = np.asarray(opt.stats["lp_status"]) == Result.CONVERGED
     assert np.all(mp[ok] >= (c + 0.1)[ok] - 1e-8)
     lin = M.best_linear_contract(pa)
-    assert np.all(np.asarray(opt.principal_utility) >= np.asarray(lin.principal_utility) - 1e-8)
-    assert float(np.max(opt.ic_violation)) <= 1e-7
+    assert np.all(np.asarray(opt.principal_value) >= np.asarray(lin.principal_value) - 1e-8)
+    assert float(np.max(opt.incentive_violation)) <= 1e-7
 
 
 def test_dual_simplex_agrees_with_highs_including_infeasible():
@@ -167,14 +168,14 @@ def test_risk_averse_sqrt_closed_form_and_scipy():
     pb = M.PrincipalAgent(P, cst, r, reservation_utility=R, agent_utility=M.AgentUtility.sqrt())
     out = M.optimal_contract(pb)
     assert np.all(np.asarray(out.result) == Result.CONVERGED)
-    assert float(np.max(out.ic_violation)) <= 1e-7
+    assert float(np.max(out.incentive_violation)) <= 1e-7
     # sqrt utility: implementing effort needs v = (0, 2.5), i.e. t = (0, 6.25), cost 5
     status0 = np.asarray(out.stats["lp_status"][0])
     np.testing.assert_array_equal(status0, [Result.CONVERGED, Result.CONVERGED,
                                             Result.INFEASIBLE])
     assert float(out.stats["min_pay"][0, 1]) == pytest.approx(5.0, abs=1e-8)
     assert int(out.action[0]) == 0  # effort yields 8 - 5 = 3 < 4
-    assert float(out.principal_utility[0]) == pytest.approx(4.0, abs=1e-8)
+    assert float(out.principal_value[0]) == pytest.approx(4.0, abs=1e-8)
     eff = M.min_pay_contract(pb, 1)
     np.testing.assert_allclose(eff.payments[0, :2], [0.0, 6.25], atol=1e-7)
     for i in range(1, 4):
@@ -193,6 +194,17 @@ def test_risk_averse_sqrt_closed_form_and_scipy():
             assert abs(got - ref.fun) <= 1e-6 * (1 + abs(ref.fun))
 
 
+@pytree_dataclass
+class Decreasing(M.AgentUtility):
+    """Not a utility of money: decreasing."""
+
+    def u(self, t):
+        return -t
+
+    def u_inv(self, v):
+        return -v
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="outcome_probs"):
         M.PrincipalAgent([[0.5, 0.6], [0.2, 0.8]], [0, 1], [0, 1])
@@ -205,8 +217,9 @@ def test_bad_input():
     with pytest.raises(TypeError, match="outcome_probs"):
         M.PrincipalAgent("abc", [0, 1], [0, 1])
     with pytest.raises(ValueError, match="increasing"):
-        M.PrincipalAgent(P2, [0, 1], [0, 1],
-                         agent_utility=M.AgentUtility(lambda t: -t, lambda v: -v))
+        M.PrincipalAgent(P2, [0, 1], [0, 1], agent_utility=Decreasing())
+    with pytest.raises(TypeError, match="agent_utility"):
+        M.PrincipalAgent(P2, [0, 1], [0, 1], agent_utility=jnp.sqrt)
     with pytest.raises(ValueError, match="action"):
         M.min_pay_contract(PA, 5)
     with pytest.raises(ValueError, match="method"):

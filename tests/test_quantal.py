@@ -23,26 +23,26 @@ def test_quantal_response_probs_formula_and_prior_support():
     np.testing.assert_allclose(M.quantal_response_probs(u, 1e-4), [0, 1, 0], atol=1e-12)
 
 
-def test_grad_of_principal_utility_matches_finite_differences():
+def test_grad_of_principal_value_matches_finite_differences():
     rng = np.random.default_rng(0)
     P = rng.dirichlet(np.ones(4), size=3)
     pa = M.PrincipalAgent(P, [0.0, 0.5, 1.2], [0.0, 2.0, 5.0, 9.0], monitoring_cost=[0, 0.1, 0, 0.2])
     qr = M.QuantalResponse(0.4, [0.5, 0.3, 0.2])
     t = jnp.array([0.3, 1.0, 2.0, 0.5])
-    f = lambda x: M.principal_utility(pa, x, qr)  # noqa: E731
+    f = lambda x: M.principal_value(pa, x, qr)  # noqa: E731
     g = jax.grad(f)(t)
     eps = 1e-6
     fd = np.array([(f(t.at[i].add(eps)) - f(t.at[i].add(-eps))) / (2 * eps) for i in range(4)])
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
     # and through the temperature
-    gb = jax.grad(lambda b: M.principal_utility(pa, t, M.QuantalResponse(b, qr.prior)))(0.4)
-    fdb = (M.principal_utility(pa, t, M.QuantalResponse(0.4 + eps, qr.prior))
-           - M.principal_utility(pa, t, M.QuantalResponse(0.4 - eps, qr.prior))) / (2 * eps)
+    gb = jax.grad(lambda b: M.principal_value(pa, t, M.QuantalResponse(b, qr.prior)))(0.4)
+    fdb = (M.principal_value(pa, t, M.QuantalResponse(0.4 + eps, qr.prior))
+           - M.principal_value(pa, t, M.QuantalResponse(0.4 - eps, qr.prior))) / (2 * eps)
     assert abs(float(gb) - float(fdb)) < 1e-6
 
 
 def test_best_response_utility_and_response():
-    assert float(M.principal_utility(PA, [0.0, 2.5])) == pytest.approx(6.0)  # tie -> principal
+    assert float(M.principal_value(PA, [0.0, 2.5])) == pytest.approx(6.0)  # tie -> principal
     np.testing.assert_array_equal(M.agent_response(PA, [0.0, 2.0]), [1.0, 0.0])
 
 
@@ -53,7 +53,7 @@ def test_beta_to_zero_approaches_best_response_optimum():
         c = M.optimal_contract(PA, agent=M.QuantalResponse(beta, [0.5, 0.5]))
         assert int(c.result) == Result.CONVERGED
         assert int(c.action) == 1
-        gaps.append(6.0 - float(c.principal_utility))
+        gaps.append(6.0 - float(c.principal_value))
         pays.append(float(c.payments[1]))
         assert abs(float(c.payments[0])) < 1e-6
     assert all(g > 0 for g in gaps)  # smooth agents cost the principal something
@@ -103,7 +103,7 @@ def test_batched_design_equals_loop_and_audit_option():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="beta"):
+    with pytest.raises(ValueError, match="temperature"):
         M.QuantalResponse(0.0)
     with pytest.raises(ValueError, match="prior"):
         M.QuantalResponse(1.0, [0.5, 0.6])
@@ -114,6 +114,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="min_target_prob"):
         M.optimal_contract(PA, agent=M.QuantalResponse(1.0), target_action=1, min_target_prob=1.0)
     with pytest.raises(ValueError, match="payments"):
-        M.principal_utility(PA, [1.0, 2.0, 3.0])
+        M.principal_value(PA, [1.0, 2.0, 3.0])
     with pytest.raises(TypeError, match="agent"):
         M.optimal_contract(PA, agent="qr")
