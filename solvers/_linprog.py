@@ -1,4 +1,4 @@
-r"""Batched linear programming in JAX: a homogeneous self-dual interior-point method.
+r"""Linear programming in JAX: one entry function, three methods, one pivot kernel.
 
 Solves
 
@@ -6,21 +6,37 @@ Solves
     \min_x c^\top x \quad \text{s.t.} \quad A_{ub} x \le b_{ub},\; A_{eq} x = b_{eq},\;
     l \le x \le u
 
-by converting to standard form :math:`\min c_s^\top z` s.t. :math:`A_s z = b_s, z \ge 0` and
-running the homogeneous self-dual (HSD) embedding of Andersen and Andersen with Mehrotra's
-predictor-corrector (the method of scipy's former ``interior-point`` solver; references below).
-The HSD embedding finds an optimal pair when one exists and otherwise a certificate of primal or
-dual infeasibility, so a batch never returns NaN for an infeasible member: it returns
-``Result.INFEASIBLE`` or ``Result.UNBOUNDED``.
+(or a batch of such programs) with :func:`linprog`. Methods:
 
-Every iteration is pure array code (dense normal equations ``A D A^T`` with one LU factorisation
-reused for the two right-hand sides of the predictor and the corrector), so :func:`linprog` can be
-``jit``-ed and ``vmap``-ed: a stacked batch of LPs with the same shapes runs as one program.
+- ``"dual_simplex"``: the dual simplex of :mod:`._simplex` on the inequality form
+  ``min c_z z, G z <= h, z >= 0`` (equalities as two inequalities, finite upper bounds as rows).
+  It needs no phase 1 when the costs ``c_z`` are non-negative (the slack basis is dual
+  feasible); a member with a negative cost is reported ``FAILED``.
+- ``"simplex"``: the primal simplex of :mod:`._simplex` on the compact Tucker tableau of the same
+  form; needs ``h >= 0`` (the slack basis is primal feasible), else ``FAILED``.
+- ``"interior_point"``: the homogeneous self-dual (HSD) embedding of Andersen and Andersen with
+  Mehrotra's predictor-corrector on the standard form ``A_s z = b_s, z >= 0`` (the method of
+  scipy's former ``interior-point`` solver). It applies to every LP and certifies optimality or
+  primal/dual infeasibility (``INFEASIBLE``/``UNBOUNDED``), never NaN.
+- ``"auto"`` (default): per member, the dual simplex where ``c_z >= 0``, else the primal simplex
+  where ``h >= 0``; every member that no pivoting method certified goes to the interior-point
+  method. Selection is by masks at fixed shapes: each method's loop (the kernel's
+  :func:`socialign.kernel.iterate`) stops at once for members it need not solve, so under
+  ``vmap`` a loop no member needs costs nothing.
+
+All three methods are :class:`socialign.kernel.IterativeSolver` objects on the one loop driver,
+the pivoting ones share the pivot kernel :mod:`._pivot` (with Lemke-Howson), every answer is
+verified on the original data, and a batch goes through :func:`socialign.kernel.batch_map`.
+Gradients of ``x`` and ``fun`` (with respect to ``c``, ``A_ub``, ``b_ub``, ``A_eq``, ``b_eq``)
+come from the implicit function theorem on the KKT system restricted to the active set
+(:class:`socialign.kernel.ImplicitAdjoint`): valid at a unique, nondegenerate optimum.
 
 References:
   E. D. Andersen and K. D. Andersen, "The MOSEK interior point optimizer for linear programming:
   an implementation of the homogeneous algorithm", High Performance Optimization, 2000.
   S. Mehrotra, "On the implementation of a primal-dual interior point method", SIAM J. Optim. 1992.
+  C. E. Lemke, "The dual method of solving the linear programming problem", Naval Res. Logist.
+  Q. 1954. G. B. Dantzig, *Linear Programming and Extensions*, 1963.
 """
 
 from __future__ import annotations
@@ -33,10 +49,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result, as_float_array, check_finite, check_positive_int, is_concrete
+from ..kernel import (
+    ImplicitAdjoint,
+    IterativeSolver,
+    Result,
+    as_float_array,
+    batch_map,
+    check_batch_size,
+    check_finite,
+    check_positive_int,
+    is_concrete,
+    iterate,
+    lp_tol,
+    pytree_dataclass,
+    raise_if_failed,
+)
+from ._pivot import threshold
+from ._simplex import DualSimplex, InequalityLP, PrimalSimplex, verify
 
-__all__ = ["linprog", "LPSolution", "IPMState", "ipm_init", "ipm_step", "ipm_status",
-           "ipm_solution", "default_lp_tol"]
+__all__ = ["linprog", "LPSolution", "InteriorPoint", "StandardLP", "IPMState", "ipm_init",
+           "ipm_step", "ipm_status", "ipm_solution", "default_lp_tol"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,8 +85,14 @@ class IPMState(NamedTuple):
 
 
 def default_lp_tol(dtype) -> float:
-    """Relative tolerance the interior-point method can reach reliably in ``dtype``."""
-    return 1e-9 if jnp.dtype(dtype) == jnp.float64 else 1e-6
+    """Deprecated alias of :func:`socialign.kernel.lp_tol` (the LP family's tolerance).
+
+    Example:
+      >>> from socialign.solvers._linprog import default_lp_tol
+      >>> default_lp_tol("float64")
+      1e-09
+    """
+    return lp_tol(dtype)
 
 
 def ipm_init(A, b, c) -> IPMState:
@@ -162,7 +200,7 @@ def ipm_status(A, b, c, st: IPMState, tol):
     code = jnp.where(
         optimal,
         Result.CONVERGED,
-        jnp.where(stalled, Result.FAILED,
+        jnp.where(stalled, Result.STALLED,
                   jnp.where(b @ st.y > tol, Result.INFEASIBLE, Result.UNBOUNDED)),
     ).astype(jnp.int32)
     return optimal | infeasible_like | stalled, code
@@ -173,26 +211,85 @@ def ipm_solution(st: IPMState):
     return st.x / st.tau, st.y / st.tau, st.z / st.tau
 
 
+@pytree_dataclass
+class StandardLP:
+    """One LP in standard form ``min c z, A z = b, z >= 0`` (no batch axes).
+
+    Attributes:
+      A: ``[m, n]``; b: ``[m]``; c: ``[n]``.
+      active: bool scalar; ``False`` makes :class:`InteriorPoint` stop at once (``FAILED``),
+        so that ``linprog(method="auto")`` can skip members a pivoting method certified.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._linprog import StandardLP
+      >>> StandardLP(jnp.ones((1, 2)), jnp.ones(1), jnp.ones(2)).A.shape
+      (1, 2)
+    """
+
+    A: jax.Array
+    b: jax.Array
+    c: jax.Array
+    active: jax.Array = True
+
+
+@pytree_dataclass
+class InteriorPoint(IterativeSolver):
+    """The homogeneous self-dual interior-point method as a kernel :class:`IterativeSolver`.
+
+    ``init``/``step`` are :func:`ipm_init`/:func:`ipm_step`; ``terminate`` is :func:`ipm_status`
+    (Andersen and Andersen's stopping criteria: ``CONVERGED``, ``INFEASIBLE``, ``UNBOUNDED`` or
+    ``STALLED``) with the largest relative residual as certificate. ``tol`` is relative
+    (:func:`socialign.kernel.lp_tol` by default in :func:`linprog`).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import iterate
+      >>> from socialign.solvers._linprog import InteriorPoint, StandardLP, ipm_solution
+      >>> lp = StandardLP(jnp.array([[1., 1.]]), jnp.array([1.]), jnp.array([1., 2.]))
+      >>> it = iterate(InteriorPoint(), lp, 1e-6, jax.random.key(0), max_steps=50)
+      >>> [round(float(v), 4) for v in ipm_solution(it.state)[0]]
+      [1.0, 0.0]
+    """
+
+    def init(self, lp: StandardLP, key=None) -> IPMState:
+        return ipm_init(lp.A, lp.b, lp.c)
+
+    def step(self, lp: StandardLP, st: IPMState) -> IPMState:
+        return ipm_step(lp.A, lp.b, lp.c, st)
+
+    def terminate(self, lp: StandardLP, st: IPMState, tol):
+        done, code = ipm_status(lp.A, lp.b, lp.c, st, tol)
+        rho_p, rho_d, rho_a, _, _ = _indicators(lp.A, lp.b, lp.c, st)
+        cert = jnp.maximum(jnp.maximum(rho_p, rho_d), rho_a)
+        inactive = ~jnp.asarray(lp.active)
+        code = jnp.where(inactive, Result.FAILED, code).astype(jnp.int32)
+        return done | inactive, code, cert
+
+
 # --------------------------------------------------------------------------------------------
 # General-form front end
 # --------------------------------------------------------------------------------------------
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
+@pytree_dataclass
 class LPSolution:
     """Result of :func:`linprog` (every field carries the batch axes of a batched call).
 
     Attributes:
-      x: primal solution ``[n]``.
-      fun: objective value ``c @ x``.
-      status: :class:`solvers.Result` code (``CONVERGED``, ``INFEASIBLE``, ``UNBOUNDED``,
-        ``MAX_STEPS_REACHED`` or ``NONFINITE``).
+      x: primal solution ``[*batch, n]``.
+      fun: objective value ``c @ x``, ``[*batch]``.
+      status: ``int32`` :class:`socialign.kernel.Result` code, ``[*batch]``: ``CONVERGED``
+        (verified optimal), ``INFEASIBLE`` / ``UNBOUNDED`` (certified), ``MAX_STEPS_REACHED``,
+        ``NONFINITE``, ``STALLED`` (interior point), ``CERTIFICATE_ABOVE_TOLERANCE`` (a pivoting
+        method finished but its answer failed the check on the original data) or ``FAILED``
+        (the method does not apply to this member, e.g. ``"dual_simplex"`` with a negative
+        cost).
       duality_gap: ``|c^T x - dual objective|`` at the returned point (absolute).
-      primal_residual: largest violation of any constraint or bound by ``x``.
+      primal_residual: largest violation of any constraint or bound by ``x`` (absolute).
       dual_residual: largest violation of dual feasibility (relative to ``|c|``).
       ineqlin: multipliers of ``A_ub x <= b_ub`` (non-positive, scipy's sign convention):
-        ``d fun / d b_ub``.
-      eqlin: multipliers of ``A_eq x = b_eq``: ``d fun / d b_eq``.
-      num_steps: interior-point iterations taken.
+        ``d fun / d b_ub``, ``[*batch, m_ub]``.
+      eqlin: multipliers of ``A_eq x = b_eq``: ``d fun / d b_eq``, ``[*batch, m_eq]``.
+      num_steps: ``int32`` iterations taken (pivots plus interior-point iterations).
     """
 
     x: jax.Array
@@ -207,6 +304,7 @@ class LPSolution:
 
     @property
     def success(self) -> jax.Array:
+        """Boolean array: ``status == CONVERGED``."""
         return jnp.asarray(self.status) == Result.CONVERGED
 
 
@@ -219,6 +317,8 @@ class _Structure(NamedTuple):
     t0: np.ndarray  # [n]
     upper_idx: np.ndarray  # standard-form variables with a finite upper bound
     upper_val: np.ndarray  # their upper bound in z-space
+    lo: np.ndarray  # [n] lower bounds (may be -inf)
+    hi: np.ndarray  # [n] upper bounds (may be inf)
 
 
 def _parse_bounds(bounds, n: int):
@@ -228,6 +328,9 @@ def _parse_bounds(bounds, n: int):
     if isinstance(bounds, tuple) and len(bounds) == 2 and all(
         b is None or np.ndim(b) == 0 for b in bounds
     ):
+        if not is_concrete(bounds):
+            raise TypeError("bounds must be concrete (numbers or None); they fix the LP's "
+                            "standard-form shape and are shared across a batch")
         lo = np.full(n, -np.inf if bounds[0] is None else float(bounds[0]))
         hi = np.full(n, np.inf if bounds[1] is None else float(bounds[1]))
     else:
@@ -276,11 +379,29 @@ def _structure(lo: np.ndarray, hi: np.ndarray) -> _Structure:
     for k, (j, s) in enumerate(cols):
         T[j, k] = s
     return _Structure(n, len(cols), T, t0, np.array(upper_idx, dtype=np.int64),
-                      np.array(upper_val, dtype=float))
+                      np.array(upper_val, dtype=float), lo.astype(float), hi.astype(float))
+
+
+class _HashableStructure:
+    """Wrap the static structure so it can key the jit cache (hash by content)."""
+
+    def __init__(self, st: _Structure):
+        self.st = st
+        self._key = (st.n, st.nz, st.T.tobytes(), st.t0.tobytes(), st.upper_idx.tobytes(),
+                     st.upper_val.tobytes(), st.lo.tobytes(), st.hi.tobytes())
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, _HashableStructure) and self._key == other._key
+
+    def __getattr__(self, name):
+        return getattr(self.st, name)
 
 
 def _standard_form(c, A_ub, b_ub, A_eq, b_eq, st: _Structure):
-    """Build ``(A_s, b_s, c_s)`` for one (unbatched) LP."""
+    """Build ``(A_s, b_s, c_s)`` for one (unbatched) LP: ``[A_ub T, I, 0; A_eq T, 0, 0; U, 0, I]``."""
     dtype = c.dtype
     T = jnp.asarray(st.T, dtype)
     t0 = jnp.asarray(st.t0, dtype)
@@ -311,93 +432,184 @@ def _standard_form(c, A_ub, b_ub, A_eq, b_eq, st: _Structure):
     return A_s, b_s, c_s
 
 
-def _solve_one(c, A_ub, b_ub, A_eq, b_eq, tol, *, st: _Structure, max_steps: int):
-    A_s, b_s, c_s = _standard_form(c, A_ub, b_ub, A_eq, b_eq, st)
-    state = ipm_init(A_s, b_s, c_s)
-    done, code = ipm_status(A_s, b_s, c_s, state, tol)
-
-    def cond(carry):
-        k, state, done, _ = carry
-        finite = jnp.all(jnp.isfinite(state.x)) & jnp.all(jnp.isfinite(state.y))
-        return (~done) & (k < max_steps) & finite
-
-    def body(carry):
-        k, state, _, _ = carry
-        state = ipm_step(A_s, b_s, c_s, state)
-        done, code = ipm_status(A_s, b_s, c_s, state, tol)
-        return k + 1, state, done, code
-
-    k, state, done, code = jax.lax.while_loop(cond, body, (jnp.asarray(0, jnp.int32), state,
-                                                           done, code))
-    z, y, s = ipm_solution(state)
-    finite = jnp.all(jnp.isfinite(z)) & jnp.all(jnp.isfinite(y)) & jnp.all(jnp.isfinite(s))
-    status = jnp.where(~finite, Result.NONFINITE,
-                       jnp.where(done, code, Result.MAX_STEPS_REACHED)).astype(jnp.int32)
-    x = jnp.asarray(st.T, c.dtype) @ z[: st.nz] + jnp.asarray(st.t0, c.dtype)
-    fun = c @ x
-    m_ub, m_eq = A_ub.shape[0], A_eq.shape[0]
-    # Certificates measured on the returned point, in the original space.
-    viol = [jnp.zeros((), c.dtype)]
-    if m_ub:
-        viol.append(jnp.max(A_ub @ x - b_ub, initial=0.0))
+def _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st: _Structure):
+    """Build ``(c_z [nz], G [k, nz], h [k])`` with rows ``[A_ub T; A_eq T; -A_eq T; U]``."""
+    dtype = c.dtype
+    T = jnp.asarray(st.T, dtype)
+    t0 = jnp.asarray(st.t0, dtype)
+    m_eq, n_up, nz = A_eq.shape[0], st.upper_idx.shape[0], st.nz
+    rows, rhs = [A_ub @ T], [b_ub - A_ub @ t0]
     if m_eq:
-        viol.append(jnp.max(jnp.abs(A_eq @ x - b_eq), initial=0.0))
-    viol.append(jnp.max(-z, initial=0.0))
-    if st.upper_idx.shape[0]:
-        viol.append(jnp.max(z[: st.nz][st.upper_idx] - jnp.asarray(st.upper_val, c.dtype),
-                            initial=0.0))
-    primal_residual = jnp.max(jnp.stack(viol))
-    dual_obj = b_s @ y + c @ jnp.asarray(st.t0, c.dtype)
-    duality_gap = jnp.abs(fun - dual_obj)
-    dual_res = jnp.max(jnp.abs(c_s - A_s.T @ y - s), initial=0.0) / (1.0 + jnp.max(jnp.abs(c_s)))
-    dual_res = jnp.maximum(dual_res, jnp.max(-s, initial=0.0) / (1.0 + jnp.max(jnp.abs(c_s))))
-    ineqlin = y[:m_ub]
-    eqlin = y[m_ub: m_ub + m_eq]
-    return LPSolution(x=x, fun=fun, status=status, duality_gap=duality_gap,
-                      primal_residual=primal_residual, dual_residual=dual_res,
-                      ineqlin=ineqlin, eqlin=eqlin, num_steps=k)
+        r_eq = b_eq - A_eq @ t0
+        rows += [A_eq @ T, -(A_eq @ T)]
+        rhs += [r_eq, -r_eq]
+    if n_up:
+        U = np.zeros((n_up, nz))
+        U[np.arange(n_up), st.upper_idx] = 1.0
+        rows.append(jnp.asarray(U, dtype))
+        rhs.append(jnp.asarray(st.upper_val, dtype))
+    G = jnp.concatenate(rows, axis=0)
+    h = jnp.concatenate(rhs)
+    if G.shape[0] == 0:  # no constraint: the trivial row 0 z <= 1 keeps the tableaux non-empty
+        G, h = jnp.zeros((1, nz), dtype), jnp.ones(1, dtype)
+    return T.T @ c, G, h
 
 
-@functools.partial(jax.jit, static_argnames=("st", "max_steps", "batch_axes"))
-def _linprog_jit(c, A_ub, b_ub, A_eq, b_eq, tol, *, st, max_steps, batch_axes):
-    fn = functools.partial(_solve_one, st=st, max_steps=max_steps)
-    if batch_axes is None:
-        return fn(c, A_ub, b_ub, A_eq, b_eq, tol)
-    return jax.vmap(fn, in_axes=(*batch_axes, None))(c, A_ub, b_ub, A_eq, b_eq, tol)
+class _Answer(NamedTuple):
+    z: jax.Array  # [nz] structural standard-form point
+    y_ub: jax.Array
+    y_eq: jax.Array
+    status: jax.Array
+    gap: jax.Array
+    p_res: jax.Array
+    d_res: jax.Array
+    num_steps: jax.Array
 
 
-def _hashable_structure(st: _Structure):
-    return _HashableStructure(st)
+def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
+    A_s, b_s, c_s = _standard_form(c, A_ub, b_ub, A_eq, b_eq, st)
+    lp = StandardLP(A_s, b_s, c_s, active)
+    it = iterate(InteriorPoint(), lp, tol, None, max_steps=max_steps)
+    zs, y, s = ipm_solution(it.state)
+    m_ub, m_eq, nz = A_ub.shape[0], A_eq.shape[0], st.nz
+    dtype = c.dtype
+    z = zs[:nz]
+    # certificates measured on the returned point
+    viol = [jnp.zeros((), dtype), jnp.max(jnp.abs(A_s @ zs - b_s), initial=0.0),
+            jnp.max(-zs, initial=0.0)]
+    p_res = jnp.max(jnp.stack(viol))
+    dual_obj = b_s @ y + c @ jnp.asarray(st.t0, dtype)
+    fun = c_s @ zs + c @ jnp.asarray(st.t0, dtype)
+    gap = jnp.abs(fun - dual_obj)
+    cs = 1.0 + jnp.max(jnp.abs(c_s))
+    d_res = jnp.maximum(jnp.max(jnp.abs(c_s - A_s.T @ y - s), initial=0.0) / cs,
+                        jnp.max(-s, initial=0.0) / cs)
+    return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], it.result, gap, p_res, d_res, it.num_steps)
 
 
-class _HashableStructure:
-    """Wrap the static structure so it can key the jit cache (hash by content)."""
-
-    def __init__(self, st: _Structure):
-        self.st = st
-        self._key = (st.n, st.nz, st.T.tobytes(), st.t0.tobytes(), st.upper_idx.tobytes(),
-                     st.upper_val.tobytes())
-
-    def __hash__(self):
-        return hash(self._key)
-
-    def __eq__(self, other):
-        return isinstance(other, _HashableStructure) and self._key == other._key
-
-    def __getattr__(self, name):
-        return getattr(self.st, name)
+def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
+    c_z, G, h = _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st)
+    lp = InequalityLP(c_z, G, h, active)
+    solver = DualSimplex() if method == "dual_simplex" else PrimalSimplex()
+    it = iterate(solver, lp, tol, None, max_steps=max_steps,
+                 check_every=solver.default_check_every)
+    ans = solver.answer(lp, it.state, tol, status=it.result)
+    m_ub, m_eq = A_ub.shape[0], A_eq.shape[0]
+    y = ans.y
+    y_eq = y[m_ub:m_ub + m_eq] - y[m_ub + m_eq:m_ub + 2 * m_eq]
+    # certificates on the data (c_z, G, h) built directly from the original arrays
+    _, p_res, d_res, gap = verify(lp, ans.x, y, ans.status, tol)
+    d_res = d_res / (1.0 + jnp.max(jnp.abs(c_z)))
+    return _Answer(ans.x, y[:m_ub], y_eq, ans.status, gap, p_res, d_res, ans.num_steps)
 
 
-def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *, tol=None,
-            max_steps: int = 200) -> LPSolution:
-    r"""Solve a linear program (or a batch of them) with the homogeneous interior-point method.
+def _select(mask, a: _Answer, b: _Answer) -> _Answer:
+    return _Answer(*(jnp.where(mask, u, v) for u, v in zip(a, b)))
+
+
+def _certified(status):
+    return (status == Result.CONVERGED) | (status == Result.INFEASIBLE) | \
+        (status == Result.UNBOUNDED)
+
+
+def _kkt_residual(sol, params):
+    """KKT conditions of the LP restricted to the active set (zero at a nondegenerate optimum).
+
+    Unknowns ``(x [n], y_ub [m_ub], y_eq [m_eq], mu [n])`` (``mu``: bound multipliers);
+    ``params = (data, lo, hi, act_ub, at_lo, at_hi)`` with the active-set masks as 0/1 floats.
+    """
+    x, y_ub, y_eq, mu = sol
+    (c, A_ub, b_ub, A_eq, b_eq), lo, hi, act_ub, at_lo, at_hi = params
+    r1 = c - A_ub.T @ y_ub - A_eq.T @ y_eq - mu
+    r2 = jnp.where(act_ub > 0.5, A_ub @ x - b_ub, y_ub)
+    r3 = A_eq @ x - b_eq
+    r4 = jnp.where(at_lo > 0.5, x - lo, jnp.where(at_hi > 0.5, x - hi, mu))
+    return r1, r2, r3, r4
+
+
+def _solve_one(data, tol, adjoint, *, st, method, max_steps):
+    data_ng = jax.lax.stop_gradient(data)
+    c, A_ub, b_ub, A_eq, b_eq = data_ng
+    dtype = c.dtype
+    true = jnp.asarray(True)
+    steps_ipm, steps_piv = max_steps
+    if method == "interior_point":
+        ans = _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, true, steps_ipm)
+    elif method in ("simplex", "dual_simplex"):
+        ans = _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, true, steps_piv)
+    else:  # auto: dual simplex where c_z >= 0, primal simplex where h >= 0, then the IPM
+        c_z, G, h = _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st)
+        use_dual = jnp.all(c_z >= -threshold(c_z))
+        use_primal = ~use_dual & jnp.all(h >= -threshold(h))
+        dual = _by_pivoting("dual_simplex", c, A_ub, b_ub, A_eq, b_eq, tol, st, use_dual,
+                            steps_piv)
+        primal = _by_pivoting("simplex", c, A_ub, b_ub, A_eq, b_eq, tol, st, use_primal,
+                              steps_piv)
+        piv = _select(use_dual, dual, primal)
+        done = (use_dual | use_primal) & _certified(piv.status)
+        ipm = _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, ~done, steps_ipm)
+        ans = _select(done, piv, ipm)
+        ans = ans._replace(num_steps=dual.num_steps + primal.num_steps + ipm.num_steps)
+    T = jnp.asarray(st.T, dtype)
+    t0 = jnp.asarray(st.t0, dtype)
+    x = T @ ans.z + t0
+    finite = (jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(ans.y_ub))
+              & jnp.all(jnp.isfinite(ans.y_eq)))
+    status = jnp.where(finite, ans.status, Result.NONFINITE).astype(jnp.int32)
+    # implicit differentiation on the KKT system restricted to the active set
+    mu = c - A_ub.T @ ans.y_ub - A_eq.T @ ans.y_eq
+    lo, hi = jnp.asarray(st.lo, dtype), jnp.asarray(st.hi, dtype)
+    fin_lo, fin_hi = jnp.isfinite(lo), jnp.isfinite(hi)
+    lo_f, hi_f = jnp.where(fin_lo, lo, 0.0), jnp.where(fin_hi, hi, 0.0)
+    act_ub = (b_ub - A_ub @ x) <= -ans.y_ub
+    at_lo = fin_lo & ((x - lo_f) <= mu)
+    at_hi = fin_hi & ~at_lo & ((hi_f - x) <= -mu)
+    masks = tuple(m.astype(dtype) for m in (act_ub, at_lo, at_hi))
+    sol = (x, ans.y_ub, ans.y_eq, mu)
+    x, y_ub, y_eq, _ = adjoint.apply(_kkt_residual, sol, (data, lo_f, hi_f, *masks),
+                                     who="linprog")
+    fun = data[0] @ x
+    return LPSolution(x=x, fun=fun, status=status, duality_gap=ans.gap,
+                      primal_residual=ans.p_res, dual_residual=ans.d_res, ineqlin=y_ub,
+                      eqlin=y_eq, num_steps=ans.num_steps.astype(jnp.int32))
+
+
+@functools.partial(jax.jit, static_argnames=("st", "method", "max_steps", "batch_shape",
+                                             "batched", "batch_size"))
+def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batched,
+                 batch_size):
+    def one(bdata):
+        it = iter(bdata)
+        full = tuple(next(it) if b else d for d, b in zip(data, batched))
+        sol = _solve_one(full, tol, adjoint, st=st, method=method, max_steps=max_steps)
+        # lax.map(batch_size=) cannot reshape empty outputs: carry them outside the map
+        return dataclasses.replace(sol, ineqlin=sol.ineqlin if m_ub else None,
+                                   eqlin=sol.eqlin if m_eq else None)
+
+    m_ub, m_eq = data[1].shape[-2], data[3].shape[-2]
+    bdata = tuple(d for d, b in zip(data, batched) if b)
+    sol = batch_map(one, bdata, batch_shape=batch_shape, batch_size=batch_size)
+    empty = jnp.zeros((*batch_shape, 0), data[0].dtype)
+    return dataclasses.replace(sol, ineqlin=empty if sol.ineqlin is None else sol.ineqlin,
+                               eqlin=empty if sol.eqlin is None else sol.eqlin)
+
+
+_METHODS = ("auto", "simplex", "dual_simplex", "interior_point")
+
+
+def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
+            method: str = "auto", tol=None, max_steps: int | None = None,
+            batch_size: int | None = None, throw: bool = False,
+            adjoint: ImplicitAdjoint | None = None) -> LPSolution:
+    r"""Solve a linear program (or a batch of them).
 
     .. math::
         \min_x c^\top x \ \text{s.t.}\ A_{ub} x \le b_{ub},\ A_{eq} x = b_{eq},\ l \le x \le u.
 
-    Batching: ``c`` of shape ``[B, n]`` solves ``B`` programs at once; each of ``A_ub``, ``b_ub``,
-    ``A_eq``, ``b_eq`` may carry the same leading axis or be shared. ``linprog`` also works under
-    ``jax.vmap`` and ``jax.jit``. ``bounds`` must be concrete and is shared by the batch.
+    Batching: ``c`` of shape ``[*batch, n]`` solves ``prod(batch)`` programs at once; each of
+    ``A_ub``, ``b_ub``, ``A_eq``, ``b_eq`` may carry the same leading axes or be shared.
+    ``linprog`` also works inside a user's ``jax.jit`` and under ``jax.vmap``, and gives the
+    same answer eagerly and jitted. ``bounds`` must be concrete and is shared by the batch.
 
     Args:
       c: objective ``[*batch, n]``.
@@ -405,12 +617,36 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *, 
       A_eq, b_eq: equality constraints ``[*batch, m_eq, n]``, ``[*batch, m_eq]`` (or ``None``).
       bounds: ``(lower, upper)`` for every variable, or a sequence of ``n`` such pairs; ``None``
         means unbounded. Default ``(0, None)``: non-negative variables (as scipy).
-      tol: relative tolerance of the stopping test (default 1e-9 in float64, 1e-6 in float32).
-      max_steps: iteration limit (static).
+      method: ``"auto"`` (default: pivoting where the form allows, the interior point for the
+        rest; see the module docstring), ``"dual_simplex"`` (needs non-negative costs after
+        the bounds are shifted away, e.g. ``c >= 0`` with ``x >= 0``; Grossman-Hart min-pay
+        programs), ``"simplex"`` (needs ``b_ub >= 0`` and no equalities, e.g. matrix games) or
+        ``"interior_point"`` (any LP). Members a method does not apply to get ``FAILED``.
+      tol: relative tolerance of the stopping tests and of the verification on the original
+        data; default :func:`socialign.kernel.lp_tol` (1e-9 in float64, ~1e-6 in float32).
+      max_steps: iteration limit of each method (static); default 200 interior-point
+        iterations and ``50 + 10 (rows + columns)`` pivots.
+      batch_size: solve a batch in chunks of this many programs (``lax.map`` over ``vmap``-ed
+        chunks, :func:`socialign.kernel.batch_map`); on CPUs chunks of about 64 small programs
+        are fastest. ``None`` (default) ``vmap``-s the whole batch.
+      throw: raise :class:`socialign.kernel.NotConvergedError` (at run time inside ``jit``)
+        unless every member is ``CONVERGED`` (default ``False``: read ``status``).
+      adjoint: how gradients flow; default :class:`socialign.kernel.ImplicitAdjoint`: ``x``,
+        ``fun`` and the multipliers are differentiable with respect to ``c``, ``A_ub``,
+        ``b_ub``, ``A_eq``, ``b_eq`` by the implicit function theorem on the KKT conditions
+        restricted to the active set (correct at a unique, nondegenerate optimum; at a
+        degenerate one the system is singular and gradients are not finite).
 
     Returns:
       :class:`LPSolution` with the solution, status and its certificates (duality gap, primal and
       dual residuals), plus the constraint multipliers.
+
+    Raises:
+      TypeError: if an array is not numeric, ``bounds`` is malformed or traced, or ``throw`` is
+        not a bool.
+      ValueError: on inconsistent shapes, non-finite data, bad bounds, an unknown ``method``, or
+        ``tol``, ``max_steps`` or ``batch_size`` out of range.
+      NotConvergedError: with ``throw=True``, if a member is not ``CONVERGED``.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -418,53 +654,69 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *, 
       >>> sol = solvers.linprog(c=[-1., -2.], A_ub=[[1., 1.]], b_ub=[4.], bounds=(0, 3))
       >>> [round(float(v), 6) for v in sol.x], round(float(sol.fun), 6)
       ([1.0, 3.0], -7.0)
+      >>> sol = solvers.linprog([1., 1.], A_ub=[[-1., -2.]], b_ub=[-2.], method="dual_simplex")
+      >>> [round(float(v), 6) for v in sol.x], int(sol.status)
+      ([0.0, 1.0], 0)
     """
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; "
+                         f"got {method!r}")
+    if not isinstance(throw, bool):
+        raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
     c = as_float_array(c, "c")
     if c.ndim < 1:
-        raise ValueError(f"c must be a vector [n] (or a batch [B, n]); got shape {tuple(c.shape)}")
-    if c.ndim > 2:
-        raise ValueError("c may carry at most one batch axis; use jax.vmap for more")
+        raise ValueError(f"c must be a vector [n] (or a batch [*batch, n]); got shape "
+                         f"{tuple(c.shape)}")
     n = c.shape[-1]
     if n == 0:
         raise ValueError("c must have at least one variable")
     check_finite(c, "c")
     dtype = c.dtype
-    batch = c.shape[0] if c.ndim == 2 else None
+    batch_shape = tuple(c.shape[:-1])
+    nb = len(batch_shape)
 
     def prep(Aname, A, bname, b):
         if (A is None) != (b is None):
             raise ValueError(f"{Aname} and {bname} must be given together")
         if A is None:
-            return jnp.zeros((0, n), dtype), jnp.zeros((0,), dtype), None
+            return jnp.zeros((0, n), dtype), jnp.zeros((0,), dtype), False, False
         A = as_float_array(A, Aname, dtype=dtype)
         b = as_float_array(b, bname, dtype=dtype)
-        a_batched = A.ndim == 3
-        b_batched = b.ndim == 2
-        if A.ndim not in (2, 3) or A.shape[-1] != n:
-            raise ValueError(f"{Aname} must have shape [m, {n}] (or [B, m, {n}]); got "
-                             f"{tuple(A.shape)}")
-        if b.ndim not in (1, 2) or b.shape[-1] != A.shape[-2]:
+        if A.ndim not in (2, 2 + nb) or A.shape[-1] != n:
+            raise ValueError(f"{Aname} must have shape [m, {n}] (or [*batch, m, {n}] with the "
+                             f"batch shape {batch_shape} of c); got {tuple(A.shape)}")
+        if b.ndim not in (1, 1 + nb) or b.shape[-1] != A.shape[-2]:
             raise ValueError(f"{bname} must have shape [{A.shape[-2]}] to match {Aname}; got "
                              f"{tuple(b.shape)}")
+        a_batched, b_batched = nb > 0 and A.ndim == 2 + nb, nb > 0 and b.ndim == 1 + nb
         for arr, nm, isb in ((A, Aname, a_batched), (b, bname, b_batched)):
-            if isb and (batch is None or arr.shape[0] != batch):
-                raise ValueError(f"{nm} has a batch axis of size {arr.shape[0]} but c has "
-                                 f"{'none' if batch is None else batch}")
+            if isb and tuple(arr.shape[:nb]) != batch_shape:
+                raise ValueError(f"{nm} has batch axes {tuple(arr.shape[:nb])} but c has "
+                                 f"{batch_shape}")
         check_finite(A, Aname)
         check_finite(b, bname)
-        return A, b, (0 if a_batched else None, 0 if b_batched else None)
+        return A, b, a_batched, b_batched
 
-    A_ub, b_ub, ax_ub = prep("A_ub", A_ub, "b_ub", b_ub)
-    A_eq, b_eq, ax_eq = prep("A_eq", A_eq, "b_eq", b_eq)
+    A_ub, b_ub, ba1, bb1 = prep("A_ub", A_ub, "b_ub", b_ub)
+    A_eq, b_eq, ba2, bb2 = prep("A_eq", A_eq, "b_eq", b_eq)
     lo, hi = _parse_bounds(bounds, n)
-    max_steps = check_positive_int(max_steps, "max_steps")
+    st = _HashableStructure(_structure(lo, hi))
+    if max_steps is None:
+        rows = A_ub.shape[-2] + 2 * A_eq.shape[-2] + st.upper_idx.shape[0]
+        steps = (200, 50 + 10 * (rows + st.nz))
+    else:
+        max_steps = check_positive_int(max_steps, "max_steps")
+        steps = (max_steps, max_steps)
     if tol is None:
-        tol = default_lp_tol(dtype)
+        tol = lp_tol(dtype)
     elif is_concrete(tol) and not (0 < float(tol) < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
-    st = _hashable_structure(_structure(lo, hi))
-    batch_axes = None
-    if batch is not None:
-        batch_axes = (0, *(ax_ub or (None, None)), *(ax_eq or (None, None)))
-    return _linprog_jit(c, A_ub, b_ub, A_eq, b_eq, jnp.asarray(tol, dtype), st=st,
-                        max_steps=max_steps, batch_axes=batch_axes)
+    batch_size = check_batch_size(batch_size)
+    if adjoint is None:
+        adjoint = ImplicitAdjoint()
+    sol = _linprog_jit((c, A_ub, b_ub, A_eq, b_eq), jnp.asarray(tol, dtype), adjoint, st=st,
+                       method=method, max_steps=steps, batch_shape=batch_shape,
+                       batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size)
+    if throw:
+        raise_if_failed(sol.status, f"linprog(method={method!r})")
+    return sol

@@ -1,0 +1,232 @@
+r"""The one pivot kernel of socialign: tableau pivots, ratio tests and their tolerance rule.
+
+Every pivoting method of the engine (the primal simplex on the compact Tucker tableau, the dual
+simplex on the full tableau, Lemke-Howson's complementary pivoting) is built from the functions
+here, so they share one tolerance rule:
+
+  **a number counts as nonzero only when its magnitude exceeds** ``pivot_tol(dtype) * scale``,
+
+where :func:`socialign.kernel.pivot_tol` is ``1e3 * eps`` of the dtype and ``scale`` is the scale
+(:func:`socialign.kernel.scale_of`) of the data the number was computed from (the constraint
+matrix for pivot elements, the right-hand side for basic values, the objective for reduced
+costs). The rule is relative, so rescaling a problem's data (cents or millions) never changes a
+pivot. :func:`threshold` computes it.
+
+Operations (pure array code, elementwise and ``vmap``-friendly: a batch pivots together):
+
+- :func:`pivot`: a Gauss-Jordan pivot on a full tableau (basis columns kept explicitly).
+- :func:`exchange`: a Tucker exchange on a compact tableau (only the non-basic columns kept).
+- :func:`primal_ratio_test`: the minimum-ratio test of the primal simplex (leaving row).
+- :func:`dual_ratio_test`: the ratio test of the dual simplex (entering column).
+- :func:`lexicographic_ratio_test`: the minimum-ratio test with lexicographic tie-breaking
+  (Lemke-Howson; rules out cycling on degenerate problems).
+
+References: G. B. Dantzig, *Linear Programming and Extensions* (1963), ch. 7 (pivots and ratio
+tests); A. W. Tucker, "A combinatorial equivalence of matrices" (1960) (compact tableau); C. E.
+Lemke, "The dual method of solving the linear programming problem" (1954); R. G. Bland, "New
+finite pivoting rules for the simplex method", Math. Oper. Res. 1977.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ..kernel import pivot_tol, scale_of
+
+__all__ = [
+    "dual_ratio_test",
+    "exchange",
+    "lexicographic_ratio_test",
+    "pivot",
+    "primal_ratio_test",
+    "threshold",
+]
+
+
+def threshold(reference, axis=None):
+    """The kernel's tolerance rule: ``pivot_tol(dtype) * scale_of(reference)``.
+
+    Args:
+      reference: the data a number is compared against (e.g. the constraint matrix), an array.
+      axis: the axes over which the scale is taken (all by default).
+
+    Returns:
+      A non-negative array (a scalar by default): magnitudes at or below it count as zero.
+
+    Raises:
+      TypeError: if ``reference`` is not floating.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._pivot import threshold
+      >>> float(threshold(jnp.array([1.0, -4.0]))) == 4e3 * float(jnp.finfo(jnp.float32).eps)
+      True
+    """
+    reference = jnp.asarray(reference)
+    return pivot_tol(reference.dtype) * scale_of(reference, axis=axis)
+
+
+def pivot(tableau, row, col, active=True):
+    r"""Gauss-Jordan pivot of a full tableau on element ``(row, col)``.
+
+    Divides row ``row`` by the pivot element and eliminates column ``col`` from every other row
+    (including an objective row, if the tableau carries one): ``T' = T - T[:, col] (T[row] /
+    T[row, col])^T`` with row ``row`` replaced by ``T[row] / T[row, col]``.
+
+    Args:
+      tableau: ``[rows, cols]`` floating array.
+      row, col: integer scalars (may be traced); the pivot element must be nonzero (callers pick
+        it with a ratio test, which only offers elements above :func:`threshold`).
+      active: bool scalar (may be traced); ``False`` returns ``tableau`` unchanged, at the cost
+        of a row and a column select rather than a pass over the tableau.
+
+    Returns:
+      The pivoted tableau, same shape and dtype.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._pivot import pivot
+      >>> pivot(jnp.array([[2., 4., 2.], [1., 3., 4.]]), 0, 0).tolist()
+      [[1.0, 2.0, 1.0], [0.0, 1.0, 3.0]]
+    """
+    prow = tableau[row] / tableau[row, col]
+    col_v = tableau[:, col]
+    if active is not True:  # a no-op pivot: eliminate nothing, write row ``row`` back
+        prow = jnp.where(active, prow, tableau[row])
+        col_v = jnp.where(active, col_v, 0.0)
+    is_r = (jnp.arange(tableau.shape[0]) == row)[:, None]
+    return jnp.where(is_r, prow[None, :], tableau - col_v[:, None] * prow[None, :])
+
+
+def exchange(tableau, row, col):
+    r"""Tucker exchange of a compact tableau on element ``(row, col)``.
+
+    The compact tableau keeps only the non-basic columns: ``basic = T[:, :-1] nonbasic`` (plus
+    the last column). Exchanging basic variable ``row`` with non-basic ``col`` (pivot ``p``):
+    ``T'[r, c] = 1/p``, ``T'[r, j] = T[r, j]/p``, ``T'[i, c] = -T[i, c]/p``, and
+    ``T'[i, j] = T[i, j] - T[i, c] T[r, j] / p`` elsewhere: one fused pass.
+
+    Args:
+      tableau: ``[rows, cols]`` floating array.
+      row, col: integer scalars (may be traced), a nonzero pivot element.
+
+    Returns:
+      The exchanged tableau, same shape and dtype.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._pivot import exchange
+      >>> exchange(jnp.array([[2., 1.], [4., 3.]]), 0, 0).tolist()
+      [[0.5, 0.5], [-2.0, 1.0]]
+    """
+    m, n = tableau.shape
+    p = tableau[row, col]
+    prow = tableau[row] / p
+    pcol = tableau[:, col]
+    is_r = (jnp.arange(m) == row)[:, None]
+    is_c = (jnp.arange(n) == col)[None, :]
+    return jnp.where(is_r, jnp.where(is_c, 1.0 / p, prow[None, :]),
+                     jnp.where(is_c, -pcol[:, None] / p, tableau - pcol[:, None] * prow[None, :]))
+
+
+def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
+    """Minimum-ratio test of the primal simplex: the row that leaves when a column enters.
+
+    Rows with ``column > tol`` are candidates; the row with the smallest ``values / column``
+    leaves. Ties are broken by the smallest index, or, with ``bland=True``, by the smallest
+    ``labels`` among rows whose ratio ties the minimum (Bland's rule, which cannot cycle).
+
+    Args:
+      column: ``[m]`` the entering column.
+      values: ``[m]`` the current basic values (non-negative in a feasible tableau).
+      tol: the pivot threshold (:func:`threshold` of the constraint matrix).
+      labels: ``[m]`` integer labels of the basic variables (for ``bland``).
+      bland: bool scalar (may be traced): use Bland's tie-breaking.
+
+    Returns:
+      ``(row, ok)``: the leaving row (int scalar) and whether a candidate existed (``ok`` false
+      means the entering column is a ray: the LP is unbounded along it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._pivot import primal_ratio_test
+      >>> r, ok = primal_ratio_test(jnp.array([1., 2., -1.]), jnp.array([3., 2., 1.]), 1e-9)
+      >>> int(r), bool(ok)
+      (1, True)
+    """
+    positive = column > tol
+    ratios = jnp.where(positive, values / jnp.where(positive, column, 1.0), jnp.inf)
+    row = jnp.argmin(ratios)
+    if labels is not None:
+        best = ratios[row]
+        tied = positive & (ratios <= best + tol * jnp.abs(best))
+        big = jnp.iinfo(jnp.asarray(labels).dtype).max
+        row = jnp.where(bland, jnp.argmin(jnp.where(tied, labels, big)), row)
+    return row, jnp.any(positive)
+
+
+def dual_ratio_test(row, reduced, tol):
+    """Ratio test of the dual simplex: the column that enters when a row leaves.
+
+    Columns with ``row < -tol`` are candidates; the one with the smallest ``reduced / -row``
+    enters (ties to the smallest index), which keeps every reduced cost non-negative.
+
+    Args:
+      row: ``[k]`` the leaving row of the tableau.
+      reduced: ``[k]`` the reduced costs (non-negative in a dual-feasible tableau).
+      tol: the pivot threshold (:func:`threshold` of the constraint matrix).
+
+    Returns:
+      ``(col, ok)``: the entering column and whether a candidate existed (``ok`` false with a
+      negative basic value in the row certifies primal infeasibility: Farkas' lemma).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._pivot import dual_ratio_test
+      >>> c, ok = dual_ratio_test(jnp.array([-1., -2., 1.]), jnp.array([3., 2., 0.]), 1e-9)
+      >>> int(c), bool(ok)
+      (1, True)
+    """
+    negative = row < -tol
+    ratios = jnp.where(negative, reduced / jnp.where(negative, -row, 1.0), jnp.inf)
+    return jnp.argmin(ratios), jnp.any(negative)
+
+
+def lexicographic_ratio_test(column, keys, tol):
+    """Minimum-ratio test with lexicographic tie-breaking (no cycling on degenerate problems).
+
+    Rows with ``column > tol`` are candidates. Among them the rows minimising
+    ``keys[:, 0] / column`` are kept (ties within ``tol`` relative), then those minimising
+    ``keys[:, 1] / column``, and so on; the first survivor leaves. With ``keys`` the right-hand
+    side followed by the columns of the initial basis (the current basis inverse), the surviving
+    row is unique, which is the lexicographic rule of Dantzig, Orden and Wolfe (1955) used by
+    Lemke-Howson.
+
+    Args:
+      column: ``[m]`` the entering column.
+      keys: ``[m, k]`` tie-breaking keys, right-hand side first.
+      tol: the pivot threshold (:func:`threshold`).
+
+    Returns:
+      ``(row, ok)``: the leaving row and whether a candidate existed.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._pivot import lexicographic_ratio_test
+      >>> keys = jnp.array([[1., 0., 1.], [1., 1., 0.]])   # a tie on the first key
+      >>> r, ok = lexicographic_ratio_test(jnp.array([1., 1.]), keys, 1e-9)
+      >>> int(r), bool(ok)
+      (0, True)
+    """
+    pos = column > tol
+    safe = jnp.where(pos, column, 1.0)
+    scaled = keys / safe[:, None]
+
+    def refine(c, cand):
+        vals = scaled[:, c]
+        best = jnp.min(jnp.where(cand, vals, jnp.inf))
+        return cand & (vals <= best + tol * (1.0 + jnp.abs(best)))
+
+    cand = jax.lax.fori_loop(0, keys.shape[1], refine, pos)
+    return jnp.argmax(cand), jnp.any(pos)

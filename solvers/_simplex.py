@@ -1,0 +1,358 @@
+r"""Primal and dual simplex on the pivot kernel, for LPs in inequality form.
+
+Both methods solve one (unbatched) program in inequality form
+
+.. math:: \min_x c^\top x \quad \text{s.t.} \quad G x \le h,\; x \ge 0
+
+(an :class:`InequalityLP`), are :class:`socialign.kernel.IterativeSolver` objects (one pivot per
+``step``, run by :func:`socialign.kernel.iterate`), and pivot with :mod:`._pivot` under its one
+tolerance rule. They need no phase 1:
+
+- :class:`PrimalSimplex` starts from the slack basis, which is primal feasible when ``h >= 0``;
+  it works on the compact (Tucker) tableau ``[[G, h], [c, 0]]`` (rows: basic variables, columns:
+  non-basic ones), enters the most negative reduced cost (Dantzig) and switches to Bland's rule
+  after ``2 (m + n)`` pivots so degenerate programs cannot cycle. A column without a positive
+  entry is a ray: ``UNBOUNDED``.
+- :class:`DualSimplex` starts from the slack basis too, which is dual feasible when ``c >= 0``;
+  it works on the full tableau ``[[G, I, h], [c, 0, 0]]``, leaves the most infeasible row,
+  enters by the dual ratio test and switches to Bland's rule after ``2 (m + n)`` pivots. A
+  negative row without a negative entry is a Farkas certificate: ``INFEASIBLE``. (This is the
+  batched dual simplex that ``mechanisms`` used for Grossman-Hart min-pay programs: tiny dense
+  tableaux, so a ``vmap``-ed chunk of programs pivots in a few fused array passes.)
+
+:func:`verify` checks every answer on the original data ``(c, G, h)``, never on the tableau:
+``CONVERGED`` only when the primal point, the dual point and the duality gap are within ``tol``
+(relative, in the backward-error sense); ``INFEASIBLE``/``UNBOUNDED`` only when the Farkas ray
+checks out; otherwise ``CERTIFICATE_ABOVE_TOLERANCE``. The members that :func:`verify` does not
+certify are what ``linprog(method="auto")`` hands to the interior-point method.
+
+References: G. B. Dantzig, *Linear Programming and Extensions*, 1963; C. E. Lemke, "The dual
+method of solving the linear programming problem", Naval Res. Logist. Q. 1954; R. G. Bland, "New
+finite pivoting rules for the simplex method", Math. Oper. Res. 1977.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ..kernel import IterativeSolver, Result, pytree_dataclass, scale_of
+from ._pivot import dual_ratio_test, exchange, pivot, primal_ratio_test, threshold
+
+__all__ = ["DualSimplex", "InequalityLP", "PrimalSimplex", "SimplexAnswer", "verify"]
+
+
+@pytree_dataclass
+class InequalityLP:
+    """One LP ``min c x, G x <= h, x >= 0`` (no batch axes; batch with the kernel's batch_map).
+
+    Attributes:
+      c: ``[n]`` objective.
+      G: ``[m, n]`` constraint matrix.
+      h: ``[m]`` right-hand side.
+      active: bool scalar; ``False`` makes a method stop at once with ``FAILED`` (how
+        ``linprog(method="auto")`` skips members that another method has already certified:
+        under ``vmap`` a loop whose members are all inactive costs nothing).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._simplex import InequalityLP
+      >>> InequalityLP(jnp.ones(2), jnp.ones((1, 2)), jnp.ones(1)).G.shape
+      (1, 2)
+    """
+
+    c: jax.Array
+    G: jax.Array
+    h: jax.Array
+    active: jax.Array = True
+
+
+@pytree_dataclass
+class SimplexAnswer:
+    """A simplex method's answer for one :class:`InequalityLP`, verified on its data.
+
+    Attributes:
+      x: ``[n]`` primal point.
+      y: ``[m]`` multipliers of ``G x <= h`` (non-positive, scipy's sign convention).
+      ray: ``[m]`` (dual simplex: a Farkas ray ``w >= 0, G^T w >= 0, h^T w < 0``) or ``[n]``
+        (primal simplex: a direction ``d >= 0, G d <= 0, c^T d < 0``); zero when not used.
+      status: ``int32`` :class:`socialign.kernel.Result` code after verification.
+      num_steps: ``int32`` pivots taken.
+    """
+
+    x: jax.Array
+    y: jax.Array
+    ray: jax.Array
+    status: jax.Array
+    num_steps: jax.Array
+
+
+def verify(lp: InequalityLP, x, y, status, tol):
+    """Check a claimed answer on the original data and return its verified status code.
+
+    ``CONVERGED`` stays only when ``max(G x - h, -x, 0) <= tol (|h| + |G| |x|)``,
+    ``max(G^T y - c, y, 0) <= tol (|c| + |G| |y|)`` and ``|c x - h y| <= tol (|c x| + |h y|)``
+    (scales are max-norms); a claim that fails the check becomes
+    ``CERTIFICATE_ABOVE_TOLERANCE``; other codes pass through (the simplex methods check their
+    ``INFEASIBLE``/``UNBOUNDED`` rays on the data themselves).
+
+    Args:
+      lp: the :class:`InequalityLP`.
+      x: ``[n]``, y: ``[m]``: the primal and dual points.
+      status: the method's claim, an ``int32`` code.
+      tol: relative tolerance (the LP family's :func:`socialign.kernel.lp_tol` by default).
+
+    Returns:
+      ``(status, primal_residual, dual_residual, gap)``: the verified code, the largest
+      constraint violation, the largest dual violation (both absolute) and ``|c x - h y|``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.solvers._simplex import InequalityLP, verify
+      >>> lp = InequalityLP(jnp.array([1.]), jnp.array([[-1.]]), jnp.array([-2.]))
+      >>> int(verify(lp, jnp.array([2.]), jnp.array([-1.]), 0, 1e-9)[0])
+      0
+    """
+    c, G, h = lp.c, lp.G, lp.h
+    a = scale_of(G)
+    p_res = jnp.maximum(jnp.max(G @ x - h, initial=0.0), jnp.max(-x, initial=0.0))
+    d_res = jnp.maximum(jnp.max(G.T @ y - c, initial=0.0), jnp.max(y, initial=0.0))
+    fun, dual = c @ x, h @ y
+    gap = jnp.abs(fun - dual)
+    ok = ((p_res <= tol * (scale_of(h) + a * scale_of(x)))
+          & (d_res <= tol * (scale_of(c) + a * scale_of(y)))
+          & (gap <= tol * jnp.maximum(jnp.abs(fun), jnp.abs(dual)) + jnp.finfo(c.dtype).tiny))
+    status = jnp.asarray(status, jnp.int32)
+    verified = jnp.where((status == Result.CONVERGED) & ~ok, Result.CERTIFICATE_ABOVE_TOLERANCE,
+                         status)
+    return verified.astype(jnp.int32), p_res, d_res, gap
+
+
+def _farkas_ok(G, h, w, tol):
+    s = scale_of(w)
+    lhs = G.T @ w
+    return ((jnp.min(w) >= -tol * s) & (jnp.min(lhs, initial=0.0) >= -tol * s * scale_of(G))
+            & (h @ w < -tol * s * scale_of(h)))
+
+
+def _descent_ok(c, G, d, tol):
+    s = scale_of(d)
+    return ((jnp.min(d) >= -tol * s) & (jnp.max(G @ d, initial=0.0) <= tol * s * scale_of(G))
+            & (c @ d < -tol * s * scale_of(c)))
+
+
+# --------------------------------------------------------------------------------------------
+@pytree_dataclass
+class DualSimplexState:
+    """State of :class:`DualSimplex` on one ``m x n`` program.
+
+    Attributes:
+      tableau: ``[m + 1, n + m + 1]``: rows ``[G, I, h]`` under the current basis, then the
+        reduced costs ``[c, 0]`` (last column: right-hand side).
+      basis: ``int32 [m]`` column index of each row's basic variable (slack ``i`` is ``n + i``).
+      status: ``int32``: ``-1`` while pivoting, else the :class:`socialign.kernel.Result` claim.
+      row, col: ``int32`` the next pivot (or, when ``status == INFEASIBLE``, ``row`` is the
+        Farkas row).
+      num_pivots: ``int32``.
+      thresholds: ``(pivot threshold of G, threshold of h, applicable)``, computed once.
+    """
+
+    tableau: jax.Array
+    basis: jax.Array
+    status: jax.Array
+    row: jax.Array
+    col: jax.Array
+    num_pivots: jax.Array
+    thresholds: tuple
+
+
+@pytree_dataclass
+class DualSimplex(IterativeSolver):
+    """The dual simplex method on the pivot kernel (see the module docstring).
+
+    Applies to :class:`InequalityLP` with ``c >= 0`` (a member with a negative cost stops at
+    once with ``FAILED``: use :class:`PrimalSimplex` or the interior-point method). One pivot
+    per ``step``; ``terminate`` reads the claim computed with the pivot; :func:`verify` then
+    certifies it on the original data (see :meth:`answer`).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import iterate
+      >>> from socialign.solvers._simplex import DualSimplex, InequalityLP
+      >>> lp = InequalityLP(jnp.array([1., 1.]), jnp.array([[-1., -2.]]), jnp.array([-2.]))
+      >>> it = iterate(DualSimplex(), lp, 1e-6, jax.random.key(0), max_steps=10)
+      >>> DualSimplex().answer(lp, it.state, 1e-6).x.tolist()   # min x1 + x2, x1 + 2 x2 >= 2
+      [0.0, 1.0]
+    """
+
+    def _select(self, lp, T, basis, k, thr):
+        m, n = lp.G.shape
+        thr_a, thr_h, applicable = thr
+        rhs = T[:m, -1]
+        infeasible = rhs < -thr_h
+        bland = k >= 2 * (m + n)
+        big = n + m + 1
+        r = jnp.where(bland, jnp.argmin(jnp.where(infeasible, basis, big)), jnp.argmin(rhs))
+        optimal = ~jnp.any(infeasible)
+        row = T[r, :-1]
+        e, ok = dual_ratio_test(row, T[m, :-1], thr_a)
+        status = jnp.where(~applicable, Result.FAILED,
+                           jnp.where(optimal, Result.CONVERGED,
+                                     jnp.where(ok, -1, Result.INFEASIBLE)))
+        return status.astype(jnp.int32), r.astype(jnp.int32), e.astype(jnp.int32)
+
+    def init(self, lp: InequalityLP, key=None) -> DualSimplexState:
+        m, n = lp.G.shape
+        dtype = lp.G.dtype
+        top = jnp.concatenate([lp.G, jnp.eye(m, dtype=dtype), lp.h[:, None]], axis=1)
+        bottom = jnp.concatenate([jnp.maximum(lp.c, 0.0), jnp.zeros(m + 1, dtype)])[None]
+        T = jnp.concatenate([top, bottom], axis=0)
+        basis = jnp.arange(n, n + m, dtype=jnp.int32)
+        k = jnp.asarray(0, jnp.int32)
+        thr = (threshold(lp.G), threshold(lp.h), jnp.all(lp.c >= -threshold(lp.c)) & lp.active)
+        status, r, e = self._select(lp, T, basis, k, thr)
+        return DualSimplexState(T, basis, status, r, e, k, thr)
+
+    def step(self, lp: InequalityLP, st: DualSimplexState) -> DualSimplexState:
+        run = st.status < 0
+        T = pivot(st.tableau, st.row, st.col, run)
+        basis = jnp.where(run, st.basis.at[st.row].set(st.col), st.basis)
+        k = st.num_pivots + run.astype(jnp.int32)
+        status, r, e = self._select(lp, T, basis, k, st.thresholds)
+        return DualSimplexState(T, basis, jnp.where(run, status, st.status),
+                                jnp.where(run, r, st.row), jnp.where(run, e, st.col), k,
+                                st.thresholds)
+
+    def terminate(self, lp, st: DualSimplexState, tol):
+        return st.status >= 0, jnp.maximum(st.status, 0), jnp.zeros((), lp.G.dtype)
+
+    def answer(self, lp: InequalityLP, st: DualSimplexState, tol,
+               status=None) -> SimplexAnswer:
+        """Read ``x``, ``y`` and the Farkas ray off the final state and verify them.
+
+        ``status``: the code from :func:`socialign.kernel.iterate` (defaults to the state's claim).
+        """
+        m, n = lp.G.shape
+        T = st.tableau
+        z = jnp.zeros(n + m, T.dtype).at[st.basis].set(T[:m, -1])
+        x = jnp.maximum(z[:n], 0.0)
+        y = -T[m, n:n + m]
+        ray = T[st.row, n:n + m]
+        claim = jnp.maximum(st.status, 0) if status is None else status
+        code, *_ = verify(lp, x, y, claim, tol)
+        code = jnp.where((claim == Result.INFEASIBLE) & ~_farkas_ok(lp.G, lp.h, ray, tol),
+                             Result.CERTIFICATE_ABOVE_TOLERANCE, code).astype(jnp.int32)
+        return SimplexAnswer(x, y, ray, code, st.num_pivots)
+
+
+# --------------------------------------------------------------------------------------------
+@pytree_dataclass
+class PrimalSimplexState:
+    """State of :class:`PrimalSimplex` on one ``m x n`` program (compact Tucker tableau).
+
+    Attributes:
+      tableau: ``[m + 1, n + 1]``: rows are the basic variables, columns the non-basic ones, the
+        last column the basic values and the last row the reduced costs.
+      row_labels: ``int32 [m]`` basic variables (structural ``x_j`` is ``j``, slack ``s_i`` is
+        ``n + i``).
+      col_labels: ``int32 [n]`` non-basic variables.
+      num_pivots: ``int32``.
+    """
+
+    tableau: jax.Array
+    row_labels: jax.Array
+    col_labels: jax.Array
+    num_pivots: jax.Array
+
+
+@pytree_dataclass
+class PrimalSimplex(IterativeSolver):
+    """The primal simplex method on the compact Tucker tableau (see the module docstring).
+
+    Applies to :class:`InequalityLP` with ``h >= 0`` (a member with a negative right-hand side
+    stops at once with ``FAILED``: use :class:`DualSimplex` or the interior-point method). One
+    pivot per ``step``; a pivot after optimality is a no-op, so ``terminate`` may be checked
+    every few steps (``default_check_every = 8``).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import iterate
+      >>> from socialign.solvers._simplex import InequalityLP, PrimalSimplex
+      >>> lp = InequalityLP(jnp.array([-1., -2.]), jnp.array([[1., 1.]]), jnp.array([4.]))
+      >>> it = iterate(PrimalSimplex(), lp, 1e-6, jax.random.key(0), max_steps=10)
+      >>> PrimalSimplex().answer(lp, it.state, 1e-6).x.tolist()
+      [0.0, 4.0]
+    """
+
+    default_check_every = 8
+
+    def init(self, lp: InequalityLP, key=None) -> PrimalSimplexState:
+        m, n = lp.G.shape
+        dtype = lp.G.dtype
+        top = jnp.concatenate([lp.G, jnp.maximum(lp.h, 0.0)[:, None]], axis=1)
+        bottom = jnp.concatenate([lp.c, jnp.zeros(1, dtype)])[None]
+        return PrimalSimplexState(jnp.concatenate([top, bottom], axis=0),
+                                  jnp.arange(n, n + m, dtype=jnp.int32),
+                                  jnp.arange(n, dtype=jnp.int32), jnp.asarray(0, jnp.int32))
+
+    def _claim(self, lp, st):
+        """``(status or -1, entering column, leaving row)`` of the current tableau."""
+        m, n = lp.G.shape
+        T = st.tableau
+        thr_c = threshold(lp.c)
+        reduced = T[m, :n]
+        negative = reduced < -thr_c
+        bland = st.num_pivots >= 2 * (m + n)
+        big = n + m + 1
+        e = jnp.where(bland, jnp.argmin(jnp.where(negative, st.col_labels, big)),
+                      jnp.argmin(reduced))
+        r, ok = primal_ratio_test(T[:m, e], T[:m, n], threshold(lp.G), labels=st.row_labels,
+                                  bland=bland)
+        applicable = jnp.all(lp.h >= -threshold(lp.h)) & lp.active
+        status = jnp.where(~applicable, Result.FAILED,
+                           jnp.where(~jnp.any(negative), Result.CONVERGED,
+                                     jnp.where(ok, -1, Result.UNBOUNDED)))
+        return status.astype(jnp.int32), e, r
+
+    def step(self, lp: InequalityLP, st: PrimalSimplexState) -> PrimalSimplexState:
+        m, n = lp.G.shape
+        status, e, r = self._claim(lp, st)
+        run = status < 0
+        rows, cols = st.row_labels, st.col_labels
+        rows_new = jnp.where(jnp.arange(m) == r, cols[e], rows)
+        cols_new = jnp.where(jnp.arange(n) == e, rows[r], cols)
+        return PrimalSimplexState(jnp.where(run, exchange(st.tableau, r, e), st.tableau),
+                                  jnp.where(run, rows_new, rows), jnp.where(run, cols_new, cols),
+                                  st.num_pivots + run.astype(jnp.int32))
+
+    def terminate(self, lp, st: PrimalSimplexState, tol):
+        status, _, _ = self._claim(lp, st)
+        return status >= 0, jnp.maximum(status, 0), jnp.zeros((), lp.G.dtype)
+
+    def primal_dual(self, lp: InequalityLP, st: PrimalSimplexState):
+        """``(x [n], y [m])`` read off the tableau (``y <= 0``, scipy's sign convention)."""
+        m, n = lp.G.shape
+        T = st.tableau
+        x = jnp.zeros(n + m, T.dtype).at[st.row_labels].set(T[:m, n])[:n]
+        y = -jnp.zeros(n + m, T.dtype).at[st.col_labels].set(T[m, :n])[n:]
+        return jnp.maximum(x, 0.0), jnp.minimum(y, 0.0)
+
+    def answer(self, lp: InequalityLP, st: PrimalSimplexState, tol,
+               status=None) -> SimplexAnswer:
+        """Read ``x``, ``y`` and the unbounded ray off the final state and verify them.
+
+        ``status``: the code from :func:`socialign.kernel.iterate` (defaults to the claim).
+        """
+        m, n = lp.G.shape
+        claim, e, _ = self._claim(lp, st)
+        claim = jnp.maximum(claim, 0) if status is None else status
+        x, y = self.primal_dual(lp, st)
+        # the ray of an unbounded column e: x_e grows, basic structurals fall by T[:, e]
+        T = st.tableau
+        d = jnp.zeros(n + m, T.dtype).at[st.col_labels[e]].set(1.0)
+        d = d.at[st.row_labels].add(-T[:m, e])
+        ray = d[:n]
+        code, *_ = verify(lp, x, y, claim, tol)
+        code = jnp.where((claim == Result.UNBOUNDED) & ~_descent_ok(lp.c, lp.G, ray, tol),
+                         Result.CERTIFICATE_ABOVE_TOLERANCE, code).astype(jnp.int32)
+        return SimplexAnswer(x, y, ray, code, st.num_pivots)
