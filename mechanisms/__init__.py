@@ -15,7 +15,14 @@ from ._contracts import (
     optimal_contract,
 )
 from ._design import Design, Designer, design
-from ._len import LENContract, LENModel, len_closed_form, len_optimal_contract
+from ._len import (
+    LENClosedForm,
+    LENContract,
+    LENModel,
+    LENNumeric,
+    len_closed_form,
+    len_optimal_contract,
+)
 from ._persuasion import BayesianPersuasion, OptimalSignal, SignalingScheme, optimal_signal
 from ._principal_agent import (
     CARA,
@@ -65,8 +72,10 @@ __all__ = [
     "Designer",
     "DirectMechanism",
     "FiniteMechanismDesign",
+    "LENClosedForm",
     "LENContract",
     "LENModel",
+    "LENNumeric",
     "Log",
     "LogSurplus",
     "Menu",

@@ -17,12 +17,12 @@ def test_oracle_and_batched_numeric_agrees_with_closed_form():
     m = M.LENModel(r, c, s2, R)
     cf, num = M.len_closed_form(m), M.len_optimal_contract(m)
     assert float(cf.slope[1]) == pytest.approx(0.5) and float(cf.effort[1]) == pytest.approx(0.5)
-    assert float(cf.principal_profit[1]) == pytest.approx(0.25)
-    assert float(cf.first_best_profit[1]) == pytest.approx(0.5)
+    assert float(cf.principal_value[1]) == pytest.approx(0.25)
+    assert float(cf.first_best_value[1]) == pytest.approx(0.5)
     assert float(num.slope[1]) == pytest.approx(0.5, abs=1e-8)
-    assert float(num.principal_profit[1]) == pytest.approx(0.25, abs=1e-12)
+    assert float(num.principal_value[1]) == pytest.approx(0.25, abs=1e-12)
     assert np.all(np.asarray(num.result) == Result.CONVERGED)
-    for f in ("slope", "intercept", "effort", "principal_profit", "first_best_profit"):
+    for f in ("slope", "intercept", "effort", "principal_value", "first_best_value"):
         np.testing.assert_allclose(getattr(num, f), getattr(cf, f), rtol=1e-7, atol=1e-8)
     assert float(cf.slope[0]) == pytest.approx(1.0)
     assert np.all(np.asarray(cf.agency_cost) >= -1e-12)
