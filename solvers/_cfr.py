@@ -48,15 +48,15 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from ..kernel import pytree_dataclass, static_field
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import chance_reach, decision_rows, edge_table
-from ._solve import Solver, _dataclass_solver
+from ._solve import Solver, _float_setting, _real_setting
 
 __all__ = ["CFR", "CFRPlus", "DiscountedCFR", "PredictiveCFRPlus", "MCCFR", "CFRState",
            "MCCFRState", "counterfactual_values", "regret_matching"]
@@ -204,12 +204,7 @@ def _check_bool(x, name):
         raise TypeError(f"{name} must be a bool, got {type(x).__name__}")
 
 
-def _check_real(x, name, lo=-math.inf):
-    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or x < lo:
-        raise ValueError(f"{name} must be a finite real number >= {lo}, got {x!r}")
-
-
-@_dataclass_solver
+@pytree_dataclass
 class CFR(_CFRFamily):
     """Vanilla CFR (Zinkevich, Johanson, Bowling & Piccione, NeurIPS 2007).
 
@@ -225,13 +220,13 @@ class CFR(_CFRFamily):
       True
     """
 
-    alternating: bool = True
+    alternating: bool = static_field(default=True)
 
     def __post_init__(self):
         _check_bool(self.alternating, "alternating")
 
 
-@_dataclass_solver
+@pytree_dataclass
 class CFRPlus(_CFRFamily):
     """CFR+ (Tammelin 2014; Tammelin, Burch, Johanson & Bowling, IJCAI 2015).
 
@@ -248,7 +243,7 @@ class CFRPlus(_CFRFamily):
       True
     """
 
-    alternating: bool = True
+    alternating: bool = static_field(default=True)
 
     def __post_init__(self):
         _check_bool(self.alternating, "alternating")
@@ -260,7 +255,7 @@ class CFRPlus(_CFRFamily):
         return jnp.maximum(regrets + inst, 0.0)
 
 
-@_dataclass_solver
+@pytree_dataclass
 class DiscountedCFR(_CFRFamily):
     """Discounted CFR, DCFR(alpha, beta, gamma) (Brown & Sandholm, AAAI 2019).
 
@@ -281,13 +276,12 @@ class DiscountedCFR(_CFRFamily):
     alpha: float = 1.5
     beta: float = 0.0
     gamma: float = 2.0
-    alternating: bool = True
+    alternating: bool = static_field(default=True)
 
     def __post_init__(self):
         _check_bool(self.alternating, "alternating")
-        _check_real(self.alpha, "alpha")
-        _check_real(self.beta, "beta")
-        _check_real(self.gamma, "gamma")
+        for name in ("alpha", "beta", "gamma"):
+            object.__setattr__(self, name, _real_setting(getattr(self, name), name))
 
     def _weight(self, t):
         return t**self.gamma
@@ -299,7 +293,7 @@ class DiscountedCFR(_CFRFamily):
         return jnp.where(rows, jnp.where(r >= 0, r * pos, r * neg), r)
 
 
-@_dataclass_solver
+@pytree_dataclass
 class PredictiveCFRPlus(_CFRFamily):
     """Predictive CFR+ (Farina, Kroer & Sandholm, AAAI 2021).
 
@@ -317,11 +311,11 @@ class PredictiveCFRPlus(_CFRFamily):
     """
 
     gamma: float = 2.0
-    alternating: bool = True
+    alternating: bool = static_field(default=True)
 
     def __post_init__(self):
         _check_bool(self.alternating, "alternating")
-        _check_real(self.gamma, "gamma")
+        object.__setattr__(self, "gamma", _real_setting(self.gamma, "gamma"))
 
     def _weight(self, t):
         return t**self.gamma
@@ -333,7 +327,7 @@ class PredictiveCFRPlus(_CFRFamily):
         return regret_matching(regrets + last, legal)
 
 
-@_dataclass_solver
+@pytree_dataclass
 class MCCFR(Solver):
     """Outcome-sampling Monte Carlo CFR (Lanctot, Waugh, Zinkevich & Bowling, NeurIPS 2009).
 
@@ -361,14 +355,13 @@ class MCCFR(Solver):
     """
 
     epsilon: float = 0.6
-    num_samples: int = 1
+    num_samples: int = static_field(default=1)
 
     game_types = (ExtensiveFormGame,)
 
     def __post_init__(self):
-        _check_real(self.epsilon, "epsilon", 0.0)
-        if self.epsilon > 1:
-            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        object.__setattr__(self, "epsilon", _float_setting(self.epsilon, "epsilon",
+                                                           allow_zero=True, upper=1.0))
         if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int) or \
                 self.num_samples < 1:
             raise ValueError(f"num_samples must be a positive int, got {self.num_samples!r}")

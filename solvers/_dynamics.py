@@ -28,10 +28,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..kernel import check_positive_scalar
+from ..kernel import pytree_dataclass, static_field
 from ._game import NormalFormGame
 from ._metrics import _action_values
-from ._solve import Solver, _dataclass_solver
+from ._solve import Solver, _float_setting
 
 __all__ = [
     "RegretMatching",
@@ -88,11 +88,6 @@ def _project_simplex(v: jax.Array) -> jax.Array:
     return jnp.maximum(v - theta, 0.0)
 
 
-def _check_rate(value, name: str) -> float:
-    check_positive_scalar(value, name)
-    return float(value)
-
-
 class _NormalFormDynamics(Solver):
     game_types = (NormalFormGame,)
 
@@ -125,7 +120,7 @@ def _rm_init(game: NormalFormGame) -> RegretMatchingState:
     )
 
 
-@_dataclass_solver
+@pytree_dataclass
 class RegretMatching(_NormalFormDynamics):
     """Regret matching (Hart and Mas-Colell 2000), simultaneous updates, uniform averaging.
 
@@ -162,7 +157,7 @@ class RegretMatching(_NormalFormDynamics):
         return state.average
 
 
-@_dataclass_solver
+@pytree_dataclass
 class RegretMatchingPlus(_NormalFormDynamics):
     """Regret matching+ (Tammelin 2014), simultaneous updates, optionally linear averaging.
 
@@ -186,7 +181,7 @@ class RegretMatchingPlus(_NormalFormDynamics):
       0
     """
 
-    linear_averaging: bool = True
+    linear_averaging: bool = static_field(default=True)
 
     def __post_init__(self):
         if not isinstance(self.linear_averaging, bool):
@@ -234,7 +229,7 @@ def _recentre(z: jax.Array) -> jax.Array:
     return z - jnp.max(z)
 
 
-@_dataclass_solver
+@pytree_dataclass
 class Hedge(_NormalFormDynamics):
     """Hedge / multiplicative weights (Freund and Schapire 1999) with a constant learning rate.
 
@@ -260,8 +255,8 @@ class Hedge(_NormalFormDynamics):
     learning_rate: float = 0.1
 
     def __post_init__(self):
-        object.__setattr__(self, "learning_rate", _check_rate(self.learning_rate,
-                                                              "learning_rate"))
+        object.__setattr__(self, "learning_rate", _float_setting(self.learning_rate,
+                                                                 "learning_rate"))
 
     def init(self, game, key=None) -> HedgeState:
         zeros = tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions)
@@ -296,7 +291,7 @@ class OptimisticHedgeState(NamedTuple):
     count: jax.Array
 
 
-@_dataclass_solver
+@pytree_dataclass
 class OptimisticHedge(_NormalFormDynamics):
     """Optimistic Hedge / optimistic multiplicative weights; reports the LAST iterate.
 
@@ -326,8 +321,8 @@ class OptimisticHedge(_NormalFormDynamics):
     learning_rate: float = 0.1
 
     def __post_init__(self):
-        object.__setattr__(self, "learning_rate", _check_rate(self.learning_rate,
-                                                              "learning_rate"))
+        object.__setattr__(self, "learning_rate", _float_setting(self.learning_rate,
+                                                                 "learning_rate"))
 
     def init(self, game, key=None) -> OptimisticHedgeState:
         zeros = tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions)
@@ -360,7 +355,7 @@ class FictitiousPlayState(NamedTuple):
     count: jax.Array
 
 
-@_dataclass_solver
+@pytree_dataclass
 class FictitiousPlay(_NormalFormDynamics):
     """Simultaneous fictitious play (Brown 1951; Robinson 1951).
 
@@ -407,7 +402,7 @@ class ReplicatorState(NamedTuple):
     count: jax.Array
 
 
-@_dataclass_solver
+@pytree_dataclass
 class ReplicatorDynamics(_NormalFormDynamics):
     """Projected discrete-time (Euler) replicator dynamics, multi-population; reports the last
     iterate.
@@ -436,7 +431,7 @@ class ReplicatorDynamics(_NormalFormDynamics):
     step_size: float = 0.1
 
     def __post_init__(self):
-        object.__setattr__(self, "step_size", _check_rate(self.step_size, "step_size"))
+        object.__setattr__(self, "step_size", _float_setting(self.step_size, "step_size"))
 
     def init(self, game, key=None) -> ReplicatorState:
         return ReplicatorState(_uniform(game), jnp.zeros((), jnp.int32))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections.abc import Sequence
 
 import jax
@@ -54,10 +55,21 @@ TERMINAL = -2
 
 
 class _Tree:
-    """Static, hashable structure of a compiled game tree (numpy arrays; hashed by content)."""
+    """Static, hashable structure of a compiled game tree (numpy arrays; hashed by content).
+
+    Immutable: its arrays are read-only and attributes cannot be set after construction (it is
+    a key of the jit cache and of :func:`functools.lru_cache`-d tables). Fields whose names start
+    with ``_`` (the OpenSpiel game a tree came from) are not hashed.
+    """
 
     def __init__(self, **fields):
-        self.__dict__.update(fields)
+        for name, val in fields.items():
+            if isinstance(val, np.ndarray):
+                val.setflags(write=False)
+            elif isinstance(val, tuple) and not name.startswith("_"):
+                for arr in val:
+                    if isinstance(arr, np.ndarray):
+                        arr.setflags(write=False)
         h = hashlib.sha1()
         for name in sorted(fields):
             if name.startswith("_"):
@@ -67,7 +79,14 @@ class _Tree:
             for arr in _flatten_arrays(val):
                 h.update(str(arr.shape).encode() + str(arr.dtype).encode())
                 h.update(np.ascontiguousarray(arr).tobytes())
-        self.digest = h.hexdigest()
+        self.__dict__.update(fields)
+        self.__dict__["digest"] = h.hexdigest()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a compiled game tree is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"a compiled game tree is immutable (cannot delete {name!r})")
 
     def __hash__(self):
         return hash(self.digest)
@@ -96,7 +115,7 @@ def _flatten_arrays(val):
 
 
 def _compile(parent, kind, infoset, col, edge_prob, node_util, num_players, *,
-             infoset_keys=None, infoset_action_ids=None):
+             infoset_keys=None, infoset_action_ids=None, private=None):
     """Compile node arrays into a :class:`_Tree` plus the leaf arrays (utilities, chance probs).
 
     Args (numpy, one entry per node): ``parent`` (-1 at the root), ``kind`` (player >= 0,
@@ -299,6 +318,7 @@ def _compile(parent, kind, infoset, col, edge_prob, node_util, num_players, *,
         levels=tuple(levels), root=root, node_kind=kind.astype(np.int32), node_row=node_row,
         node_children=node_children, infoset_keys=tuple(infoset_keys),
         infoset_action_ids=np.asarray(infoset_action_ids, np.int64),
+        **(private or {}),
     )
     return tree, utilities, chance_probs
 
@@ -423,7 +443,8 @@ class ExtensiveFormGame:
 
         Example:
           >>> import jax; jax.config.update("jax_enable_x64", True)
-          >>> import jax.numpy as jnp, solvers
+          >>> import jax.numpy as jnp
+          >>> from socialign import solvers
           >>> g = solvers.ExtensiveFormGame.from_openspiel("kuhn_poker")
           >>> g.with_utilities(g.utilities * jnp.arange(1., 5.)[:, None, None]).batch_shape
           (4,)
@@ -434,12 +455,22 @@ class ExtensiveFormGame:
                              f"{self.num_players}]; got {tuple(utilities.shape)}")
         batch = tuple(utilities.shape[:-2])
         cp = self.chance_probs
-        if tuple(cp.shape[:-2]) != batch:
-            first = cp.reshape(-1, *cp.shape[-2:])
-            if not bool(np.all(np.asarray(first == first[:1]))) if is_concrete(first) else True:
-                raise ValueError(f"utilities has batch shape {batch} but this game's chance "
-                                 f"probabilities vary over batch shape {tuple(cp.shape[:-2])}")
-            cp = jnp.broadcast_to(first[0], (*batch, *cp.shape[-2:]))
+        cp_batch, cp_event = tuple(cp.shape[:-2]), tuple(cp.shape[-2:])
+        if cp_batch != batch:
+            if cp_batch:
+                # the chance probabilities of a batched game carry over only if they are the same
+                # for every member (checked on concrete values; traced ones cannot be checked)
+                flat = cp.reshape(math.prod(cp_batch), *cp_event)
+                if not is_concrete(flat):
+                    raise ValueError(
+                        f"utilities has batch shape {batch} but this game's chance "
+                        f"probabilities have batch shape {cp_batch}; pass utilities with batch "
+                        f"shape {cp_batch}, or start from an unbatched game")
+                if not bool(np.all(np.asarray(flat) == np.asarray(flat[:1]))):
+                    raise ValueError(f"utilities has batch shape {batch} but this game's chance "
+                                     f"probabilities vary over batch shape {cp_batch}")
+                cp = flat[0]
+            cp = jnp.broadcast_to(cp, (*batch, *cp_event))
         return ExtensiveFormGame(utilities, cp, self.tree)
 
     @staticmethod
@@ -648,9 +679,8 @@ class ExtensiveFormGame:
         tree, u, chance = _compile(
             np.asarray(parent), np.asarray(kind), np.asarray(infoset), np.asarray(col),
             np.asarray(eprob), np.asarray(util, np.float64), n,
-            infoset_keys=tuple(keys), infoset_action_ids=ids)
-        tree._pyspiel_game = game
-        tree._pyspiel_states = states
+            infoset_keys=tuple(keys), infoset_action_ids=ids,
+            private={"_pyspiel_game": game, "_pyspiel_states": tuple(states)})
         dtype = jnp.result_type(float)
         return cls(jnp.asarray(u, dtype), jnp.asarray(chance, dtype), tree)
 

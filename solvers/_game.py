@@ -46,6 +46,18 @@ class NormalFormGame:
                     f"payoffs must have shape [players, A_1, ..., A_n]; got rank {payoffs.ndim}"
                 )
             num_players = payoffs.shape[0]
+            # every n with a player axis of length n in the right place is a valid reading
+            # (n = shape[0] unbatched; a smaller n with leading batch axes): refuse to guess
+            readings = [n for n in range(1, payoffs.ndim)
+                        if payoffs.shape[payoffs.ndim - n - 1] == n]
+            if len(readings) > 1:
+                shape = tuple(payoffs.shape)
+                options = "; ".join(
+                    f"num_players={n}: batch {shape[:len(shape) - n - 1]} of "
+                    f"{'x'.join(map(str, shape[len(shape) - n:]))} games" for n in readings)
+                raise ValueError(
+                    f"payoffs of shape {shape} can be read in {len(readings)} ways ({options}); "
+                    f"pass num_players to say which")
         num_players = check_positive_int(num_players, "num_players")
         if payoffs.ndim < num_players + 1:
             raise ValueError(

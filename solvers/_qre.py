@@ -30,10 +30,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result, as_float_array, check_finite, check_positive_int, is_concrete
+from ..kernel import (
+    Result,
+    as_float_array,
+    check_finite,
+    check_positive_int,
+    is_concrete,
+    pytree_dataclass,
+    static_field,
+)
 from ._game import NormalFormGame
 from ._metrics import _action_values, _gains
-from ._solve import Solver, _dataclass_solver
+from ._solve import Solver, _float_setting
 
 __all__ = ["quantal_response", "LogitQRE", "LogitQREState"]
 
@@ -137,7 +145,7 @@ class LogitQREState(NamedTuple):
     num_rejected: jax.Array
 
 
-@_dataclass_solver
+@pytree_dataclass
 class LogitQRE(Solver):
     """Logit quantal response equilibrium by homotopy continuation (McKelvey-Palfrey; Turocy).
 
@@ -182,9 +190,9 @@ class LogitQRE(Solver):
     """
 
     temperature: float | None = None
-    homotopy: bool = False
+    homotopy: bool = static_field(default=False)
     final_temperature: float = 1e-8
-    newton_steps: int = 6
+    newton_steps: int = static_field(default=6)
     game_types = (NormalFormGame,)
 
     def __post_init__(self):
@@ -200,9 +208,10 @@ class LogitQRE(Solver):
             if self.temperature is None:
                 raise ValueError("temperature is required when homotopy=False, e.g. "
                                  "LogitQRE(temperature=0.5)")
-            object.__setattr__(self, "temperature", _positive(self.temperature, "temperature"))
+            object.__setattr__(self, "temperature",
+                               _float_setting(self.temperature, "temperature"))
         object.__setattr__(self, "final_temperature",
-                           _positive(self.final_temperature, "final_temperature"))
+                           _float_setting(self.final_temperature, "final_temperature"))
         object.__setattr__(self, "newton_steps", check_positive_int(self.newton_steps,
                                                                     "newton_steps"))
 
@@ -300,18 +309,38 @@ class LogitQRE(Solver):
         code = jnp.where(ok, Result.CONVERGED, Result.FAILED).astype(jnp.int32)
         return done, code, cert
 
+    @property
+    def differentiable(self) -> bool:
+        """``True`` at a fixed temperature; the homotopy's selection has no smooth conditions."""
+        return not self.homotopy
+
+    def residual(self, game, strategies) -> tuple:
+        """The logit fixed point ``s_i - softmax(v_i(s_-i) / T)`` per player (``homotopy=False``).
+
+        Zero exactly at a logit QRE at ``temperature``; :func:`solvers.solve` differentiates the
+        answer through it by the implicit function theorem (with respect to the payoffs and
+        ``temperature``).
+
+        Args:
+          game: one (unbatched) :class:`NormalFormGame`.
+          strategies: one mixed strategy ``[A_i]`` per player.
+
+        Returns:
+          A tuple of ``[A_i]`` arrays, one per player.
+
+        Raises:
+          TypeError: in homotopy mode (there is no fixed temperature).
+        """
+        if self.homotopy:
+            raise TypeError("LogitQRE(homotopy=True) selects an equilibrium by tracing a branch; "
+                            "it has no optimality conditions to differentiate")
+        temperature = jnp.asarray(self.temperature, game.dtype)
+        vals = _action_values(game, strategies)
+        return tuple(s - jax.nn.softmax(v / temperature) for s, v in zip(strategies, vals))
+
     def stats(self, game, state: LogitQREState) -> dict:
         lam = state.x[-1]
         temp = jnp.where(lam > 0, 1.0 / jnp.where(lam > 0, lam, 1.0), jnp.inf)
         return {"temperature": temp, "num_accepted": state.num_accepted,
                 "num_rejected": state.num_rejected}
 
-
-def _positive(x, name: str) -> float:
-    try:
-        v = float(x)
-    except Exception:
-        raise TypeError(f"{name} must be a real number, got {x!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return v

@@ -35,18 +35,19 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result
+from ..kernel import Result, pytree_dataclass
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import chance_reach
 from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
 from ._metrics import nash_conv
-from ._solve import Solver, _dataclass_solver
+from ._solve import Solver, _float_setting
 
 __all__ = ["SequenceFormLP", "sequence_form"]
 
@@ -60,14 +61,13 @@ class _SeqForm(NamedTuple):
     seq_cols: tuple  # per player: [|I_i|, A] sequence index of (I, a), -1 if illegal
 
 
-_CACHE: dict = {}
-
-
+@functools.lru_cache(maxsize=16)
 def sequence_form(tree) -> _SeqForm:
-    """Static sequence-form tables of a compiled tree (cached per tree)."""
-    hit = _CACHE.get(tree)
-    if hit is not None:
-        return hit
+    """Static sequence-form tables of a compiled tree (a bounded cache keyed by the tree).
+
+    The tree is immutable and hashed by content, and the tables are computed from it without
+    changing it; the cache keeps the 16 most recently used trees.
+    """
     I, A = tree.num_infosets, tree.max_actions
     seq_of, n_seq, Es, z_seq, inf_rows, seq_cols = [], [], [], [], [], []
     for i in range(2):
@@ -92,10 +92,10 @@ def sequence_form(tree) -> _SeqForm:
         z_seq.append(m[tree.last_seq[i]])
         inf_rows.append(rows)
         seq_cols.append(cols)
-    out = _SeqForm(tuple(seq_of), tuple(n_seq), tuple(Es), tuple(z_seq), tuple(inf_rows),
-                   tuple(seq_cols))
-    _CACHE[tree] = out
-    return out
+    for arr in (*seq_of, *Es, *z_seq, *inf_rows, *seq_cols):
+        arr.setflags(write=False)
+    return _SeqForm(tuple(seq_of), tuple(n_seq), tuple(Es), tuple(z_seq), tuple(inf_rows),
+                    tuple(seq_cols))
 
 
 class SequenceFormState(NamedTuple):
@@ -104,7 +104,7 @@ class SequenceFormState(NamedTuple):
     ipm: IPMState
 
 
-@_dataclass_solver
+@pytree_dataclass
 class SequenceFormLP(Solver):
     """Exact equilibrium of a two-player zero-sum extensive-form game (sequence-form LP).
 
@@ -124,6 +124,10 @@ class SequenceFormLP(Solver):
     lp_tol: float | None = None
     game_types = (ExtensiveFormGame,)
 
+    def __post_init__(self):
+        if self.lp_tol is not None:
+            object.__setattr__(self, "lp_tol", _float_setting(self.lp_tol, "lp_tol"))
+
     def validate(self, game) -> None:
         super().validate(game)
         if game.num_players != 2:
@@ -137,8 +141,6 @@ class SequenceFormLP(Solver):
                 raise ValueError("SequenceFormLP needs a zero-sum (or constant-sum) game: "
                                  "utilities must sum to the same constant at every terminal; "
                                  "use a CFR solver for general-sum games")
-        if self.lp_tol is not None and not (isinstance(self.lp_tol, float) and self.lp_tol > 0):
-            raise ValueError(f"lp_tol must be a positive float, got {self.lp_tol!r}")
 
     def _lp(self, game):
         sf = sequence_form(game.tree)

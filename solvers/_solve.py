@@ -23,6 +23,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..kernel import (
     ImplicitAdjoint,
@@ -33,6 +34,7 @@ from ..kernel import (
     check_positive_int,
     check_positive_scalar,
     default_tol,
+    is_concrete,
     iterate,
     raise_if_failed,
 )
@@ -82,6 +84,16 @@ class Solver(IterativeSolver):
         """Optimality conditions of the answer (zero at a solution); ``None``: not defined."""
         return None
 
+    @property
+    def differentiable(self) -> bool:
+        """Whether ``solve`` may differentiate the answer through :meth:`residual`.
+
+        True when the solver's class defines :meth:`residual`; a solver whose mode has no
+        optimality conditions (e.g. ``LogitQRE(homotopy=True)``) overrides this to ``False``,
+        and gradients then raise a ``TypeError``.
+        """
+        return type(self).residual is not Solver.residual
+
     def joint(self, game, state):
         """Joint distribution over action profiles for correlated concepts, else ``None``."""
         return None
@@ -104,9 +116,15 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
     it = iterate(solver_ng, game_ng, tol, key, max_steps=max_steps, check_every=check_every)
     state = it.state
     strategies = solver_ng.strategies(game_ng, state)
-    residual = type(solver).residual if type(solver).residual is not Solver.residual else None
-    strategies = adjoint.apply(_params_residual(residual) if residual else None, strategies,
-                               (solver, game), who=type(solver).__name__)
+    who = type(solver).__name__
+    if solver.differentiable:
+        residual = _params_residual(type(solver).residual)
+    else:
+        # a residual that refuses: the backward pass raises a TypeError naming the solver. (The
+        # kernel's ``no_gradient`` stops the gradient of its input first, so JAX never calls its
+        # backward pass and the gradient would be silently zero.)
+        residual = _refusing_residual(who)
+    strategies = adjoint.apply(residual, strategies, (solver, game), who=who)
     conv = nash_conv(game, strategies)
     values = solver.values(game, state, strategies)
     cert_ok = jnp.isfinite(it.certificate) & jnp.all(jnp.isfinite(values)) & jnp.isfinite(conv)
@@ -122,6 +140,18 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
         state=state,
         joint=solver.joint(game, state),
     )
+
+
+@functools.cache
+def _refusing_residual(who: str):
+    """A residual whose evaluation (only in a backward pass) raises the refusal ``TypeError``."""
+
+    def fn(strategies, params):
+        raise TypeError(f"{who} defines no optimality conditions, so its solution cannot be "
+                        f"differentiated; use a solver that does (ZeroSumLP, LogitQRE at a fixed "
+                        f"temperature, linprog) or finite differences")
+
+    return fn
 
 
 @functools.cache
@@ -230,6 +260,43 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
     if throw:
         raise_if_failed(eq.result, type(solver).__name__)
     return eq
+
+
+def _float_setting(value, name: str, *, allow_zero: bool = False, upper: float | None = None):
+    """Validate a float hyperparameter of a solver at construction; return the value to store.
+
+    A concrete number is checked (finite, ``> 0`` or ``>= 0``, at most ``upper``) and stored as
+    a Python ``float``, so every value gives the same pytree leaf type and the same compiled
+    loop; a traced value (a solver built inside ``jit``/``vmap``/``grad``) is kept as it is.
+
+    Raises:
+      TypeError: if a concrete ``value`` is not a real scalar.
+      ValueError: if it is out of range.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not is_concrete(value):
+        return value
+    check_positive_scalar(value, name, allow_zero=allow_zero)
+    v = float(np.asarray(value))
+    if upper is not None and v > upper:
+        raise ValueError(f"{name} must be at most {upper}, got {v!r}")
+    return v
+
+
+def _real_setting(value, name: str, *, lower: float = -math.inf):
+    """Like :func:`_float_setting` for a real setting bounded below by ``lower`` (may be < 0)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not is_concrete(value):
+        return value
+    try:
+        v = float(np.asarray(value))
+    except Exception:
+        raise TypeError(f"{name} must be a real scalar, got {value!r}") from None
+    if not math.isfinite(v) or v < lower:
+        raise ValueError(f"{name} must be a finite real number >= {lower}, got {value!r}")
+    return v
 
 
 def _dataclass_solver(cls):

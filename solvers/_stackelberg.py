@@ -144,6 +144,22 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
                        state=None)
 
 
+def _bayesian_nash_conv(A, B, p, x, Y):
+    """NashConv of the profile ``(x, Y)`` in the Bayesian game, types as separate players.
+
+    ``sum_theta p_theta [max_j (x^T B^theta)_j - x^T B^theta y_theta]`` (the follower types'
+    gains, zero when each type best-responds) plus the leader's gain
+    ``max_i sum_theta p_theta (A^theta y_theta)_i - sum_theta p_theta x^T A^theta y_theta``
+    (not zero in general: commitment is not Nash). Shapes: ``A, B [*, T, m, n]``, ``p [T]``,
+    ``x [*, m]``, ``Y [*, T, n]``; returns ``[*]``.
+    """
+    xB = jnp.einsum("...m,...tmn->...tn", x, B)
+    follower_gain = jnp.einsum("t,...t->...", p, jnp.max(xB, -1) - jnp.sum(xB * Y, -1))
+    Ay = jnp.einsum("t,...tmn,...tn->...m", p, A, Y)
+    leader_gain = jnp.max(Ay, -1) - jnp.sum(x * Ay, -1)
+    return leader_gain + follower_gain
+
+
 def bayesian_stackelberg(leader_payoffs, follower_payoffs, type_probs, *, tol=None,
                          max_steps: int = 200, max_profiles: int = 4096) -> Equilibrium:
     """Bayesian Stackelberg equilibrium (follower types) by one LP per response profile.
@@ -193,7 +209,7 @@ def bayesian_stackelberg(leader_payoffs, follower_payoffs, type_probs, *, tol=No
     Y = jax.nn.one_hot(resp, n, dtype=dtype)
     fol = jnp.einsum("t,...m,...tmn,...tn->...", p, xs, B, Y)
     return Equilibrium(strategies=(xs, Y), values=jnp.stack([best, fol], axis=-1),
-                       nash_conv=jnp.full(best.shape, jnp.nan, dtype), certificate=cert,
+                       nash_conv=_bayesian_nash_conv(A, B, p, xs, Y), certificate=cert,
                        result=code, stats={"responses": resp.astype(jnp.int32),
                                            "lp_status": status, "num_lps": len(profiles)},
                        state=None)

@@ -39,10 +39,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result, check_positive_int, check_positive_scalar
+from ..kernel import (
+    Result,
+    check_positive_int,
+    check_positive_scalar,
+    pytree_dataclass,
+    static_field,
+)
 from ._game import NormalFormGame
 from ._metrics import _gains
-from ._solve import Solver, _dataclass_solver
+from ._solve import Solver, _float_setting
 
 __all__ = ["SupportEnumeration", "EquilibriumSet", "all_equilibria"]
 
@@ -222,7 +228,7 @@ def all_equilibria(game: NormalFormGame, *, tol: float | None = None,
     return _enumerate_batched(game.payoffs, tol, batch_ndim=len(game.batch_shape))
 
 
-@_dataclass_solver
+@pytree_dataclass
 class SupportEnumeration(Solver):
     """Support enumeration as a :class:`Solver`: ``solve`` returns the first equilibrium found.
 
@@ -245,13 +251,12 @@ class SupportEnumeration(Solver):
     """
 
     tol: float | None = None
-    max_support_pairs: int = MAX_SUPPORT_PAIRS
+    max_support_pairs: int = static_field(default=MAX_SUPPORT_PAIRS)
     game_types = (NormalFormGame,)
 
     def __post_init__(self):
         if self.tol is not None:
-            check_positive_scalar(self.tol, "tol")
-            object.__setattr__(self, "tol", float(self.tol))
+            object.__setattr__(self, "tol", _float_setting(self.tol, "tol"))
         object.__setattr__(self, "max_support_pairs",
                            check_positive_int(self.max_support_pairs, "max_support_pairs"))
 

@@ -338,3 +338,55 @@ def _tree_walk_values(spec, game, pol):
         return sum(pol[spec["infoset"][h], a] * value(c) for a, c in enumerate(kids))
 
     return value(int(np.flatnonzero(parent == -1)[0]))
+
+
+# -- issue 8: with_utilities on games without chance nodes and under jit; immutable trees --
+ENTRY = dict(parent=[-1, 0, 0, 2, 2], player=[0, T, 1, T, T],
+             utilities=[[0, 0], [0, 2], [0, 0], [-1, -1], [1, 1]])
+
+
+def test_with_utilities_without_chance_nodes():
+    g = EFG.from_arrays(**ENTRY)
+    assert g.chance_probs.shape == (0, 1)
+    u = np.asarray(g.utilities)
+    one = g.with_utilities(2.0 * u)
+    np.testing.assert_allclose(one.utilities, 2.0 * u)
+    batch = g.with_utilities(np.stack([u, 3.0 * u]))
+    assert batch.batch_shape == (2,) and batch.chance_probs.shape == (2, 0, 1)
+    pol = np.array([[0.0, 1.0], [0.0, 1.0]])
+    np.testing.assert_allclose(solvers.expected_values(batch, np.stack([pol, pol])),
+                               [[1.0, 1.0], [3.0, 3.0]])
+
+
+def test_with_utilities_on_a_traced_game(kuhn):
+    # an unbatched game under jit (traced utilities and chance probabilities): no host check
+    pol = kuhn.uniform_policy()
+    scales = jnp.array([1.0, 2.0])
+
+    @jax.jit
+    def f(g):
+        games = g.with_utilities(g.utilities * scales[:, None, None])
+        return solvers.nash_conv(games, jnp.broadcast_to(pol, (2, *pol.shape)))
+
+    np.testing.assert_allclose(f(kuhn), np.asarray(scales) * 11 / 12, atol=1e-12)
+    # a batched game keeps its (equal) chance probabilities; traced ones cannot be checked
+    games = kuhn.with_utilities(kuhn.utilities * scales[:, None, None])
+    again = games.with_utilities(jnp.stack([games.utilities] * 2))
+    assert again.batch_shape == (2, 2)
+    with pytest.raises(ValueError, match="batch shape"):
+        jax.jit(lambda g: g.with_utilities(g.utilities[None]).utilities)(games)
+    varied = EFG(games.utilities, games.chance_probs * jnp.array([1.0, 0.0])[:, None, None]
+                 + jnp.array([0.0, 1.0])[:, None, None] * jnp.flip(games.chance_probs, -1),
+                 games.tree)
+    with pytest.raises(ValueError, match="vary"):
+        varied.with_utilities(jnp.stack([varied.utilities] * 2))
+
+
+def test_compiled_tree_is_immutable(kuhn):
+    tree = kuhn.tree
+    with pytest.raises(AttributeError, match="immutable"):
+        tree.num_players = 3
+    with pytest.raises(ValueError, match="read-only"):
+        tree.legal[0, 0] = False
+    # the OpenSpiel game is kept (unhashed) from construction on
+    assert tree._pyspiel_game is not None and hash(tree) == hash(kuhn.tree)

@@ -42,8 +42,29 @@ def test_from_openspiel_rejects_sequential_games():
 
 def test_three_player_game_shape():
     p = np.random.default_rng(0).normal(size=(3, 2, 3, 4))
-    g = NormalFormGame(p)
+    g = NormalFormGame(p, 3)
     assert g.num_players == 3 and g.num_actions == (2, 3, 4)
+    # the same array is also a batch of three 2-player 3x4 games: the caller must say which
+    with pytest.raises(ValueError, match="pass num_players"):
+        NormalFormGame(p)
+    b = NormalFormGame(p, 2)
+    assert b.batch_shape == (3,) and b.num_actions == (3, 4)
+    # an unambiguous shape is still read without num_players
+    assert NormalFormGame(np.zeros((3, 3, 4, 5))).num_actions == (3, 4, 5)
+
+
+def test_ambiguous_shape_needs_num_players():
+    # issue 8: [3, 2, 2, 2] is a 3-player 2x2x2 game or a batch of three 2-player 2x2 games
+    p = np.random.default_rng(1).normal(size=(3, 2, 2, 2))
+    with pytest.raises(ValueError, match=r"can be read in 2 ways.*pass num_players"):
+        NormalFormGame(p)
+    assert NormalFormGame(p, 3).num_players == 3 and NormalFormGame(p, 3).batch_shape == ()
+    assert NormalFormGame(p, 2).batch_shape == (3,)
+    # the two-player constructors say num_players themselves, so a batch is never misread
+    g = NormalFormGame.from_bimatrix(p[:, 0], p[:, 1])
+    assert g.num_players == 2 and g.batch_shape == (3,)
+    z = NormalFormGame.zero_sum(p[:, 0])
+    assert z.num_players == 2 and z.batch_shape == (3,)
 
 
 def test_stack_and_index():

@@ -32,7 +32,7 @@ def test_three_player_action_values_by_hand():
     rng = np.random.default_rng(1)
     p = rng.normal(size=(3, 2, 2, 2))
     s = [rng.dirichlet(np.ones(2)) for _ in range(3)]
-    g = NormalFormGame(p)
+    g = NormalFormGame(p, 3)
     vals = solvers.action_values(g, tuple(s))
     for i in range(3):
         ref = np.zeros(2)

@@ -247,3 +247,81 @@ def test_bad_config():
         solvers.LogitQRE(temperature=0.5, newton_steps=0)
     with pytest.raises(TypeError, match="NormalFormGame"):
         solvers.solve(object(), QRE_MID)
+
+
+# ------------------------------------------------------------------------------------------
+# issue 8: the temperature is a pytree leaf; gradients by the implicit function theorem
+# ------------------------------------------------------------------------------------------
+def test_new_temperatures_do_not_recompile():
+    from socialign.solvers._solve import _run
+
+    solvers.solve(BIASED_RPS, QRE_MID, tol=1e-10)
+    before = _run._cache_size()
+    strategies = [solvers.solve(BIASED_RPS, solvers.LogitQRE(temperature=t), tol=1e-10)
+                  .strategies[0] for t in (0.2, 0.9, 3.0)]
+    assert _run._cache_size() == before
+    # hotter is closer to uniform: the temperatures are really used
+    dist = [float(jnp.max(jnp.abs(s - 1 / 3))) for s in strategies]
+    assert dist[0] > dist[1] > dist[2]
+
+
+def test_vmap_over_temperatures_equals_loop():
+    temps = jnp.array([0.2, 0.5, 2.0])
+    fn = lambda t: solvers.solve(BIASED_RPS, solvers.LogitQRE(temperature=t),  # noqa: E731
+                                 tol=1e-10, throw=False)
+    batched = jax.vmap(fn)(temps)
+    np.testing.assert_array_equal(batched.result, [Result.CONVERGED] * 3)
+    for k, t in enumerate(temps):
+        one = fn(float(t))
+        for a, b in zip(one.strategies, batched.strategies):
+            np.testing.assert_allclose(b[k], a, atol=1e-12)
+        np.testing.assert_allclose(batched.values[k], one.values, atol=1e-12)
+
+
+# a general-sum 3x3 game: its principal-branch QRE at T = 0.5 is regular (smooth in the data)
+GENERAL_B = -BIASED.T + 0.4 * np.random.default_rng(11).normal(size=(3, 3))
+
+
+def _qre_objective(A, B, temperature, throw=False):
+    """A smooth function of everything solve returns: strategies and values."""
+    g = solvers.NormalFormGame.from_bimatrix(A, B)
+    eq = solvers.solve(g, solvers.LogitQRE(temperature=temperature), tol=1e-12, throw=throw)
+    w = jnp.arange(1.0, 4.0)
+    return eq.strategies[0] @ w - 2.0 * eq.strategies[1] @ w ** 2 + eq.values @ jnp.array(
+        [0.7, -1.3])
+
+
+@pytest.mark.parametrize("throw", [False, True])
+def test_grad_matches_central_differences(throw):
+    A, B, T = jnp.asarray(BIASED.T), jnp.asarray(GENERAL_B), 0.5
+    f = jax.jit(lambda A, B, T: _qre_objective(A, B, T, throw))
+    gA, gB, gT = jax.grad(f, argnums=(0, 1, 2))(A, B, T)
+    h = 1e-5
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        dA, dB = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+        fd = (f(A + h * dA, B + h * dB, T) - f(A - h * dA, B - h * dB, T)) / (2 * h)
+        assert float(jnp.sum(gA * dA) + jnp.sum(gB * dB)) == pytest.approx(float(fd), abs=1e-7)
+    fd_t = (f(A, B, T + h) - f(A, B, T - h)) / (2 * h)
+    assert float(gT) == pytest.approx(float(fd_t), abs=1e-7)
+    assert abs(float(gT)) > 1e-3  # a real dependence, not a vacuous zero
+
+
+def test_residual_is_the_logit_fixed_point():
+    eq = solvers.solve(BIASED_RPS, QRE_MID, tol=1e-12)
+    res = QRE_MID.residual(BIASED_RPS, eq.strategies)
+    assert max(float(jnp.max(jnp.abs(r))) for r in res) <= 1e-12
+    uniform = (jnp.full(3, 1 / 3), jnp.full(3, 1 / 3))
+    assert max(float(jnp.max(jnp.abs(r))) for r in QRE_MID.residual(BIASED_RPS, uniform)) > 1e-2
+    assert QRE_MID.differentiable and not HOMOTOPY.differentiable
+
+
+def test_homotopy_refuses_gradients():
+    def value(A):
+        eq = solvers.solve(solvers.NormalFormGame.zero_sum(A), HOMOTOPY, tol=1e-6, throw=False)
+        return eq.values[0]
+
+    with pytest.raises(TypeError, match="LogitQRE defines no optimality conditions"):
+        jax.grad(value)(jnp.asarray(BIASED))
+    with pytest.raises(TypeError, match="homotopy"):
+        HOMOTOPY.residual(BIASED_RPS, (jnp.full(3, 1 / 3), jnp.full(3, 1 / 3)))

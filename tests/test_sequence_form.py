@@ -6,11 +6,6 @@ from socialign import solvers
 from socialign.solvers import ExtensiveFormGame as EFG
 
 
-@pytest.fixture(scope="module")
-def kuhn():
-    return EFG.from_openspiel("kuhn_poker")
-
-
 def test_kuhn_value_and_batch_of_random_constant_sum_games(kuhn):
     rng = np.random.default_rng(0)
     u = rng.normal(size=(3, kuhn.num_terminals, 1)) * np.array([1.0, 10.0, 0.1])[:, None, None]
@@ -49,3 +44,17 @@ def test_liars_dice_two_sides_value():
     eq = solvers.solve(g, solvers.SequenceFormLP(), tol=1e-7)
     cfr = solvers.solve(g, solvers.PredictiveCFRPlus(), max_steps=5000, tol=1e-6)
     np.testing.assert_allclose(eq.values, cfr.values, atol=1e-5)
+
+
+def test_sequence_form_cache_is_bounded_and_tables_read_only(kuhn):
+    from socialign.solvers._sequence_form import sequence_form
+
+    assert sequence_form.cache_info().maxsize is not None  # bounded (no global dict)
+    tables = sequence_form(kuhn.tree)
+    assert sequence_form(kuhn.tree) is tables  # a hit on the immutable, content-hashed tree
+    with pytest.raises(ValueError, match="read-only"):
+        tables.E[0][0, 0] = 2.0
+    # computing the tables does not touch the hashed tree
+    digest = kuhn.tree.digest
+    sequence_form.cache_clear()
+    assert sequence_form(kuhn.tree).n_seq == tables.n_seq and kuhn.tree.digest == digest

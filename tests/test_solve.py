@@ -135,3 +135,78 @@ def test_chunked_batch_equals_full_vmap():
     np.testing.assert_array_equal(full.result, chunked.result)
     with pytest.raises(ValueError, match="batch_size"):
         solvers.solve(batch, solvers.ZeroSumLP(), batch_size=0)
+
+
+# -- issue 8: dynamic hyperparameters, throw that works, gradients refused where undefined --
+def test_new_learning_rates_do_not_recompile():
+    g = _rps_like(8)
+    solvers.solve(g, solvers.Hedge(0.05), max_steps=50, throw=False)
+    before = _run._cache_size()
+    nash_convs = [float(solvers.solve(g, solvers.Hedge(lr), max_steps=50, throw=False).nash_conv)
+                  for lr in (0.01, 0.2, 0.7)]
+    assert _run._cache_size() == before
+    assert len(set(nash_convs)) == 3  # the rates are really used, not frozen at compile time
+    # a learning rate is a pytree leaf; code-path settings are static
+    assert jax.tree_util.tree_leaves(solvers.Hedge(0.3)) == [0.3]
+    assert jax.tree_util.tree_leaves(solvers.RegretMatchingPlus(linear_averaging=False)) == []
+
+
+def test_vmap_over_learning_rates_equals_loop():
+    g = _rps_like(9)
+    rates = jnp.array([0.02, 0.1, 0.4])
+    fn = lambda lr: solvers.solve(g, solvers.Hedge(lr), max_steps=50, throw=False)  # noqa: E731
+    batched = jax.vmap(fn)(rates)
+    for k, lr in enumerate(rates):
+        one = fn(float(lr))
+        np.testing.assert_allclose(batched.strategies[0][k], one.strategies[0], atol=1e-12)
+        assert float(batched.nash_conv[k]) == pytest.approx(float(one.nash_conv), abs=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "fast", True])
+def test_float_settings_are_validated_at_construction(bad):
+    with pytest.raises((TypeError, ValueError), match="learning_rate"):
+        solvers.Hedge(bad)
+    with pytest.raises((TypeError, ValueError), match="step_size"):
+        solvers.ReplicatorDynamics(bad)
+
+
+def test_throw_inside_jit_raises_at_run_time():
+    g = _rps_like(5)
+    fn = jax.jit(lambda g: solvers.solve(g, solvers.RegretMatching(), max_steps=3,
+                                         tol=1e-12).nash_conv)
+    with pytest.raises(Exception, match="RegretMatching did not converge") as info:
+        jax.block_until_ready(fn(g))
+    assert isinstance(info.value, RuntimeError)
+    # under vmap (over a batch of games or over a hyperparameter) too
+    batch = _rps_like(5, batch=2)
+    vm = jax.vmap(lambda g: solvers.solve(g, solvers.RegretMatching(), max_steps=3,
+                                          tol=1e-12).nash_conv)
+    with pytest.raises(Exception, match="RegretMatching did not converge"):
+        jax.block_until_ready(vm(batch))
+    vr = jax.vmap(lambda lr: solvers.solve(g, solvers.Hedge(lr), max_steps=3, tol=1e-12).nash_conv)
+    with pytest.raises(Exception, match="Hedge did not converge"):
+        jax.block_until_ready(vr(jnp.array([0.1, 0.2])))
+
+
+def test_throw_false_never_raises_and_converged_runs_do_not_raise():
+    g = _rps_like(5)
+    batch = _rps_like(5, batch=2)
+    quiet = lambda g: solvers.solve(g, solvers.RegretMatching(), max_steps=3,  # noqa: E731
+                                    tol=1e-12, throw=False).result
+    assert int(jax.jit(quiet)(g)) == Result.MAX_STEPS_REACHED
+    np.testing.assert_array_equal(jax.vmap(quiet)(batch), [Result.MAX_STEPS_REACHED] * 2)
+    # throw=True on answers that converge stays silent inside jit
+    ok = jax.jit(lambda g: solvers.solve(g, solvers.SupportEnumeration()).nash_conv)
+    assert float(jax.block_until_ready(ok(g))) <= 1e-6
+
+
+def test_solvers_without_optimality_conditions_refuse_gradients():
+    A = jnp.asarray(_rps_like(10).payoffs[0])
+
+    def value(A, solver):
+        return solvers.solve(NormalFormGame.zero_sum(A), solver, max_steps=20,
+                             throw=False).values[0]
+
+    for solver in (solvers.RegretMatching(), solvers.Hedge(0.1)):
+        with pytest.raises(TypeError, match=f"{type(solver).__name__} defines no optimality"):
+            jax.grad(value)(A, solver)
