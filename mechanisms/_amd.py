@@ -12,8 +12,12 @@ Bayesian incentive compatibility and interim individual rationality are linear i
     \mathbb{E}_{\theta_{-i}}[\dots] \ge 0,
 
 so the revenue-optimal (``sum_i pi_i``) or welfare-optimal (``sum_i v_i + designer_value``)
-mechanism is a linear program, solved (for a batch of same-shaped problems) by
-:func:`solvers.linprog`.
+mechanism is a linear program, solved by :func:`socialign.solvers.linprog`. The LP's sparsity
+pattern depends only on the sizes (agents, types, outcomes); its coefficients are built from the
+(possibly traced) valuations and prior with array operations, so :func:`design_mechanism` runs
+inside ``jax.jit`` and under ``jax.vmap`` over any array field, and a batch is ``vmap``-ed by
+:func:`socialign.kernel.batch_map`. The designer :class:`OptimalMechanism` returns the same
+mechanism as a :class:`socialign.mechanisms.Design`.
 
 References:
   V. Conitzer and T. Sandholm, "Complexity of mechanism design", UAI 2002.
@@ -22,28 +26,51 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import as_float_array, check_finite, check_simplex
-from ..solvers._linprog import linprog
+from .. import solvers
+from ..kernel import (
+    Result,
+    as_float_array,
+    batch_map,
+    check_finite,
+    check_positive_int,
+    check_positive_scalar,
+    check_simplex,
+    default_tol,
+    pytree_dataclass,
+    scale_of,
+    static_field,
+)
+from ._design import Design, Designer
+from ._screening import _lp_tolerance
 
-__all__ = ["FiniteMechanismDesign", "DirectMechanism", "design_mechanism"]
+__all__ = ["DirectMechanism", "FiniteMechanismDesign", "OptimalMechanism", "design_mechanism"]
+
+_MAX_VARIABLES = 20_000
+_OBJECTIVES = ("revenue", "welfare")
 
 
-@dataclasses.dataclass(frozen=True, init=False)
+@pytree_dataclass(init=False)
 class FiniteMechanismDesign:
-    """A finite mechanism-design problem (leading axes of ``valuations`` are batch axes).
+    """A finite mechanism-design problem (leading axes are batch axes).
 
     Attributes:
-      valuations: ``[*batch, agents, types, outcomes]`` value ``v_i(theta_i, o)``.
-      priors: ``[agents, types]`` independent type distributions (shared by the batch).
-      designer_value: ``[*batch, outcomes]`` the designer's own value of each outcome
-        (counted in the welfare objective; default 0).
+      valuations: ``[*batch, agents, types, outcomes]`` value ``v_i(theta_i, o)`` (payoff units).
+      prior: ``[*batch, agents, types]`` independent type distributions (an unbatched
+        ``[agents, types]`` prior is shared by the batch).
+      designer_value: ``[*batch, outcomes]`` the designer's own value of each outcome (counted
+        in the welfare objective; default 0).
+
+    Raises:
+      TypeError: if an argument is not numeric.
+      ValueError: if the shapes disagree, a value is not finite, or ``prior`` is not a
+        probability vector per agent.
 
     Example (one buyer with value 1, 2 or 3, outcomes no sale / sale):
       >>> from socialign import mechanisms
@@ -53,158 +80,245 @@ class FiniteMechanismDesign:
     """
 
     valuations: jax.Array
-    priors: jax.Array
+    prior: jax.Array
     designer_value: jax.Array
 
-    def __init__(self, valuations, priors, designer_value=None):
+    def __init__(self, valuations, prior, designer_value=None):
         v = as_float_array(valuations, "valuations")
-        if v.ndim < 3:
-            raise ValueError(f"valuations must have shape [*batch, agents, types, outcomes]; got "
-                             f"{tuple(v.shape)}")
-        p = as_float_array(priors, "priors")
-        if p.shape != v.shape[-3:-1]:
-            raise ValueError(f"priors must have shape {tuple(v.shape[-3:-1])} (agents, types); "
-                             f"got {tuple(p.shape)}")
+        if v.ndim < 3 or 0 in v.shape[-3:]:
+            raise ValueError(f"valuations must have shape [*batch, agents, types, outcomes] with "
+                             f"no empty axis; got {tuple(v.shape)}")
+        p = as_float_array(prior, "prior")
+        if p.shape[-2:] != v.shape[-3:-1] or p.ndim > v.ndim - 1:
+            raise ValueError(f"prior must have shape [*batch, {v.shape[-3]}, {v.shape[-2]}] "
+                             f"(agents, types); got {tuple(p.shape)}")
         check_finite(v, "valuations")
-        check_simplex(p, "priors")
-        d = jnp.zeros((*v.shape[:-3], v.shape[-1]), v.dtype) if designer_value is None else \
+        check_simplex(p, "prior")
+        batch = v.shape[:-3]
+        d = jnp.zeros(v.shape[-1:], v.dtype) if designer_value is None else \
             as_float_array(designer_value, "designer_value")
-        if d.shape[-1:] != v.shape[-1:]:
+        if d.ndim < 1 or d.shape[-1] != v.shape[-1]:
             raise ValueError(f"designer_value must have {v.shape[-1]} outcomes, got shape "
                              f"{tuple(d.shape)}")
         check_finite(d, "designer_value")
         dtype = jnp.result_type(v, p, d)
+        try:
+            p = jnp.broadcast_to(p.astype(dtype), (*batch, *p.shape[-2:]))
+            d = jnp.broadcast_to(d.astype(dtype), (*batch, v.shape[-1]))
+        except ValueError:
+            raise ValueError(f"prior {tuple(p.shape)} and designer_value {tuple(d.shape)} must "
+                             f"broadcast to the batch shape {batch} of valuations") from None
         object.__setattr__(self, "valuations", v.astype(dtype))
-        object.__setattr__(self, "priors", p.astype(dtype))
-        object.__setattr__(self, "designer_value", jnp.broadcast_to(
-            d.astype(dtype), (*v.shape[:-3], v.shape[-1])))
+        object.__setattr__(self, "prior", p)
+        object.__setattr__(self, "designer_value", d)
 
-    num_agents = property(lambda self: self.valuations.shape[-3])
-    num_types = property(lambda self: self.valuations.shape[-2])
-    num_outcomes = property(lambda self: self.valuations.shape[-1])
-    batch_shape = property(lambda self: tuple(self.valuations.shape[:-3]))
+    num_agents = property(lambda self: self.valuations.shape[-3], doc="Number of agents.")
+    num_types = property(lambda self: self.valuations.shape[-2], doc="Types per agent.")
+    num_outcomes = property(lambda self: self.valuations.shape[-1], doc="Number of outcomes.")
+    batch_shape = property(lambda self: tuple(self.valuations.shape[:-3]),
+                           doc="The leading batch axes.")
 
 
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
+@pytree_dataclass
 class DirectMechanism:
-    """An optimal direct mechanism and its certificates.
+    """A direct mechanism and its certificates (every field carries the batch axes).
 
-    ``outcome_probs [*batch, T, ..., T, outcomes]`` and ``payments [*batch, T, ..., T, agents]``
-    are indexed by the type profile.
+    Attributes:
+      outcome_probs: ``[*batch, T, ..., T, outcomes]`` outcome distribution per type profile
+        (one ``T`` axis per agent).
+      payments: ``[*batch, T, ..., T, agents]`` payment of each agent per type profile.
+      principal_value: ``[*batch]`` the designer's objective: expected revenue or welfare.
+      agent_values: ``[*batch, agents, types]`` interim expected utility of truthful reporting.
+      revenue: ``[*batch]`` expected total payment.
+      welfare: ``[*batch]`` expected total value of the agents plus the designer's value.
+      incentive_violation: ``[*batch]`` largest interim gain of any type from misreporting
+        (Bayesian IC), ``>= 0``.
+      participation_violation: ``[*batch]`` largest interim shortfall below 0 (interim IR),
+        ``>= 0``.
+      result: ``[*batch]`` ``int32`` :class:`socialign.kernel.Result` code.
+      certificate: ``[*batch]`` the LP duality gap.
     """
 
     outcome_probs: jax.Array
     payments: jax.Array
+    principal_value: jax.Array
+    agent_values: jax.Array
     revenue: jax.Array
     welfare: jax.Array
-    ic_violation: jax.Array
-    ir_violation: jax.Array
+    incentive_violation: jax.Array
+    participation_violation: jax.Array
     result: jax.Array
     certificate: jax.Array
 
 
+def _profiles(n, T):
+    return np.array(list(itertools.product(range(T), repeat=n)), dtype=np.int64).reshape(-1, n)
+
+
 def _build(v, p, d, objective):
-    """LP data for one problem (numpy, float64). Variables: x [profiles, O] then pi [profiles, n]."""
+    """LP data ``(c, G, E)`` of one problem (``min c z`` s.t. ``G z <= 0``, ``E z = 1``).
+
+    Variables ``z``: outcome probabilities ``x [profiles, O]`` then payments ``pi [profiles,
+    n]``. Rows of ``G`` are indexed ``(agent i, true type t, report s)``: Bayesian IC for
+    ``s != t`` (deviation minus truth), interim IR (minus truth) for ``s == t``. Array code:
+    runs on traced ``v``, ``p``, ``d``.
+    """
+    v = jnp.asarray(v)
+    p = jnp.asarray(p, v.dtype)
+    d = jnp.asarray(d, v.dtype)
     n, T, O = v.shape
-    profiles = list(itertools.product(range(T), repeat=n))
-    P = len(profiles)
-    index = {prof: k for k, prof in enumerate(profiles)}
-    nx = P * O
-    nv = nx + P * n
-    prob = np.array([np.prod([p[i, prof[i]] for i in range(n)]) for prof in profiles])
+    prof = _profiles(n, T)  # [P, n]
+    P = prof.shape[0]
+    agents = np.arange(n)
+    pp = p[agents[None, :], prof]  # [P, n] probability of each agent's type in the profile
+    prob = jnp.prod(pp, axis=1)  # [P]
+    others = jnp.prod(jnp.where(np.eye(n, dtype=bool)[:, None, :], 1.0, pp[None]), axis=2)
+    mask = (prof.T[:, None, :] == np.arange(T)[None, :, None])  # [n, T(report), P]
+    W = jnp.where(mask, others[:, None, :], 0.0)  # [n, s, P]
+    X = W[:, None, :, :, None] * v[:, :, None, None, :]  # [n, t, s, P, O]
+    Pi = -W[:, :, :, None] * jnp.asarray(np.eye(n), v.dtype)[:, None, None, :]  # [n, s, P, n]
+    Pi = jnp.broadcast_to(Pi[:, None], (n, T, T, P, n))
+    full = jnp.concatenate([X.reshape(n, T, T, P * O), Pi.reshape(n, T, T, P * n)], axis=-1)
+    truth = jnp.diagonal(full, axis1=1, axis2=2).transpose(0, 2, 1)  # [n, t, vars]
+    off = jnp.asarray(~np.eye(T, dtype=bool), v.dtype)[None, :, :, None]
+    G = (off * full - truth[:, :, None, :]).reshape(n * T * T, P * (O + n))
     if objective == "revenue":
-        c = np.concatenate([np.zeros(nx), -np.repeat(prob, n)])
+        c = jnp.concatenate([jnp.zeros(P * O, v.dtype), -jnp.repeat(prob, n)])
     else:
-        w = np.array([[sum(v[i, prof[i], o] for i in range(n)) + d[o] for o in range(O)]
-                      for prof in profiles])
-        c = np.concatenate([-(prob[:, None] * w).ravel(), np.zeros(P * n)])
-    rows = []
-
-    def interim_row(i, true, report):
-        """Coefficients of E_{-i}[sum_o x(o|report, -i) v_i(true, o) - pi_i(report, -i)]."""
-        r = np.zeros(nv)
-        for prof in profiles:
-            if prof[i] != report:
-                continue
-            q = np.prod([p[j, prof[j]] for j in range(n) if j != i])
-            k = index[prof]
-            r[k * O:(k + 1) * O] += q * v[i, true]
-            r[nx + k * n + i] -= q
-        return r
-
-    for i in range(n):
-        for t in range(T):
-            truth = interim_row(i, t, t)
-            for s in range(T):
-                if s != t:
-                    rows.append(interim_row(i, t, s) - truth)  # BIC: deviation - truth <= 0
-            rows.append(-truth)  # interim IR
-    E = np.zeros((P, nv))
+        w = jnp.sum(v[agents[None, :], prof], axis=1) + d  # [P, O]
+        c = jnp.concatenate([-(prob[:, None] * w).ravel(), jnp.zeros(P * n, v.dtype)])
+    E = np.zeros((P, P * (O + n)))
     for k in range(P):
         E[k, k * O:(k + 1) * O] = 1
-    return c, np.array(rows), E
+    return c, G, jnp.asarray(E, v.dtype)
+
+
+def _design_one(problem: FiniteMechanismDesign, objective, tol, max_steps):
+    v, p, d = problem.valuations, problem.prior, problem.designer_value
+    n, T, O = v.shape
+    dtype = v.dtype
+    c, G, E = _build(v, p, d, objective)
+    P = E.shape[0]
+    nx = P * O
+    bounds = [(0, None)] * nx + [(None, None)] * (P * n)
+    sol = solvers.linprog(c, G, jnp.zeros(G.shape[0], dtype), E, jnp.ones(P, dtype),
+                          bounds=bounds, max_steps=max_steps, method="interior_point",
+                          tol=_lp_tolerance(dtype))
+    x = jnp.maximum(sol.x[:nx], 0.0).reshape(P, O)
+    x = x / jnp.maximum(jnp.sum(x, -1, keepdims=True), jnp.finfo(dtype).tiny)
+    pay = sol.x[nx:].reshape(P, n)
+    z = jnp.concatenate([x.ravel(), pay.ravel()])
+    slack = (G @ z).reshape(n, T, T)  # every entry must be <= 0
+    is_ir = np.eye(T, dtype=bool)[None]
+    ic = jnp.max(jnp.where(is_ir, 0.0, jnp.maximum(slack, 0.0)))
+    ir = jnp.max(jnp.where(is_ir, jnp.maximum(slack, 0.0), 0.0))
+    values = -jnp.diagonal(slack, axis1=1, axis2=2)  # [n, T] interim truthful utility
+    prof = _profiles(n, T)
+    prob = jnp.prod(p[np.arange(n)[None, :], prof], axis=1)
+    w = jnp.sum(v[np.arange(n)[None, :], prof], axis=1) + d
+    revenue = prob @ jnp.sum(pay, axis=1)
+    welfare = jnp.sum(prob[:, None] * x * w)
+    code = sol.status
+    ok = jnp.maximum(ic, ir) <= tol * (scale_of(v) + scale_of(pay))
+    code = jnp.where((code == Result.CONVERGED) & ~ok, Result.CERTIFICATE_ABOVE_TOLERANCE, code)
+    mech = DirectMechanism(
+        outcome_probs=x.reshape(*([T] * n), O), payments=pay.reshape(*([T] * n), n),
+        principal_value=revenue if objective == "revenue" else welfare, agent_values=values,
+        revenue=revenue, welfare=welfare, incentive_violation=ic, participation_violation=ir,
+        result=code.astype(jnp.int32), certificate=sol.duality_gap)
+    return mech, sol.num_steps
+
+
+def _check_objective(objective):
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"objective must be 'revenue' or 'welfare', got {objective!r}")
+
+
+def _design_mechanism(problem, objective, tol, max_steps):
+    if not isinstance(problem, FiniteMechanismDesign):
+        raise TypeError(f"problem must be a FiniteMechanismDesign, got {type(problem).__name__}")
+    _check_objective(objective)
+    max_steps = check_positive_int(max_steps, "max_steps")
+    if tol is None:
+        tol = default_tol(problem.valuations.dtype)
+    else:
+        check_positive_scalar(tol, "tol", allow_zero=True)
+    n, T, O = problem.num_agents, problem.num_types, problem.num_outcomes
+    if T**n * (O + n) > _MAX_VARIABLES:
+        raise ValueError(f"{T}^{n} type profiles x {O + n} variables is too large for the dense "
+                         f"LP (limit {_MAX_VARIABLES:,} variables)")
+    return _design(problem, tol, objective=objective, max_steps=max_steps)
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "max_steps"))
+def _design(problem, tol, *, objective, max_steps):
+    # one compiled program per shape (eager calls reuse it; a user's jit inlines it)
+    return batch_map(lambda pr: _design_one(pr, objective, tol, max_steps), problem,
+                     batch_shape=problem.batch_shape)
 
 
 def design_mechanism(problem: FiniteMechanismDesign, objective: str = "revenue", *, tol=None,
                      max_steps: int = 200) -> DirectMechanism:
     """The optimal randomised direct mechanism under Bayesian IC and interim IR (one LP).
 
+    Pure and fixed-shape: runs inside ``jax.jit`` and under ``jax.vmap`` over any array field
+    of ``problem``, with the same answer as eagerly.
+
     Args:
-      problem: a (possibly batched) :class:`FiniteMechanismDesign`.
+      problem: a :class:`FiniteMechanismDesign`, any batch axes.
       objective: ``"revenue"`` (expected payments) or ``"welfare"`` (expected values of the
-        agents plus the designer's value).
+        agents plus the designer's value); static.
+      tol: tolerance on the incentive and participation violations, relative to
+        ``max|v| + max|payment|`` (default :func:`socialign.kernel.default_tol`).
+      max_steps: interior-point iteration budget (static).
+
+    Returns:
+      A :class:`DirectMechanism` with batch axes ``problem.batch_shape``.
+
+    Raises:
+      TypeError: if ``problem`` is not a :class:`FiniteMechanismDesign`.
+      ValueError: if ``objective`` is unknown, the LP would exceed 20,000 variables, ``tol``
+        is negative or ``max_steps`` is not a positive int.
 
     Example (one buyer, values 1, 2, 3 equally likely: post price 2, revenue 4/3):
-      >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import mechanisms
       >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
       >>> round(float(mechanisms.design_mechanism(md).revenue), 6)
       1.333333
     """
-    if not isinstance(problem, FiniteMechanismDesign):
-        raise TypeError(f"problem must be a FiniteMechanismDesign, got {type(problem).__name__}")
-    if objective not in ("revenue", "welfare"):
-        raise ValueError(f"objective must be 'revenue' or 'welfare', got {objective!r}")
-    n, T, O = problem.num_agents, problem.num_types, problem.num_outcomes
-    if T**n * (O + n) > 20_000:
-        raise ValueError(f"{T}^{n} type profiles x {O + n} variables is too large for the dense "
-                         "LP (limit 20,000 variables)")
-    batch = problem.batch_shape
-    V = np.asarray(problem.valuations, dtype=np.float64).reshape(-1, n, T, O)
-    D = np.asarray(problem.designer_value, dtype=np.float64).reshape(-1, O)
-    p = np.asarray(problem.priors, dtype=np.float64)
-    data = [_build(V[b], p, D[b], objective) for b in range(V.shape[0])]
-    c = np.stack([d[0] for d in data])
-    G = np.stack([d[1] for d in data])
-    E = data[0][2]
-    P = T**n
-    nx = P * O
-    bounds = [(0, None)] * nx + [(None, None)] * (P * n)
-    dtype = problem.valuations.dtype
-    sol = linprog(jnp.asarray(c, dtype), jnp.asarray(G, dtype), jnp.zeros(G.shape[:2], dtype),
-                  jnp.asarray(E, dtype), jnp.ones(P, dtype), bounds=bounds, tol=tol,
-                  max_steps=max_steps)
-    x = jnp.maximum(sol.x[:, :nx], 0.0).reshape(-1, P, O)
-    x = x / jnp.sum(x, -1, keepdims=True)
-    pay = sol.x[:, nx:].reshape(-1, P, n)
-    Gj = jnp.asarray(G, dtype)
-    z = jnp.concatenate([x.reshape(-1, nx), pay.reshape(-1, P * n)], axis=1)
-    slack = jnp.einsum("brv,bv->br", Gj, z)  # every row must be <= 0
-    per_agent = T  # rows per (agent, type): T - 1 BIC + 1 IR
-    is_ir = np.zeros(G.shape[1], bool)
-    is_ir[per_agent - 1::per_agent] = True
-    ic = jnp.max(jnp.where(is_ir, 0.0, jnp.maximum(slack, 0.0)), axis=-1)
-    ir = jnp.max(jnp.where(is_ir, jnp.maximum(slack, 0.0), 0.0), axis=-1)
-    prob = jnp.asarray(np.array([np.prod([p[i, prof[i]] for i in range(n)]) for prof in
-                                 itertools.product(range(T), repeat=n)]), dtype)
-    w = jnp.asarray(np.stack([[[sum(V[b, i, prof[i], o] for i in range(n)) for o in range(O)]
-                               for prof in itertools.product(range(T), repeat=n)]
-                              for b in range(V.shape[0])]), dtype)
-    revenue = jnp.einsum("p,bpn->b", prob, pay)
-    welfare = jnp.einsum("p,bpo,bpo->b", prob, x, w + jnp.asarray(D, dtype)[:, None, :])
-    rs = lambda a: a.reshape((*batch, *a.shape[1:]))  # noqa: E731
-    return DirectMechanism(
-        outcome_probs=rs(x.reshape(-1, *([T] * n), O)), payments=rs(pay.reshape(-1, *([T] * n), n)),
-        revenue=rs(revenue), welfare=rs(welfare), ic_violation=rs(ic), ir_violation=rs(ir),
-        result=rs(sol.status), certificate=rs(sol.duality_gap))
+    return _design_mechanism(problem, objective, tol, max_steps)[0]
+
+
+@pytree_dataclass
+class OptimalMechanism(Designer):
+    """Designer: the revenue- or welfare-optimal direct mechanism (Conitzer-Sandholm LP).
+
+    Attributes:
+      objective: ``"revenue"`` or ``"welfare"`` (static: it selects the LP's objective).
+
+    Raises:
+      ValueError: if ``objective`` is unknown.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
+      >>> d = mechanisms.design(md, mechanisms.OptimalMechanism("revenue"))
+      >>> round(float(d.principal_value), 6), d.agent_values.shape
+      (1.333333, (1, 3))
+    """
+
+    objective: str = static_field(default="revenue")
+    problem_types = (FiniteMechanismDesign,)
+
+    def __post_init__(self):
+        _check_objective(self.objective)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The optimal-mechanism :class:`Design` for a :class:`FiniteMechanismDesign`."""
+        mech, steps = _design_mechanism(problem, self.objective, tol, max_steps)
+        return Design(mechanism=mech, principal_value=mech.principal_value,
+                      agent_values=mech.agent_values,
+                      incentive_violation=mech.incentive_violation,
+                      participation_violation=mech.participation_violation,
+                      certificate=mech.certificate, result=mech.result,
+                      stats={"num_steps": steps})

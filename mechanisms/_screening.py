@@ -36,6 +36,8 @@ Designers: :class:`ClosedFormMenu` and :class:`OptimalMenu` (for
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,6 +56,7 @@ from ..kernel import (
     eps,
     is_concrete,
     iterate,
+    lp_tol,
     pytree_dataclass,
     scale_of,
 )
@@ -370,6 +373,13 @@ def _first_best(sc, max_steps):
     return jnp.sum(sc.prior * (sc.surplus(q) + th * q))
 
 
+def _lp_tolerance(dtype) -> float:
+    """Relative LP tolerance of the designers' LPs: :func:`socialign.kernel.lp_tol`, floored at
+    ``eps^(2/3)`` (1e-9 in float64; 2.4e-5 in float32, where the interior-point method on LPs
+    with free transfers stalls before 1e-6)."""
+    return max(lp_tol(dtype), eps(dtype) ** (2 / 3))
+
+
 def _check_tol(tol, dtype):
     if tol is None:
         return default_tol(dtype)
@@ -424,6 +434,12 @@ def screening_closed_form(sc: Screening, *, tol=None, max_steps: int = 200) -> M
         raise TypeError(f"sc must be a Screening, got {type(sc).__name__}")
     max_steps = check_positive_int(max_steps, "max_steps")
     tol = _check_tol(tol, sc.types.dtype)
+    return _closed_form(sc, tol, max_steps=max_steps)
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps",))
+def _closed_form(sc, tol, *, max_steps):
+    # one compiled program per shape (eager calls reuse it; a user's jit inlines it)
     return batch_map(lambda s: _closed_form_one(s, tol, max_steps), sc,
                      batch_shape=sc.batch_shape)
 
@@ -449,7 +465,8 @@ def _menu_lp_one(sc: Screening, g, tol, max_steps):
                     dtype)
     bounds = [(0, None)] * (K * G) + [(None, None)] * K
     sol = solvers.linprog(c, A_ub, jnp.zeros(A_ub.shape[0], dtype), E, jnp.ones(K, dtype),
-                          bounds=bounds, max_steps=max_steps)
+                          bounds=bounds, max_steps=max_steps, method="interior_point",
+                          tol=_lp_tolerance(dtype))
     x = jnp.maximum(sol.x[: K * G].reshape(K, G), 0.0)
     x = x / jnp.maximum(jnp.sum(x, -1, keepdims=True), jnp.finfo(dtype).tiny)
     t = sol.x[K * G:]
@@ -481,6 +498,11 @@ def _optimal_menu(sc, grid, tol, max_steps):
     g = _check_grid(grid, sc.types.dtype)
     max_steps = check_positive_int(max_steps, "max_steps")
     tol = _check_tol(tol, sc.types.dtype)
+    return _menu_lp(sc, g, tol, max_steps=max_steps)
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps",))
+def _menu_lp(sc, g, tol, *, max_steps):
     return batch_map(lambda s: _menu_lp_one(s, g, tol, max_steps), sc,
                      batch_shape=sc.batch_shape)
 

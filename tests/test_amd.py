@@ -1,11 +1,14 @@
-"""Automated mechanism design: posted-price and welfare closed forms, HiGHS agreement."""
+"""Automated mechanism design: posted-price and welfare closed forms, HiGHS agreement, and the
+kernel's model (jit equals eager, vmap equals a loop, float32 and float64, the designer)."""
 
 import itertools
 
+import jax
 import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
 from socialign import mechanisms as M
+from socialign.kernel import default_tol
 from socialign.mechanisms._amd import _build
 from socialign.solvers import Result
 
@@ -28,7 +31,7 @@ def test_single_buyer_posted_price_and_welfare():
     # Myerson/Riley-Zeckhauser: a posted price is optimal for one buyer
     posted = max(pr * prior[vals >= pr].sum() for pr in vals)
     assert float(rev.revenue) == pytest.approx(posted, abs=1e-7)
-    assert float(rev.ic_violation) <= 1e-7 and float(rev.ir_violation) <= 1e-7
+    assert float(rev.incentive_violation) <= 1e-7 and float(rev.participation_violation) <= 1e-7
     wel = M.design_mechanism(md, "welfare")
     assert float(wel.welfare) == pytest.approx(float(prior @ vals), abs=1e-7)
 
@@ -41,9 +44,10 @@ def test_two_bidders_batch_vs_highs():
     md = M.FiniteMechanismDesign(V, prior)
     out = M.design_mechanism(md)
     assert np.all(np.asarray(out.result) == Result.CONVERGED)
-    assert float(np.max(out.ic_violation)) <= 1e-7 and float(np.max(out.ir_violation)) <= 1e-7
+    assert float(np.max(out.incentive_violation)) <= 1e-7 and float(np.max(out.participation_violation)) <= 1e-7
     for b in range(2):
         c, G, E = _build(V[b], prior, np.zeros(3), "revenue")
+        c, G, E = (np.asarray(a) for a in (c, G, E))
         ref = scipy_linprog(c, A_ub=G, b_ub=np.zeros(len(G)), A_eq=E, b_eq=np.ones(E.shape[0]),
                             bounds=[(0, None)] * 27 + [(None, None)] * 18, method="highs")
         assert float(out.revenue[b]) == pytest.approx(-ref.fun, abs=1e-7)
@@ -53,10 +57,64 @@ def test_two_bidders_batch_vs_highs():
     assert float(out.revenue[0]) <= first_best + 1e-9
 
 
+def test_revenue_equals_independent_formulation():
+    """One buyer, two types: the LP's optimum equals the best of the two posted prices, and the
+    interim truthful utilities are the information rents of that price."""
+    vals, prior = np.array([1.0, 3.0]), np.array([0.6, 0.4])
+    out = M.design_mechanism(M.FiniteMechanismDesign(auction(vals, 1), prior[None]))
+    assert float(out.principal_value) == pytest.approx(1.2, abs=1e-7)  # max(1 * 1, 3 * 0.4)
+    assert float(out.revenue) == pytest.approx(float(out.principal_value))
+    # the optimum is the posted price 3: neither type keeps a rent
+    np.testing.assert_allclose(out.agent_values, [[0.0, 0.0]], atol=1e-7)
+    assert np.all(np.asarray(out.agent_values) >= -1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jit_vmap_dtypes(dtype):
+    rng = np.random.default_rng(2)
+    B = 3
+    V = np.stack([auction(np.sort(rng.uniform(0.5, 3.0, 3)), 1) for _ in range(B)]).astype(dtype)
+    prior = rng.dirichlet(np.ones(3), size=B)[:, None, :].astype(dtype)  # [B, 1 agent, 3 types]
+    tol = 50 * default_tol(dtype)
+
+    def one(v, p):
+        return M.design_mechanism(M.FiniteMechanismDesign(v, p))
+
+    # one compiled program (a user's jit around vmap) against an eager Python loop
+    loop = [one(V[b], prior[b]) for b in range(B)]
+    mapped = jax.jit(jax.vmap(one))(V, prior)
+    assert mapped.revenue.dtype == dtype and loop[0].revenue.dtype == dtype
+    for b in range(B):
+        vals, pr = V[b, 0, :, 1].astype(float), prior[b, 0].astype(float)
+        posted = max(x * pr[vals >= x].sum() for x in vals)
+        assert int(mapped.result[b]) == Result.CONVERGED
+        assert float(mapped.revenue[b]) == pytest.approx(float(loop[b].revenue), abs=tol)
+        assert float(loop[b].revenue) == pytest.approx(posted, abs=tol)
+        assert float(loop[b].incentive_violation) <= tol
+
+
+def test_designer_welfare_and_revenue():
+    vals = np.array([1.0, 2.0, 3.0, 4.0])
+    prior = np.array([0.1, 0.4, 0.2, 0.3])
+    md = M.FiniteMechanismDesign(auction(vals, 1), prior[None])
+    rev = M.design(md, M.OptimalMechanism("revenue"))
+    wel = M.design(md, M.OptimalMechanism(objective="welfare"))
+    assert isinstance(rev.mechanism, M.DirectMechanism)
+    assert float(rev.principal_value) == pytest.approx(float(rev.mechanism.revenue))
+    assert float(wel.principal_value) == pytest.approx(float(prior @ vals), abs=1e-7)
+    for d in (rev, wel):
+        assert int(d.result) == Result.CONVERGED and d.agent_values.shape == (1, 4)
+        assert float(d.incentive_violation) >= 0 and float(d.participation_violation) >= 0
+    with pytest.raises(ValueError, match="objective"):
+        M.OptimalMechanism("profit")
+
+
 def test_bad_input():
-    with pytest.raises(ValueError, match="priors"):
+    with pytest.raises(ValueError, match="prior"):
         M.FiniteMechanismDesign(auction([1.0, 2.0], 1), [[0.5, 0.6]])
     with pytest.raises(ValueError, match="valuations"):
         M.FiniteMechanismDesign([[1.0, 2.0]], [[0.5, 0.5]])
     with pytest.raises(ValueError, match="objective"):
         M.design_mechanism(M.FiniteMechanismDesign(auction([1.0, 2.0], 1), [[0.5, 0.5]]), "fun")
+    with pytest.raises(TypeError, match="FiniteMechanismDesign"):
+        M.design_mechanism(auction([1.0, 2.0], 1))

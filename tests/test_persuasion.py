@@ -1,9 +1,12 @@
-"""Bayesian persuasion: Kamenica-Gentzkow prosecutor oracle, HiGHS agreement, obedience."""
+"""Bayesian persuasion: Kamenica-Gentzkow prosecutor oracle, HiGHS agreement, obedience, and the
+kernel's model (jit equals eager, vmap equals a loop, float32 and float64, the designer)."""
 
+import jax
 import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
 from socialign import mechanisms as M
+from socialign.kernel import NotConvergedError, default_tol
 from socialign.solvers import Result
 
 PROSECUTOR = ([0.3, 0.7], [[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]])
@@ -36,15 +39,59 @@ def test_prosecutor_oracle_and_random_batch():
     assert np.all(np.asarray(sch.result) == Result.CONVERGED)
     # ORACLES.md: guilty -> "guilty" always, innocent -> "guilty" w.p. 3/7; conviction 0.6
     np.testing.assert_allclose(sch.signal[0], [[1.0, 0.0], [3 / 7, 4 / 7]], atol=1e-7)
-    assert float(sch.sender_value[0]) == pytest.approx(0.6, abs=1e-8)
+    assert float(sch.principal_value[0]) == pytest.approx(0.6, abs=1e-8)
     assert float(sch.full_disclosure_value[0]) == pytest.approx(0.3, abs=1e-12)
-    assert float(np.max(sch.obedience_violation)) <= 1e-7
+    assert float(np.max(sch.incentive_violation)) <= 1e-7
     for i in range(B):
-        assert float(sch.sender_value[i]) == pytest.approx(highs_persuasion(mu[i], v[i], u[i]),
+        assert float(sch.principal_value[i]) == pytest.approx(highs_persuasion(mu[i], v[i], u[i]),
                                                            abs=1e-7)
     # commitment to information never hurts the sender
-    assert np.all(np.asarray(sch.sender_value) >= np.asarray(sch.full_disclosure_value) - 1e-7)
-    assert np.all(np.asarray(sch.sender_value) >= np.asarray(sch.no_information_value) - 1e-7)
+    assert np.all(np.asarray(sch.principal_value) >= np.asarray(sch.full_disclosure_value) - 1e-7)
+    assert np.all(np.asarray(sch.principal_value) >= np.asarray(sch.no_information_value) - 1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jit_vmap_dtypes(dtype):
+    rng = np.random.default_rng(1)
+    B, S, A = 3, 2, 2  # the oracle's shape: shares its compiled LP
+    mu = rng.dirichlet(np.ones(S), size=B).astype(dtype)
+    v = rng.normal(size=(B, S, A)).astype(dtype)
+    u = rng.normal(size=(B, S, A)).astype(dtype)
+    mu[0], v[0], u[0] = (np.array(x, dtype) for x in PROSECUTOR)
+    tol = 50 * default_tol(dtype)
+
+    def one(mu, v, u):
+        return M.optimal_signal(M.BayesianPersuasion(mu, v, u))
+
+    # one compiled program (a user's jit around vmap) against an eager Python loop
+    loop = [one(mu[b], v[b], u[b]) for b in range(B)]
+    mapped = jax.jit(jax.vmap(one))(mu, v, u)
+    assert mapped.principal_value.dtype == dtype and loop[0].principal_value.dtype == dtype
+    assert int(loop[0].result) == Result.CONVERGED
+    assert float(loop[0].principal_value) == pytest.approx(0.6, abs=tol)
+    np.testing.assert_allclose(mapped.signal[0], loop[0].signal, atol=tol)
+    for b in range(B):
+        assert int(mapped.result[b]) == Result.CONVERGED
+        assert float(mapped.principal_value[b]) == pytest.approx(float(loop[b].principal_value),
+                                                                 abs=tol)
+        assert float(mapped.principal_value[b]) == pytest.approx(
+            highs_persuasion(mu[b].astype(float), v[b].astype(float), u[b].astype(float)),
+            abs=tol)
+        assert float(mapped.incentive_violation[b]) <= tol
+
+
+def test_designer_and_throw():
+    bp = M.BayesianPersuasion(*PROSECUTOR)
+    d = M.design(bp, M.OptimalSignal())
+    assert isinstance(d.mechanism, M.SignalingScheme)
+    assert float(d.principal_value) == pytest.approx(0.6, abs=1e-8)
+    assert float(d.agent_values) == pytest.approx(float(d.mechanism.agent_values))
+    assert float(d.incentive_violation) >= 0 and float(d.participation_violation) == 0
+    assert int(d.result) == Result.CONVERGED and int(d.stats["num_steps"]) > 0
+    with pytest.raises(NotConvergedError, match="did not converge"):
+        M.design(bp, M.OptimalSignal(), max_steps=1)
+    out = M.design(bp, M.OptimalSignal(), max_steps=1, throw=False)
+    assert int(out.result) == Result.MAX_STEPS_REACHED
 
 
 def test_bad_input():
@@ -58,3 +105,5 @@ def test_bad_input():
         M.BayesianPersuasion(PROSECUTOR[0], PROSECUTOR[1], [[np.inf, 0.0], [0.0, 1.0]])
     with pytest.raises(TypeError, match="problem"):
         M.optimal_signal(PROSECUTOR)
+    with pytest.raises(ValueError, match="max_steps"):
+        M.optimal_signal(M.BayesianPersuasion(*PROSECUTOR), max_steps=0)

@@ -173,38 +173,35 @@ def test_optimal_menu_jit_vmap_dtypes(dtype):
     def one(th, p, slope):
         return M.optimal_menu(M.Screening(th, p, M.QuadraticSurplus(slope, 1.0)), grid)
 
-    eager = one(th[0], p[0], slope[0])
-    jit_one = jax.jit(one)
-    loop = [jit_one(th[b], p[b], slope[b]) for b in range(2)]
+    # one compiled program (a user's jit around vmap) against an eager Python loop
+    loop = [one(th[b], p[b], slope[b]) for b in range(2)]
     mapped = jax.jit(jax.vmap(one))(th, p, slope)
-    assert mapped.principal_value.dtype == dtype and eager.principal_value.dtype == dtype
-    assert int(eager.result) == Result.CONVERGED
-    assert float(loop[0].principal_value) == pytest.approx(float(eager.principal_value),
-                                                           abs=tol)
-    np.testing.assert_allclose(loop[0].allocations, eager.allocations, atol=tol)
+    assert mapped.principal_value.dtype == dtype and loop[0].principal_value.dtype == dtype
     for b in range(2):
         assert int(loop[b].result) == Result.CONVERGED
         assert int(mapped.result[b]) == Result.CONVERGED
         assert float(mapped.principal_value[b]) == pytest.approx(
             float(loop[b].principal_value), abs=tol)
+        np.testing.assert_allclose(mapped.allocations[b], loop[b].allocations, atol=tol)
         # the LP over a grid never beats the unrestricted closed form
         cf = M.screening_closed_form(M.Screening(th[b], p[b], M.QuadraticSurplus(slope[b], 1.0)))
         assert float(loop[b].principal_value) <= float(cf.principal_value) + tol
 
 
 def test_designers_and_the_design_verb():
-    sc = M.Screening([[-2.0, -1.0], [-2.0, -1.0]], [[0.5, 0.5], [0.5, 0.5]],
-                     M.QuadraticSurplus([4.0, 5.0], 1.0))
-    cf = M.design(sc, M.ClosedFormMenu())
-    lp = M.design(sc, M.OptimalMenu(GRID))
+    batch = M.Screening([[-2.0, -1.0], [-2.0, -1.0]], [[0.5, 0.5], [0.5, 0.5]],
+                        M.QuadraticSurplus([4.0, 5.0], 1.0))
+    cf = M.design(batch, M.ClosedFormMenu())
+    assert cf.principal_value.shape == (2,) and cf.agent_values.shape == (2, 2)
+    assert float(cf.principal_value[0]) == pytest.approx(2.5, abs=1e-9)
+    lp = M.design(M.Screening([-2.0, -1.0], [0.5, 0.5], S_LM), M.OptimalMenu(GRID))
     for d in (cf, lp):
         assert isinstance(d, M.Design) and isinstance(d.mechanism, M.Menu)
-        assert d.principal_value.shape == (2,) and d.agent_values.shape == (2, 2)
         assert np.all(np.asarray(d.result) == Result.CONVERGED)
         assert np.all(np.asarray(d.incentive_violation) >= 0)
         assert np.all(np.asarray(d.participation_violation) >= 0)
-    assert float(cf.principal_value[0]) == pytest.approx(2.5, abs=1e-9)
-    np.testing.assert_allclose(lp.principal_value, cf.principal_value, atol=1e-7)
+    assert float(lp.principal_value) == pytest.approx(2.5, abs=1e-7)
+    assert int(lp.stats["num_steps"]) > 0
     with pytest.raises(TypeError, match="designs for"):
         M.design(M.BayesianPersuasion([1.0], [[1.0]], [[1.0]]), M.ClosedFormMenu())
 
