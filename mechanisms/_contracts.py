@@ -88,8 +88,10 @@ def _solve_min_pay(problem: PrincipalAgent, *, tol, max_steps, method):
     c, G, h = min_pay_lps(problem.outcome_probs, problem.costs, problem.reservation_utility)
     n = int(np.prod(batch, dtype=np.int64)) * A
     c, G, h = c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A)
-    if problem.limited_liability and method != "ipm":
-        x, fun, status, gap, mu = solve_nonneg_lps(c, G, h, tol=tol, max_steps=max_steps)
+    if problem.limited_liability:
+        x, fun, status, gap, mu = solve_nonneg_lps(
+            c, G, h, tol=tol, max_steps=max_steps,
+            method="interior_point" if method == "ipm" else "auto")
     else:
         x, fun, status, gap, mu = solve_free_lps(
             c, G, h, lower=0.0 if problem.limited_liability else None, tol=tol,

@@ -43,7 +43,6 @@ import numpy as np
 
 from .. import solvers
 from ..kernel import (
-    Result,
     as_float_array,
     check_finite,
     check_simplex,
@@ -51,7 +50,6 @@ from ..kernel import (
     pytree_dataclass,
     static_field,
 )
-from ._dual_simplex import dual_simplex
 
 __all__ = ["AgentUtility", "CARA", "Contract", "Log", "PrincipalAgent", "QuantalResponse",
            "Sqrt", "min_pay_lps"]
@@ -557,37 +555,32 @@ def min_pay_lps(outcome_probs, costs, reservation_utility, margin=0.0):
     return P, jnp.concatenate([G_ic, G_ir], axis=-2), jnp.concatenate([h_ic, h_ir], axis=-1)
 
 
-def solve_nonneg_lps(c, G, h, *, tol=None, max_steps: int = 200, fallback: bool = True):
+def solve_nonneg_lps(c, G, h, *, tol=None, max_steps=None, method: str = "auto"):
     """Solve a flat batch ``[n]`` of ``min c x, G x <= h, x >= 0`` with ``c >= 0``.
 
-    The batched dual simplex answers (its slack basis is dual feasible); members it cannot
-    certify are re-solved by the interior-point core :func:`socialign.solvers.linprog`. The
-    fallback is a mask, not a data-dependent subset: ``lax.cond`` skips the interior point when
-    every member is certified (inside a user's ``vmap`` both branches run; the answer is the
-    same). Returns ``(x [n, O], fun [n], status [n], gap [n], mu [n, m])`` with ``mu >= 0`` the
+    One call of :func:`socialign.solvers.linprog`: with ``method="auto"`` the batched dual
+    simplex answers (its slack basis is dual feasible) and the members it cannot certify go to
+    the interior point, selected by masks at fixed shapes; ``"interior_point"`` solves every
+    member by the interior point. Chunks of 64 programs keep each chunk's tableaux in cache.
+    Returns ``(x [n, O], fun [n], status [n], gap [n], mu [n, m])`` with ``mu >= 0`` the
     multipliers of ``G x <= h``.
     """
-    x, fun, status, gap, _, y, _ = dual_simplex(c, G, h)
-    mu = -y
-    if not fallback:
-        return x, fun, status, gap, mu
-    bad = (status != Result.CONVERGED) & (status != Result.INFEASIBLE)
-
-    def resolve(args):
-        x, fun, status, gap, mu = args
-        sol = solvers.linprog(c, G, h, bounds=(0.0, None), tol=tol, max_steps=max_steps)
-        sel = lambda a, b: jnp.where(bad.reshape(bad.shape + (1,) * (a.ndim - 1)), a, b)  # noqa
-        return (sel(sol.x, x), sel(sol.fun, fun), sel(sol.status, status),
-                sel(sol.duality_gap, gap), sel(-sol.ineqlin, mu))
-
-    return jax.lax.cond(jnp.any(bad), resolve, lambda a: a, (x, fun, status, gap, mu))
-
-
-def solve_free_lps(c, G, h, *, lower=None, tol=None, max_steps: int = 200):
-    """Solve a flat batch of ``min c x, G x <= h`` (``x`` free, or ``x >= 0`` with
-    ``lower=0``) by :func:`socialign.solvers.linprog`; returns like :func:`solve_nonneg_lps`."""
-    sol = solvers.linprog(c, G, h, bounds=(lower, None), tol=tol, max_steps=max_steps)
+    sol = solvers.linprog(c, G, h, bounds=(0.0, None), method=method, tol=tol,
+                          max_steps=max_steps, batch_size=_CHUNK)
     return sol.x, sol.fun, sol.status, sol.duality_gap, -sol.ineqlin
+
+
+def solve_free_lps(c, G, h, *, lower=None, tol=None, max_steps=None):
+    """Solve a flat batch of ``min c x, G x <= h`` (``x`` free, or ``x >= lower``) by
+    :func:`socialign.solvers.linprog` (``method="auto"``); returns like
+    :func:`solve_nonneg_lps`."""
+    sol = solvers.linprog(c, G, h, bounds=(lower, None), tol=tol, max_steps=max_steps,
+                          batch_size=_CHUNK)
+    return sol.x, sol.fun, sol.status, sol.duality_gap, -sol.ineqlin
+
+
+#: programs per chunk of a batched LP call (``lax.map`` over ``vmap``-ed chunks)
+_CHUNK = 64
 
 
 def lp_envelope(c, G, h, x, mu):
