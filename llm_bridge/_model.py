@@ -314,8 +314,8 @@ class Llama(nnx.Module):
       >>> from flax import nnx
       >>> from socialign import llm_bridge
       >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
-      >>> model(jnp.zeros((1, 3), jnp.int32))[0].shape
-      (1, 3, 260)
+      >>> model(jnp.zeros((2, 5), jnp.int32))[0].shape
+      (2, 5, 260)
     """
 
     def __init__(self, config: LlamaConfig, *, rngs: nnx.Rngs, param_dtype=jnp.float32):

@@ -45,6 +45,14 @@ class SampleOutput(NamedTuple):
       tokens: ``[B, N]`` int32 sampled ids, PAD after EOS.
       logprobs: ``[B, N]`` float32 log-probabilities of the sampled tokens, 0 where masked.
       mask: ``[B, N]`` bool, True up to and including EOS.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import llm_bridge
+      >>> out = llm_bridge.SampleOutput(jnp.zeros((1, 2), jnp.int32), jnp.zeros((1, 2)),
+      ...                               jnp.ones((1, 2), bool))
+      >>> out.tokens.shape == out.mask.shape
+      True
     """
 
     tokens: jax.Array  # [B, N] int32, PAD after EOS
@@ -167,11 +175,11 @@ def sample(model: Llama, prompt_tokens, prompt_mask, key, *, max_new_tokens: int
       >>> from flax import nnx
       >>> from socialign import llm_bridge
       >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
-      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1="])
-      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(0), max_new_tokens=2,
-      ...                         eos_id=257, pad_id=258, greedy=True)
-      >>> out.tokens.shape
-      (1, 2)
+      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1=", "12+30="])
+      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(1), max_new_tokens=4,
+      ...                         eos_id=257, pad_id=258)
+      >>> out.tokens.shape, out.tokens.dtype
+      ((2, 4), dtype('int32'))
     """
     if not isinstance(model, Llama):
         raise TypeError(f"model must be a Llama, got {type(model).__name__}")
@@ -215,9 +223,9 @@ def sequence_logprobs(model: Llama, prompt_tokens, prompt_mask, completion, comp
       >>> from flax import nnx
       >>> from socialign import llm_bridge
       >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
-      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1="])
-      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(0), max_new_tokens=3,
-      ...                         eos_id=-1, pad_id=258)
+      >>> toks, mask = llm_bridge.encode_batch(llm_bridge.ByteTokenizer(), ["1+1=", "12+30="])
+      >>> out = llm_bridge.sample(model, toks, mask, jax.random.key(0), max_new_tokens=4,
+      ...                         eos_id=257, pad_id=258)
       >>> lp = llm_bridge.sequence_logprobs(model, toks, mask, out.tokens, out.mask)
       >>> bool(abs(lp - out.logprobs).max() < 1e-4)   # what the sampler drew them with
       True
