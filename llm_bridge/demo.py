@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import flagship
 from .flagship import *  # noqa: F403  (the flagship API, importable as demo.<name>)
 from .flagship import DemoConfig, run
-from .flagship import __all__ as _flagship_all
 
-__all__ = ["main", *_flagship_all]
+__all__ = ["main", *flagship.__all__]
 
 _OVERRIDES = ("rl_steps", "pretrain_steps", "temperature", "target_share", "audit_cost", "rl_lr",
               "eval_samples", "prompts_per_step")

@@ -23,8 +23,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from .._sampler import sample
-from .._tokenizer import encode_batch
+from .. import encode_batch, sample
 from .task import (
     MAX_NEW_TOKENS,
     arithmetic_prompts,

@@ -30,10 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .._model import Llama, LlamaConfig
-from .._rewards import contract_reward
-from .._tokenizer import ByteTokenizer
-from .._trainer import RLConfig, RLTrainer, train_lm
+from .. import ByteTokenizer, Llama, LlamaConfig, RLConfig, RLTrainer, contract_reward, train_lm
 from .config import DemoConfig
 from .design import design_contract, predicted_shares, principal_value
 from .measurement import measure
@@ -77,7 +74,7 @@ def load_model(name: str, seed: int):
     if name == "tiny":
         return Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(seed)), ByteTokenizer()
     if name == "smollm2-135m":
-        from .._gguf import load_gguf, smollm2_gguf_path
+        from .. import load_gguf, smollm2_gguf_path
         return load_gguf(smollm2_gguf_path(), max_seq_len=64)
     raise ValueError(f"model name must be 'tiny' or 'smollm2-135m', got {name!r}")
 
