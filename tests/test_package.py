@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import pathlib
 import re
@@ -81,6 +82,7 @@ def _subpackage(name: str) -> str | None:
 # ----------------------------------------------------------------------------- imports flow down
 
 
+@functools.cache
 def _import_violations() -> tuple[list[str], list[str]]:
     upward, private = [], []
     for modname, path in MODULES.items():
@@ -147,17 +149,25 @@ def test_no_old_top_level_imports():
 # ----------------------------------------------------------------------------- lazy heavy imports
 
 
-@pytest.mark.parametrize("what", ["socialign", "socialign.kernel", "socialign.solvers",
-                                  "socialign.mechanisms"])
-def test_import_does_not_load_flax_orbax_or_open_spiel(what):
-    code = (f"import sys, json; import {what}; "
-            f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))")
+LIGHT = ["socialign", "socialign.kernel", "socialign.solvers", "socialign.mechanisms"]
+
+
+def test_import_does_not_load_flax_orbax_or_open_spiel():
+    # one subprocess imports the light packages one after the other and reports what each added
+    code = "\n".join([
+        "import importlib, json, sys",
+        f"HEAVY, LIGHT = {HEAVY!r}, {LIGHT!r}",
+        "heavy = lambda: sorted(m for m in sys.modules if m.split('.')[0] in HEAVY)",
+        "print(json.dumps({w: (importlib.import_module(w), heavy())[1] for w in LIGHT}))",
+    ])
     # run outside the repository, so the installed package is what is imported
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tempfile.gettempdir(), timeout=300)
     assert out.returncode == 0, out.stderr
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
-    assert not loaded, f"`import {what}` loads {loaded}; load them on first use"
+    assert list(loaded) == LIGHT
+    bad = {w: mods for w, mods in loaded.items() if mods}
+    assert not bad, f"importing these loads heavy packages (load them on first use): {bad}"
 
 
 # ----------------------------------------------------------------------------- one import root
