@@ -24,7 +24,6 @@ Writes ``benchmarks/results/extensive_form.json``.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -37,8 +36,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pyspiel  # noqa: E402
-
-import solvers  # noqa: E402
+from socialign import solvers  # noqa: E402
 
 GAMES = {
     "kuhn": "kuhn_poker",
@@ -69,12 +67,12 @@ def checkpoints(limit: int):
     return out
 
 
-@functools.partial(jax.jit, static_argnames="solver")
-def _advance(game, state, n, solver):
+@jax.jit
+def _advance(game, state, n, solver):  # the solver is a pytree: its float settings are traced
     return jax.lax.fori_loop(0, n, lambda _, s: solver.step(game, s), state)
 
 
-@functools.partial(jax.jit, static_argnames="solver")
+@jax.jit
 def _expl(game, state, solver):
     return solvers.exploitability(game, solver.strategies(game, state))
 

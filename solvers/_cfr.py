@@ -211,6 +211,12 @@ class CFR(_CFRFamily):
     ``R <- R + r``; current policy by regret matching; average policy weighted by own reach.
     With ``alternating=True`` it is OpenSpiel's ``CFRSolver``.
 
+    Args:
+      alternating: update the players one after the other (static).
+
+    Raises:
+      TypeError: if ``alternating`` is not a bool.
+
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import solvers
@@ -233,6 +239,12 @@ class CFRPlus(_CFRFamily):
     Regret matching+ ``R <- max(R + r, 0)`` and linear averaging ``w_t = t`` (OpenSpiel's
     convention: no averaging delay). With ``alternating=True`` it is OpenSpiel's
     ``CFRPlusSolver``.
+
+    Args:
+      alternating: update the players one after the other (static).
+
+    Raises:
+      TypeError: if ``alternating`` is not a bool.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -263,6 +275,15 @@ class DiscountedCFR(_CFRFamily):
     ``t^alpha / (t^alpha + 1)`` and negative ones by ``t^beta / (t^beta + 1)``; the average policy
     weights iteration ``t`` by ``t^gamma``. Defaults (1.5, 0, 2) are the paper's recommendation;
     (1, 1, 1) is linear CFR. Matches OpenSpiel's ``DCFRSolver`` update order.
+
+    Args:
+      alpha, beta, gamma: the discount exponents (real numbers; pytree leaves, so new values do
+        not recompile and ``vmap`` over them works).
+      alternating: update the players one after the other (static).
+
+    Raises:
+      TypeError: if ``alternating`` is not a bool or an exponent is not a real number.
+      ValueError: if an exponent is not finite.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -300,6 +321,14 @@ class PredictiveCFRPlus(_CFRFamily):
     Regret matching+ ``R <- max(R + r, 0)`` with the prediction ``m = r`` (the last
     instantaneous regret): the next policy is ``[R + m]^+`` normalised. The average policy
     weights iteration ``t`` by ``t^gamma`` (quadratic, ``gamma = 2``, as in the paper).
+
+    Args:
+      gamma: the averaging exponent (a real number; a pytree leaf).
+      alternating: update the players one after the other (static).
+
+    Raises:
+      TypeError: if ``alternating`` is not a bool or ``gamma`` is not a real number.
+      ValueError: if ``gamma`` is not finite.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -343,6 +372,14 @@ class MCCFR(Solver):
     OpenSpiel's ``OutcomeSamplingSolver`` (same estimator; the random streams differ). The
     per-iteration cost is ``O(depth)`` per trajectory, independent of the tree size, which suits
     games too large for full traversals; ``num_samples`` batches trajectories for accelerators.
+
+    Args:
+      epsilon: exploration weight in ``[0, 1]`` (a pytree leaf).
+      num_samples: trajectories per player and iteration (static: it fixes shapes).
+
+    Raises:
+      TypeError: if ``epsilon`` is not a real number.
+      ValueError: if ``epsilon`` is outside ``[0, 1]`` or ``num_samples`` is not a positive int.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)

@@ -167,7 +167,11 @@ class RegretMatchingPlus(_NormalFormDynamics):
     reported average ``sum_t t s_i^t / sum_t t``.
 
     Args:
-      linear_averaging: weight iteration ``t`` by ``t`` (True) or uniformly (False).
+      linear_averaging: weight iteration ``t`` by ``t`` (True) or uniformly (False); static
+        (it selects the code path).
+
+    Raises:
+      TypeError: if ``linear_averaging`` is not a bool.
 
     References: O. Tammelin, "Solving large imperfect information games using CFR+",
     arXiv:1407.5042, 2014; O. Tammelin, N. Burch, M. Johanson, M. Bowling, "Solving heads-up
@@ -239,7 +243,11 @@ class Hedge(_NormalFormDynamics):
     zero-sum game reaches NashConv of order ``eta`` times the squared payoff range.
 
     Args:
-      learning_rate: ``eta > 0``, in inverse payoff units.
+      learning_rate: ``eta > 0``, in inverse payoff units; a pytree leaf (a new value does not
+        recompile, and ``jax.vmap`` over a batch of rates works).
+
+    Raises:
+      TypeError, ValueError: if a concrete ``learning_rate`` is not a finite number > 0.
 
     Reference: Y. Freund and R. E. Schapire, "Adaptive game playing using multiplicative
     weights", Games and Economic Behavior 29, 1999.
@@ -303,7 +311,10 @@ class OptimisticHedge(_NormalFormDynamics):
 
     Args:
       learning_rate: ``eta > 0``, in inverse payoff units (stability needs ``eta`` small
-        relative to the inverse payoff range).
+        relative to the inverse payoff range); a pytree leaf.
+
+    Raises:
+      TypeError, ValueError: if a concrete ``learning_rate`` is not a finite number > 0.
 
     References: A. Rakhlin and K. Sridharan, "Optimization, learning, and games with
     predictable sequences", NeurIPS 2013; C. Daskalakis and I. Panageas, "Last-iterate
@@ -415,7 +426,10 @@ class ReplicatorDynamics(_NormalFormDynamics):
     cycles, so there the dynamics do not converge (the result is ``MAX_STEPS_REACHED``).
 
     Args:
-      step_size: ``h > 0``, in inverse payoff units.
+      step_size: ``h > 0``, in inverse payoff units; a pytree leaf.
+
+    Raises:
+      TypeError, ValueError: if a concrete ``step_size`` is not a finite number > 0.
 
     Reference: P. D. Taylor and L. B. Jonker, "Evolutionarily stable strategies and game
     dynamics", Mathematical Biosciences 40, 1978.

@@ -334,6 +334,10 @@ class ExtensiveFormGame:
 
     A policy is an array ``[*batch, num_infosets, max_actions]`` of per-infoset distributions.
 
+    Raises:
+      TypeError: if ``tree`` is not a compiled tree or an array is not numeric.
+      ValueError: if the arrays do not fit the tree or are not finite.
+
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import solvers
@@ -439,7 +443,14 @@ class ExtensiveFormGame:
     def with_utilities(self, utilities) -> ExtensiveFormGame:
         """Same tree, new terminal utilities ``[*batch, num_terminals, num_players]``.
 
-        Extra leading axes become batch axes (chance probabilities are broadcast).
+        Extra leading axes become batch axes. The chance probabilities are carried over: an
+        unbatched game's are broadcast (also when they are traced, inside ``jit``); a batched
+        game's must be equal across its batch to be broadcast to a new batch shape.
+
+        Raises:
+          TypeError: if ``utilities`` is not numeric.
+          ValueError: if its shape does not fit the tree, or a batched game's chance
+            probabilities differ across the batch (or are traced) and the batch shape changes.
 
         Example:
           >>> import jax; jax.config.update("jax_enable_x64", True)

@@ -182,7 +182,11 @@ def exploitability(game, policy) -> jax.Array:
     """Exploitability ``NashConv / num_players`` (OpenSpiel's definition for constant-sum games).
 
     For a two-player zero-sum game this is the average gain of the two best responses; it is 0
-    exactly at a Nash equilibrium.
+    exactly at a Nash equilibrium. Shape ``[*batch]``, payoff units.
+
+    Raises:
+      TypeError: if ``game`` is not a solvers game type or ``policy`` is not numeric.
+      ValueError: if ``policy`` does not fit ``game``.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)

@@ -31,6 +31,16 @@ class Equilibrium:
       state: the solver's final state (to warm-start or inspect).
       joint: for correlated solution concepts, the joint distribution over action profiles
         ``[A_1, ..., A_n]``; ``None`` otherwise.
+
+    Every array field carries the game's batch axes in front. ``converged`` is
+    ``result == Result.CONVERGED``.
+
+    Example:
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> eq = solvers.solve(g, solvers.SupportEnumeration())
+      >>> bool(eq.converged), float(eq.nash_conv), eq.values.tolist()
+      (True, 0.0, [0.0, 0.0])
     """
 
     strategies: Any

@@ -25,8 +25,15 @@ class NormalFormGame:
     """An ``n``-player normal-form game.
 
     Attributes:
-      payoffs: ``[*batch, players, A_1, ..., A_n]`` payoff tensor.
-      num_players: static number of players ``n``.
+      payoffs: ``[*batch, players, A_1, ..., A_n]`` payoff tensor (payoff units; a leaf).
+      num_players: static number of players ``n``. When it is not given it is read from the
+        shape, which must then admit one reading only: ``[3, 2, 2, 2]`` is a 3-player 2x2x2
+        game or a batch of three 2-player 2x2 games, so it needs ``num_players``.
+
+    Raises:
+      TypeError: if ``payoffs`` is not a numeric array.
+      ValueError: if its shape does not fit ``num_players``, is ambiguous without it, a player
+        has no action, or a concrete payoff is not finite.
 
     Example:
       >>> from socialign import solvers
@@ -104,7 +111,17 @@ class NormalFormGame:
     def from_bimatrix(cls, A, B) -> NormalFormGame:
         """Two-player game: row player gets ``A[i, j]``, column player gets ``B[i, j]``.
 
-        ``A`` and ``B`` may carry the same leading batch axes.
+        ``A`` and ``B`` ``[*batch, m, n]`` may carry the same leading batch axes (the game is
+        built with ``num_players=2``, so a batch is never misread).
+
+        Raises:
+          TypeError: if ``A`` or ``B`` is not numeric.
+          ValueError: if they are not matrices of the same shape or not finite.
+
+        Example:
+          >>> from socialign import solvers
+          >>> solvers.NormalFormGame.from_bimatrix([[3., 0.], [5., 1.]], [[3., 5.], [0., 1.]]).num_actions
+          (2, 2)
         """
         A = as_float_array(A, "A")
         B = as_float_array(B, "B")
@@ -120,7 +137,17 @@ class NormalFormGame:
 
     @classmethod
     def zero_sum(cls, A) -> NormalFormGame:
-        """Two-player zero-sum game: the row player gets ``A[i, j]``, the column player ``-A``."""
+        """Two-player zero-sum game: the row player gets ``A[i, j]``, the column player ``-A``.
+
+        Raises:
+          TypeError: if ``A`` is not numeric.
+          ValueError: if ``A`` is not a ``[*batch, m, n]`` matrix or not finite.
+
+        Example:
+          >>> from socialign import solvers
+          >>> solvers.NormalFormGame.zero_sum([[[1., -1.], [-1., 1.]]] * 3).batch_shape
+          (3,)
+        """
         A = as_float_array(A, "A")
         if A.ndim < 2:
             raise ValueError(f"A must be a matrix [rows, cols]; got shape {tuple(A.shape)}")
@@ -172,6 +199,16 @@ def stack(games: Sequence[NormalFormGame]) -> NormalFormGame:
     """Stack same-shaped games (same tree, for extensive-form games) along a new batch axis.
 
     :func:`solvers.solve` on the result solves every game in one batched call.
+
+    Args:
+      games: a non-empty sequence of same-shaped games.
+
+    Returns:
+      One game with a new leading batch axis of length ``len(games)``.
+
+    Raises:
+      TypeError: if an entry is not a solvers game.
+      ValueError: if ``games`` is empty or the games' shapes differ.
 
     Example:
       >>> from socialign import solvers

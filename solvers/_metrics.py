@@ -7,7 +7,8 @@ equilibrium). ``nash_conv``, ``expected_values`` and ``best_response`` dispatch 
 (normal-form here; extensive-form games register their own implementations).
 
 Example:
-  >>> import jax.numpy as jnp, solvers
+  >>> import jax.numpy as jnp
+  >>> from socialign import solvers
   >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
   >>> u = jnp.array([0.5, 0.5])
   >>> float(solvers.nash_conv(g, (u, u)))
@@ -35,7 +36,13 @@ __all__ = [
 
 
 def validate_strategies(game: NormalFormGame, strategies, name: str = "strategies") -> tuple:
-    """Check a strategy profile against ``game``; return it as a tuple of float arrays."""
+    """Check a strategy profile against ``game``; return it as a tuple of float arrays.
+
+    Raises:
+      TypeError: if ``strategies`` is not a tuple/list of numeric arrays.
+      ValueError: if it has the wrong length or shapes, or (concrete values) an entry is not a
+        probability vector.
+    """
     if not isinstance(strategies, tuple | list):
         raise TypeError(f"{name} must be a tuple with one mixed strategy per player, got "
                         f"{type(strategies).__name__}")
@@ -82,7 +89,24 @@ def _action_values(game: NormalFormGame, strategies) -> tuple:
 def action_values(game: NormalFormGame, strategies) -> tuple:
     """Expected payoff of each pure action of each player against the others' mixed strategies.
 
-    Returns a tuple whose entry ``i`` has shape ``[*batch, A_i]``.
+    ``v_i(a) = sum_{a_-i} u_i(a, a_-i) prod_{j != i} s_j(a_j)``, in payoff units.
+
+    Args:
+      game: a :class:`NormalFormGame` ``[*batch, n, A_1, ..., A_n]``.
+      strategies: one mixed strategy per player, each ``[*batch, A_i]``.
+
+    Returns:
+      A tuple whose entry ``i`` has shape ``[*batch, A_i]``.
+
+    Raises:
+      TypeError, ValueError: if ``strategies`` does not fit ``game`` (see ``nash_conv``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> [v.tolist() for v in solvers.action_values(g, (jnp.array([1., 0.]), jnp.array([.5, .5])))]
+      [[0.0, 0.0], [-1.0, 1.0]]
     """
     strategies = validate_strategies(game, strategies)
     return _batched(_action_values)(game, strategies)
@@ -100,7 +124,23 @@ def _values(game: NormalFormGame, strategies) -> jax.Array:
 
 @functools.singledispatch
 def expected_values(game, strategies) -> jax.Array:
-    """Expected payoff of each player under ``strategies``: shape ``[*batch, players]``."""
+    """Expected payoff of each player under ``strategies``: shape ``[*batch, players]``.
+
+    For a normal-form game ``u_i(s) = sum_a u_i(a) prod_j s_j(a_j)``; for an
+    :class:`ExtensiveFormGame` ``strategies`` is a behavioural policy
+    ``[*batch, num_infosets, max_actions]`` and ``u_i = sum_z pi(z) u_i(z)``. Payoff units.
+
+    Raises:
+      TypeError: if ``game`` is not a solvers game type, or ``strategies`` is not numeric.
+      ValueError: if ``strategies`` has the wrong shapes or is not a profile of distributions.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.from_bimatrix([[3., 0.], [5., 1.]], [[3., 5.], [0., 1.]])
+      >>> solvers.expected_values(g, (jnp.array([0., 1.]), jnp.array([0., 1.]))).tolist()
+      [1.0, 1.0]
+    """
     raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
 
 
@@ -112,7 +152,22 @@ def _(game: NormalFormGame, strategies) -> jax.Array:
 
 @functools.singledispatch
 def best_response_gains(game, strategies) -> jax.Array:
-    """Per-player gain from a best response (regret against the best pure deviation)."""
+    """Per-player gain from a best response: ``g_i = max_a v_i(a) - s_i . v_i``.
+
+    Shape ``[*batch, players]``, in payoff units, non-negative up to rounding; for an
+    :class:`ExtensiveFormGame` the best response is over behavioural policies (exact).
+
+    Raises:
+      TypeError: if ``game`` is not a solvers game type, or ``strategies`` is not numeric.
+      ValueError: if ``strategies`` has the wrong shapes or is not a profile of distributions.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> solvers.best_response_gains(g, (jnp.array([1., 0.]), jnp.array([.5, .5]))).tolist()
+      [0.0, 1.0]
+    """
     raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
 
 
@@ -131,7 +186,21 @@ def nash_conv(game, strategies) -> jax.Array:
       strategies: one mixed strategy per player, each ``[*batch, A_i]``.
 
     Returns:
-      ``[*batch]`` array, non-negative up to rounding.
+      ``[*batch]`` array in payoff units, non-negative up to rounding.
+
+    Raises:
+      TypeError: if ``game`` is not a solvers game type, or ``strategies`` is not numeric.
+      ValueError: if ``strategies`` has the wrong shapes or is not a profile of distributions.
+
+    Reference: M. Lanctot et al., "A unified game-theoretic approach to multiagent
+    reinforcement learning", NeurIPS 2017 (NashConv).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> float(solvers.nash_conv(g, (jnp.array([1., 0.]), jnp.array([.5, .5]))))
+      1.0
     """
     raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
 
@@ -145,7 +214,20 @@ def _(game: NormalFormGame, strategies) -> jax.Array:
 def best_response(game, strategies, player: int | None = None):
     """Pure best responses (one-hot), per player or for ``player`` alone.
 
-    Ties go to the lowest action index.
+    Ties go to the lowest action index. For a normal-form game: a tuple of ``[*batch, A_i]``
+    one-hot vectors (or the one of ``player``); for an :class:`ExtensiveFormGame`: a policy
+    ``[*batch, num_infosets, max_actions]``.
+
+    Raises:
+      TypeError: if ``game`` is not a solvers game type, or ``strategies`` is not numeric.
+      ValueError: if ``strategies`` does not fit ``game`` or ``player`` is out of range.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> solvers.best_response(g, (jnp.array([1., 0.]), jnp.array([.5, .5])), player=1).tolist()
+      [0.0, 1.0]
     """
     raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
 

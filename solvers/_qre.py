@@ -64,6 +64,11 @@ def quantal_response(payoffs_to_player, temperature) -> jax.Array:
     Returns:
       ``[..., A]`` probabilities summing to one over the last axis.
 
+    Raises:
+      TypeError: if an argument is not numeric.
+      ValueError: if ``payoffs_to_player`` has no action axis or is not finite, or a concrete
+        ``temperature`` is not finite and > 0, or its shape does not broadcast.
+
     Example:
       >>> from socialign import solvers
       >>> [round(float(p), 4) for p in solvers.quantal_response([1.0, 0.0], 1.0)]
@@ -169,11 +174,23 @@ class LogitQRE(Solver):
     about 11 degrees (else ``h`` is halved; ``h`` grows by 1.5x after an accepted step). The step on which the predictor would pass the target ``lambda`` is solved
     on the hyperplane ``lambda = target`` instead.
 
+    Gradients: at a fixed temperature ``jax.grad`` of anything computed from
+    ``solve(game, LogitQRE(temperature=T))`` flows to the payoffs and to ``T`` by the implicit
+    function theorem on :meth:`residual` (the principal-branch QRE must be regular there, i.e.
+    not at a turning point). ``homotopy=True`` refuses gradients with a ``TypeError``.
+
     Args:
-      temperature: ``T > 0`` of the equilibrium to compute (``homotopy=False`` only).
-      homotopy: trace toward ``T -> 0`` and return a Nash equilibrium (see above).
-      final_temperature: lowest temperature of the homotopy trace.
+      temperature: ``T > 0`` of the equilibrium to compute (``homotopy=False`` only), in payoff
+        units; a pytree leaf (new values do not recompile; ``vmap`` and ``grad`` over it work).
+      homotopy: trace toward ``T -> 0`` and return a Nash equilibrium (see above); static.
+      final_temperature: lowest temperature of the homotopy trace; a pytree leaf.
       newton_steps: Newton iterations per corrector (static).
+
+    Raises:
+      TypeError: if ``homotopy`` is not a bool or a temperature is not a real number.
+      ValueError: if ``temperature`` is missing (``homotopy=False``) or given
+        (``homotopy=True``), a temperature is not finite and > 0, or ``newton_steps`` is not a
+        positive int.
 
     References: R. D. McKelvey and T. R. Palfrey, "Quantal response equilibria for normal form
     games", Games and Economic Behavior 10, 1995; T. L. Turocy, "A dynamic homotopy

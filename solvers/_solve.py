@@ -52,6 +52,26 @@ class Solver(IterativeSolver):
     strategies with ``tol``. A solver whose answer has optimality conditions defines
     ``residual(game, strategies)`` (zero at its answers), and ``solve`` differentiates through
     them with :class:`~socialign.kernel.ImplicitAdjoint`.
+
+    Write a solver as a :func:`socialign.kernel.pytree_dataclass` subclass: float settings are
+    ordinary fields (validated at construction on concrete values, e.g. with
+    ``check_positive_scalar``), shape-fixing and code-path settings are
+    :func:`socialign.kernel.static_field`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> from socialign.kernel import pytree_dataclass
+      >>> @pytree_dataclass
+      ... class PlayFirst(solvers.Solver):       # both players play their first action
+      ...     game_types = (solvers.NormalFormGame,)
+      ...     def init(self, game, key): return jnp.zeros(())
+      ...     def step(self, game, state): return state
+      ...     def strategies(self, game, state):
+      ...         return tuple(jnp.eye(a, dtype=game.dtype)[0] for a in game.num_actions)
+      >>> pd = solvers.NormalFormGame.from_bimatrix([[3., 0.], [5., 1.]], [[3., 5.], [0., 1.]])
+      >>> float(solvers.solve(pd, PlayFirst(), max_steps=1, throw=False).nash_conv)
+      4.0
     """
 
     #: game types this solver accepts (checked at the boundary)

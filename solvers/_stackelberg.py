@@ -40,6 +40,7 @@ from ..kernel import Result, as_float_array, check_finite, check_simplex
 from ._equilibrium import Equilibrium
 from ._game import NormalFormGame
 from ._linprog import linprog
+from ._metrics import expected_values, nash_conv
 
 __all__ = ["stackelberg", "bayesian_stackelberg"]
 
@@ -108,6 +109,10 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
       ``follower_action`` and the value of every follower action's LP (``-inf`` if
       infeasible).
 
+    Raises:
+      TypeError: if ``game`` is not a :class:`NormalFormGame`.
+      ValueError: if it is not a two-player game or ``leader`` is not 0 or 1.
+
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import solvers
@@ -133,8 +138,6 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
     xs, j, best, code, cert = _pick(x, val, status, gap)
     y = jax.nn.one_hot(j, n, dtype=A.dtype)
     strategies = (xs, y) if leader == 0 else (y, xs)
-    from ._metrics import expected_values, nash_conv
-
     values = expected_values(game, strategies)
     return Equilibrium(strategies=strategies, values=values, nash_conv=nash_conv(game, strategies),
                        certificate=cert, result=code, stats={
@@ -160,20 +163,30 @@ def _bayesian_nash_conv(A, B, p, x, Y):
     return leader_gain + follower_gain
 
 
-def bayesian_stackelberg(leader_payoffs, follower_payoffs, type_probs, *, tol=None,
+def bayesian_stackelberg(leader_payoffs, follower_payoffs, prior, *, tol=None,
                          max_steps: int = 200, max_profiles: int = 4096) -> Equilibrium:
     """Bayesian Stackelberg equilibrium (follower types) by one LP per response profile.
 
     Args:
       leader_payoffs: ``[*batch, T, m, n]`` leader payoff against follower type ``theta``.
       follower_payoffs: ``[*batch, T, m, n]`` payoffs of follower type ``theta``.
-      type_probs: ``[T]`` prior over follower types (shared by the batch).
+      prior: ``[T]`` prior over follower types (shared by the batch).
       max_profiles: refuse games with more than this many response profiles ``n^T``.
 
     Returns:
       :class:`Equilibrium` with ``strategies = (leader's mixed strategy [m], responses
       [T, n] one-hot per type)``, ``values = [leader's expected value, followers' expected
-      value]`` and ``stats['responses']`` the types' actions.
+      value]``, ``nash_conv`` the NashConv of that profile in the Bayesian game with the
+      types as separate players (the types' gains, zero as they best-respond, plus the
+      leader's gain from deviating against the fixed responses; not zero in general, as
+      commitment is not Nash), ``certificate`` the largest duality gap of the feasible LPs,
+      ``result`` ``CONVERGED`` or ``FAILED`` (some LP neither solved nor proved infeasible),
+      and ``stats['responses']`` the types' actions.
+
+    Raises:
+      TypeError: if an argument is not numeric.
+      ValueError: if the shapes do not match, an array is not finite, ``prior`` is not a
+        probability vector, or there are more than ``max_profiles`` response profiles.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -184,7 +197,7 @@ def bayesian_stackelberg(leader_payoffs, follower_payoffs, type_probs, *, tol=No
     """
     A = as_float_array(leader_payoffs, "leader_payoffs")
     B = as_float_array(follower_payoffs, "follower_payoffs")
-    p = as_float_array(type_probs, "type_probs")
+    p = as_float_array(prior, "prior")
     if A.ndim < 3:
         raise ValueError(f"leader_payoffs must have shape [*batch, types, m, n]; got "
                          f"{tuple(A.shape)}")
@@ -193,10 +206,10 @@ def bayesian_stackelberg(leader_payoffs, follower_payoffs, type_probs, *, tol=No
                          f"{tuple(B.shape)} must have the same shape")
     T, m, n = A.shape[-3:]
     if p.shape != (T,):
-        raise ValueError(f"type_probs must have shape ({T},), got {tuple(p.shape)}")
+        raise ValueError(f"prior must have shape ({T},), got {tuple(p.shape)}")
     for name, arr in (("leader_payoffs", A), ("follower_payoffs", B)):
         check_finite(arr, name)
-    check_simplex(p, "type_probs")
+    check_simplex(p, "prior")
     if n**T > max_profiles:
         raise ValueError(f"{n}^{T} = {n**T} response profiles exceed max_profiles="
                          f"{max_profiles}; the problem is NP-hard in the number of types")

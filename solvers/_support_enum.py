@@ -65,6 +65,13 @@ class EquilibriumSet(NamedTuple):
       nash_conv: ``[*batch, P]`` NashConv of each slot (0 in empty slots).
       valid: ``[*batch, P]`` bool mask, ``True`` for the first ``count`` slots.
       count: ``[*batch]`` int32 number of distinct equilibria found.
+
+    Example:
+      >>> from socialign import solvers
+      >>> bos = solvers.NormalFormGame.from_bimatrix([[3., 0.], [0., 2.]], [[2., 0.], [0., 3.]])
+      >>> eqs = solvers.all_equilibria(bos)
+      >>> int(eqs.count), eqs.valid.shape
+      (3, (5,))
     """
 
     strategies: tuple
@@ -212,6 +219,11 @@ def all_equilibria(game: NormalFormGame, *, tol: float | None = None,
     Returns:
       An :class:`EquilibriumSet`: fixed-size arrays, ``count`` distinct equilibria first.
 
+    Raises:
+      TypeError: if ``game`` is not a :class:`NormalFormGame`.
+      ValueError: if it is not a two-player game, has more than ``max_support_pairs`` support
+        pairs, or ``tol`` / ``max_support_pairs`` is out of range.
+
     Example:
       >>> from socialign import solvers
       >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
@@ -239,8 +251,13 @@ class SupportEnumeration(Solver):
     degenerate games). :meth:`enumerate` is :func:`all_equilibria`.
 
     Args:
-      tol: acceptance threshold of a candidate (see :func:`all_equilibria`).
-      max_support_pairs: memory guard on the number of support pairs.
+      tol: acceptance threshold of a candidate (see :func:`all_equilibria`); a pytree leaf.
+      max_support_pairs: memory guard on the number of support pairs (static).
+
+    Raises:
+      TypeError, ValueError: if ``tol`` is not a finite number > 0 or ``max_support_pairs`` not a
+        positive int (at construction); ``solve`` raises a ``ValueError`` for games with too
+        many support pairs or more than two players.
 
     Example:
       >>> from socialign import solvers

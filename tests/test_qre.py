@@ -285,17 +285,17 @@ GENERAL_B = -BIASED.T + 0.4 * np.random.default_rng(11).normal(size=(3, 3))
 def _qre_objective(A, B, temperature, throw=False):
     """A smooth function of everything solve returns: strategies and values."""
     g = solvers.NormalFormGame.from_bimatrix(A, B)
-    eq = solvers.solve(g, solvers.LogitQRE(temperature=temperature), tol=1e-12, throw=throw)
+    eq = solvers.solve(g, solvers.LogitQRE(temperature=temperature), tol=1e-10, throw=throw)
     w = jnp.arange(1.0, 4.0)
     return eq.strategies[0] @ w - 2.0 * eq.strategies[1] @ w ** 2 + eq.values @ jnp.array(
         [0.7, -1.3])
 
 
-@pytest.mark.parametrize("throw", [False, True])
-def test_grad_matches_central_differences(throw):
+def test_grad_matches_central_differences():
+    # throw=True (the default) inside jax.grad: the run-time check must not break the gradient
     A, B, T = jnp.asarray(BIASED.T), jnp.asarray(GENERAL_B), 0.5
-    f = jax.jit(lambda A, B, T: _qre_objective(A, B, T, throw))
-    gA, gB, gT = jax.grad(f, argnums=(0, 1, 2))(A, B, T)
+    gA, gB, gT = jax.grad(_qre_objective, argnums=(0, 1, 2))(A, B, T, True)
+    f = _qre_objective  # forward solves share the compiled 3x3 loop of the other tests
     h = 1e-5
     rng = np.random.default_rng(3)
     for _ in range(2):
