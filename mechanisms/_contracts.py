@@ -450,15 +450,16 @@ class OptimalContract(Designer):
       agent: ``None`` (a best-responding agent, risk neutral or averse per the problem) or a
         :class:`QuantalResponse` (its temperature and prior are leaves).
       method: static; ``"auto"``, ``"simplex"`` or ``"ipm"`` for the LP core.
-      quantal_options: static dict of :func:`mechanisms.quantal_contract` options for a
-        quantal agent (``target_action``, ``min_target_prob``, ``audit_cost``, ...).
+      quantal_options: static; :func:`mechanisms.quantal_contract` options for a quantal agent
+        (``target_action``, ``min_target_prob``, ``audit_cost``, ...), a dict (stored as a
+        sorted tuple of pairs so the designer stays hashable).
 
     ``design(problem, tol=, max_steps=)`` returns a :class:`Design` whose ``mechanism`` is the
     :class:`Contract`. For a quantal agent ``max_steps`` is the augmented-Lagrangian budget.
 
     Raises:
-      TypeError: from :func:`mechanisms.design` if the problem is not a
-        :class:`PrincipalAgent`.
+      TypeError: if ``agent`` is neither ``None`` nor a :class:`QuantalResponse`; from
+        :func:`mechanisms.design` if the problem is not a :class:`PrincipalAgent`.
 
     Example:
       >>> from socialign import mechanisms
@@ -470,12 +471,21 @@ class OptimalContract(Designer):
 
     agent: Any = None
     method: str = static_field(default="auto")
-    quantal_options: Any = static_field(default=None)
+    quantal_options: Any = static_field(default=())
     problem_types = (PrincipalAgent,)
+
+    def __post_init__(self):
+        if self.agent is not None and not isinstance(self.agent, QuantalResponse):
+            raise TypeError(f"agent must be None (best response) or a QuantalResponse, got "
+                            f"{type(self.agent).__name__}")
+        # static, so hashable: a dict becomes a sorted tuple of (name, value) pairs
+        opts = self.quantal_options
+        items = tuple(sorted(dict(opts).items())) if opts else ()
+        object.__setattr__(self, "quantal_options", items)
 
     def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
         """The optimal contract as a :class:`Design`."""
-        opts = dict(self.quantal_options or {})
+        opts = dict(self.quantal_options)
         if self.agent is not None:
             opts.setdefault("outer_steps", int(max_steps))
             return _as_design(optimal_contract(problem, self.agent, tol=tol, **opts))

@@ -109,22 +109,6 @@ class AgentUtility(abc.ABC):
         """``sup_t u(t)`` (only called when ``bounded_above``)."""
         return jnp.inf
 
-    # classmethod constructors kept for the first version's spelling
-    @classmethod
-    def sqrt(cls) -> Sqrt:
-        """``Sqrt()``."""
-        return Sqrt()
-
-    @classmethod
-    def log(cls) -> Log:
-        """``Log()``."""
-        return Log()
-
-    @classmethod
-    def cara(cls, r) -> CARA:
-        """``CARA(r)``."""
-        return CARA(r)
-
     def level_bounds(self, limited_liability: bool, dtype):
         """``(lo, hi)``: the range of utility levels a contract may use (``+-inf`` if none).
 

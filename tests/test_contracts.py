@@ -166,7 +166,7 @@ def test_risk_averse_sqrt_closed_form_and_scipy():
     cst[0], r[0] = [0.0, 1.0, 2.0], [0.0, 10.0, 0.0, 0.0]
     R = np.full(B_, 0.5)
     R[0] = 0.0
-    pb = M.PrincipalAgent(P, cst, r, reservation_utility=R, agent_utility=M.AgentUtility.sqrt())
+    pb = M.PrincipalAgent(P, cst, r, reservation_utility=R, agent_utility=M.Sqrt())
     out = M.optimal_contract(pb)
     assert np.all(np.asarray(out.result) == Result.CONVERGED)
     assert float(np.max(out.incentive_violation)) <= 1e-7
