@@ -20,8 +20,13 @@ r"""Normal-form solvers built on the interior-point LP core.
   optionally maximising utilitarian welfare. The certificate is the largest incentive
   violation of the returned (renormalised) joint distribution, in payoff units.
 
-Each solver is one interior-point iteration per ``step`` of :func:`solvers.solve`'s loop, so a
-stacked batch of games runs as one ``vmap``-ed program.
+All three are members of the one LP family of :func:`socialign.solvers.linprog`: each ``step``
+of :func:`socialign.solvers.solve`'s loop is one step of a linprog engine (a pivot of the primal
+simplex of :mod:`._simplex` on the pivot kernel, or an iteration of linprog's interior-point
+method), so a stacked batch of games runs as one ``vmap``-ed program. :class:`ZeroSumLP` is
+differentiable: ``residual`` states the equilibrium conditions on the supports, and
+:func:`socialign.solvers.solve` differentiates through them by the implicit function theorem
+(for a unique, nondegenerate equilibrium ``d value / d A = x y^T``, the envelope theorem).
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result
+from ..kernel import Result, lp_tol, pytree_dataclass, static_field
 from ._game import NormalFormGame
-from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
+from ._linprog import InteriorPoint, IPMState, StandardLP, ipm_solution
 from ._metrics import _gains
-from ._solve import Solver, _dataclass_solver
+from ._simplex import InequalityLP, PrimalSimplex, PrimalSimplexState
+from ._solve import Solver
 
 __all__ = ["ZeroSumLP", "CorrelatedEquilibrium", "CoarseCorrelatedEquilibrium"]
 
@@ -49,48 +55,46 @@ class LPSolverState(NamedTuple):
 
 
 def _lp_tol(solver_tol, dtype):
-    return default_lp_tol(dtype) if solver_tol is None else solver_tol
+    return lp_tol(dtype) if solver_tol is None else solver_tol
+
+
+_IPM = InteriorPoint()
+_SIMPLEX = PrimalSimplex()
 
 
 # --------------------------------------------------------------------------------------------
-class SimplexState(NamedTuple):
-    """Compact (Tucker) simplex tableau for matrix games.
-
-    ``tableau [m + 1, n + 1]``: rows are the basic variables, columns the non-basic ones, the
-    last column the basic values and the last row the reduced costs. ``row_labels [m]`` and
-    ``col_labels [n]`` name the variables (``q_j`` is ``j``, slack ``s_i`` is ``n + i``).
-    """
-
-    tableau: jax.Array
-    row_labels: jax.Array
-    col_labels: jax.Array
-    pivots: jax.Array
-
-
-@_dataclass_solver
+@pytree_dataclass
 class ZeroSumLP(Solver):
     r"""Exact two-player zero-sum equilibrium by linear programming.
 
-    ``method="simplex"`` (default) solves von Neumann's positive-game LP on a compact (Tucker)
-    tableau
-    :math:`\max 1^\top q` s.t. :math:`A' q \le 1, q \ge 0` with
-    :math:`A' = 1 + (A - \min A)/(\max A - \min A) > 0`, starting from the slack basis (no
-    phase 1), one pivot per ``step`` (Dantzig's rule, then Bland's rule after ``2 (m + n)``
-    pivots so degenerate games cannot cycle). The column strategy is ``q / sum(q)``, the row
-    strategy the normalised simplex multipliers, the value ``1 / sum(q)`` mapped back. Every
-    pivot is elementwise array code, so a stacked batch of games pivots together.
+    ``method="simplex"`` (default) solves von Neumann's positive-game LP
+    :math:`\min -1^\top q` s.t. :math:`A' q \le 1, q \ge 0` with
+    :math:`A' = 1 + (A - \min A)/(\max A - \min A) > 0` with linprog's primal simplex
+    (:class:`socialign.solvers._simplex.PrimalSimplex`: the compact Tucker tableau on the pivot
+    kernel, slack basis, no phase 1, Dantzig's rule then Bland's rule after ``2 (m + n)`` pivots
+    so degenerate games cannot cycle), one pivot per ``step``. The column strategy is
+    ``q / sum(q)``, the row strategy the normalised simplex multipliers.
 
-    ``method="interior_point"`` runs the homogeneous interior-point core of :func:`linprog`
-    on :math:`\max_{x \in \Delta, v} v` s.t. :math:`A'^\top x \ge v 1`, one iteration
-    per step.
+    ``method="interior_point"`` runs linprog's interior-point method on
+    :math:`\max_{x \in \Delta, v} v` s.t. :math:`A'^\top x \ge v 1`, one iteration per step.
 
     Either way the answer is certified by the game's exact duality gap
     ``max_i (A y)_i - min_j (x^T A)_j`` (= NashConv for zero-sum games): the result is
-    ``CONVERGED`` only when it is at most ``tol``, else ``FAILED``.
+    ``CONVERGED`` only when it is at most ``tol``, else ``CERTIFICATE_ABOVE_TOLERANCE`` (or the
+    interior point's ``STALLED``/``INFEASIBLE``/``UNBOUNDED``).
+
+    Gradients: :meth:`residual` gives the equilibrium conditions on the supports (indifference
+    on each support, zero off it, probabilities summing to one), so ``jax.grad`` through
+    :func:`socialign.solvers.solve` works at a unique nondegenerate equilibrium (implicit
+    function theorem); the value's gradient is ``x y^T`` (envelope theorem).
 
     Args:
-      method: ``"simplex"`` or ``"interior_point"``.
-      lp_tol: interior-point tolerance (default 1e-9 in float64, 1e-6 in float32).
+      method: ``"simplex"`` or ``"interior_point"`` (static).
+      lp_tol: interior-point tolerance (default :func:`socialign.kernel.lp_tol`), a leaf.
+
+    Raises:
+      ValueError: for an unknown ``method``; from ``solve``, for a game that is not two-player
+        zero-sum (or constant-sum).
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -99,9 +103,14 @@ class ZeroSumLP(Solver):
       >>> eq = solvers.solve(g, solvers.ZeroSumLP())
       >>> round(float(eq.values[0]), 6), bool(eq.nash_conv < 1e-8)
       (1.0, True)
+      >>> import jax.numpy as jnp
+      >>> value = lambda A: solvers.solve(solvers.NormalFormGame.zero_sum(A),
+      ...                                 solvers.ZeroSumLP()).values[0]
+      >>> jax.grad(value)(jnp.array([[4., 1.], [1., 2.]])).tolist()   # x y^T
+      [[0.0625, 0.1875], [0.1875, 0.5625]]
     """
 
-    method: str = "simplex"
+    method: str = static_field(default="simplex")
     lp_tol: float | None = None
     game_types = (NormalFormGame,)
 
@@ -148,71 +157,27 @@ class ZeroSumLP(Solver):
         c_s = jnp.zeros(m + 1 + n, dtype).at[m].set(-1.0)
         return A_s, b_s, c_s
 
-    # -- simplex (compact Tucker tableau) ---------------------------------------------------
-    def _simplex_init(self, game):
+    # -- simplex: linprog's primal simplex on the positive game ---------------------------
+    def _simplex_lp(self, game) -> InequalityLP:
         As, _, _ = self._scaled(game)
         m, n = As.shape
         dtype = As.dtype
-        top = jnp.concatenate([As + 1.0, jnp.ones((m, 1), dtype)], axis=1)
-        bottom = jnp.concatenate([-jnp.ones((1, n), dtype), jnp.zeros((1, 1), dtype)], axis=1)
-        return SimplexState(jnp.concatenate([top, bottom], axis=0), jnp.arange(n, n + m),
-                            jnp.arange(n), jnp.asarray(0, jnp.int32))
+        return InequalityLP(-jnp.ones(n, dtype), As + 1.0, jnp.ones(m, dtype), True)
 
-    @staticmethod
-    def _simplex_optimal(st: SimplexState):
-        eps = 1e-11 if st.tableau.dtype == jnp.float64 else 1e-5
-        return jnp.all(st.tableau[-1, :-1] >= -eps), eps
-
-    def _simplex_step(self, st: SimplexState) -> SimplexState:
-        T, rows, cols, k = st
-        m, n = rows.shape[0], cols.shape[0]
-        optimal, eps = self._simplex_optimal(st)
-        reduced = T[-1, :-1]
-        negative = reduced < -eps
-        # Dantzig's rule, then Bland's rule (lowest variable label) once pivots pile up
-        bland = k >= 2 * (m + n)
-        big = 2 * (m + n)
-        enter = jnp.where(bland, jnp.argmin(jnp.where(negative, cols, big)), jnp.argmin(reduced))
-        col = T[:-1, enter]
-        positive = col > eps
-        ratios = jnp.where(positive, T[:-1, -1] / jnp.where(positive, col, 1.0), jnp.inf)
-        best = jnp.min(ratios)
-        tied = positive & (ratios <= best * (1 + 1e-12) + 1e-300)
-        leave = jnp.where(bland, jnp.argmin(jnp.where(tied, rows, big)), jnp.argmin(ratios))
-        keep = optimal | ~jnp.any(positive)
-        pivot = T[leave, enter]
-        prow = T[leave] / pivot  # [n + 1]
-        pcol = T[:, enter]  # [m + 1]
-        is_r = (jnp.arange(m + 1) == leave)[:, None]
-        is_c = (jnp.arange(n + 1) == enter)[None, :]
-        # one fused pass: the Tucker pivot on the compact tableau
-        T_new = jnp.where(is_r, jnp.where(is_c, 1.0 / pivot, prow[None, :]),
-                          jnp.where(is_c, -pcol[:, None] / pivot,
-                                    T - pcol[:, None] * prow[None, :]))
-        rows_new = jnp.where(jnp.arange(m) == leave, cols[enter], rows)
-        cols_new = jnp.where(jnp.arange(n) == enter, rows[leave], cols)
-        return SimplexState(jnp.where(keep, T, T_new), jnp.where(keep, rows, rows_new),
-                            jnp.where(keep, cols, cols_new), k + jnp.where(keep, 0, 1))
-
-    def _simplex_strategies(self, game, st: SimplexState):
-        m, n = game.num_actions
-        T, rows, cols, _ = st
-        dtype = T.dtype
-        # basic q_j take the values column; slacks that are non-basic carry the duals
-        q = jnp.zeros(n + m, dtype).at[rows].set(T[:-1, -1])[:n]
-        p = jnp.zeros(n + m, dtype).at[cols].set(T[-1, :-1])[n:]
-        return _normalise(jnp.clip(p, 0.0, None)), _normalise(jnp.clip(q, 0.0, None))
+    def _simplex_strategies(self, game, st: PrimalSimplexState):
+        q, y = _SIMPLEX.primal_dual(self._simplex_lp(game), st)
+        return _normalise(jnp.clip(-y, 0.0, None)), _normalise(q)
 
     # -- Solver protocol -------------------------------------------------------------------
     def init(self, game, key):
         if self.method == "simplex":
-            return self._simplex_init(game)
-        return LPSolverState(ipm_init(*self._lp(game)))
+            return _SIMPLEX.init(self._simplex_lp(game))
+        return LPSolverState(_IPM.init(StandardLP(*self._lp(game))))
 
     def step(self, game, state):
         if self.method == "simplex":
-            return self._simplex_step(state)
-        return LPSolverState(ipm_step(*self._lp(game), state.ipm))
+            return _SIMPLEX.step(self._simplex_lp(game), state)
+        return LPSolverState(_IPM.step(StandardLP(*self._lp(game)), state.ipm))
 
     def strategies(self, game, state):
         if self.method == "simplex":
@@ -228,20 +193,46 @@ class ZeroSumLP(Solver):
         gap = jnp.sum(_gains(game, self.strategies(game, state)))
         certified = gap <= tol
         if self.method == "simplex":
-            optimal, _ = self._simplex_optimal(state)
-            code = jnp.where(certified, Result.CONVERGED, Result.FAILED)
-            return optimal | certified, code.astype(jnp.int32), gap
-        A_s, b_s, c_s = self._lp(game)
-        ipm_done, code = ipm_status(A_s, b_s, c_s, state.ipm, _lp_tol(self.lp_tol, game.dtype))
+            done, code, _ = _SIMPLEX.terminate(self._simplex_lp(game), state, tol)
+            code = jnp.where(certified, Result.CONVERGED,
+                             jnp.where(code == Result.CONVERGED,
+                                       Result.CERTIFICATE_ABOVE_TOLERANCE, code))
+            return done | certified, code.astype(jnp.int32), gap
+        lp = StandardLP(*self._lp(game))
+        ipm_done, code, _ = _IPM.terminate(lp, state.ipm, _lp_tol(self.lp_tol, game.dtype))
         # the LP's own optimality test is not enough: iterate on until the exact gap meets tol
-        # (or the stall detector gives up, reporting FAILED)
+        # (or the stall detector gives up)
         done = certified | (ipm_done & (code != Result.CONVERGED))
         code = jnp.where(certified, Result.CONVERGED, code)
         return done, code.astype(jnp.int32), gap
 
+    def residual(self, game, strategies):
+        """Equilibrium conditions on the supports: zero exactly at the equilibrium found.
+
+        For the row strategy ``x [m]``: ``(A y)_i - (A y)_{i0}`` on its support (``i0`` its
+        largest entry), ``x_i`` off it, and ``sum(x) - 1`` in place of row ``i0``; likewise for
+        the column strategy ``y [n]`` with ``(x^T A)_j``. The supports are read from the
+        (undifferentiated) answer; the Jacobian is invertible at a nondegenerate equilibrium.
+        Returns ``(r_x [m], r_y [n])``.
+        """
+        x, y = strategies
+        A = game.payoffs[0]
+        dtype = A.dtype
+        cut = jnp.sqrt(jnp.finfo(dtype).eps)
+
+        def part(p, u):
+            p_ng = jax.lax.stop_gradient(p)
+            ref = jnp.argmax(p_ng)
+            support = p_ng > cut
+            k = jnp.arange(p.shape[0])
+            return jnp.where(k == ref, jnp.sum(p) - 1.0,
+                             jnp.where(support, u - u[ref], p))
+
+        return part(x, A @ y), part(y, x @ A)
+
     def stats(self, game, state):
         if self.method == "simplex":
-            return {"pivots": state.pivots}
+            return {"pivots": state.num_pivots}
         return {"tau": state.ipm.tau, "kappa": state.ipm.kappa}
 
 
@@ -273,9 +264,9 @@ def _deviation_tables(num_actions: tuple[int, ...], coarse: bool):
     return np.array(player), np.array(dev), np.array(mask)
 
 
-@_dataclass_solver
+@pytree_dataclass
 class _CorrelatedBase(Solver):
-    maximize_welfare: bool = False
+    maximize_welfare: bool = static_field(default=False)
     lp_tol: float | None = None
     game_types = (NormalFormGame,)
     _coarse = False
@@ -307,10 +298,10 @@ class _CorrelatedBase(Solver):
         return A_s, b_s, c_s
 
     def init(self, game, key):
-        return LPSolverState(ipm_init(*self._lp(game)))
+        return LPSolverState(_IPM.init(StandardLP(*self._lp(game))))
 
     def step(self, game, state):
-        return LPSolverState(ipm_step(*self._lp(game), state.ipm))
+        return LPSolverState(_IPM.step(StandardLP(*self._lp(game)), state.ipm))
 
     def _joint_flat(self, game, state):
         N = int(np.prod(game.num_actions))
@@ -330,13 +321,14 @@ class _CorrelatedBase(Solver):
         return game.payoffs.reshape(game.num_players, -1) @ p
 
     def terminate(self, game, state, tol):
-        A_s, b_s, c_s = self._lp(game)
-        ipm_done, code = ipm_status(A_s, b_s, c_s, state.ipm, _lp_tol(self.lp_tol, game.dtype))
+        lp = StandardLP(*self._lp(game))
+        ipm_done, code, _ = _IPM.terminate(lp, state.ipm, _lp_tol(self.lp_tol, game.dtype))
         violation = jnp.maximum(jnp.max(self._gain_matrix(game) @ self._joint_flat(game, state)),
                                 0.0)
         certified = violation <= tol
         if self.maximize_welfare:  # optimality of the welfare needs the LP's own test too
-            code = jnp.where((code == Result.CONVERGED) & ~certified, Result.FAILED, code)
+            code = jnp.where((code == Result.CONVERGED) & ~certified,
+                             Result.CERTIFICATE_ABOVE_TOLERANCE, code)
             done = ipm_done
         else:  # any point of the CE polytope is an answer: the violation certifies it
             done = certified | (ipm_done & (code != Result.CONVERGED))
@@ -347,7 +339,7 @@ class _CorrelatedBase(Solver):
         return {"welfare": jnp.sum(self.values(game, state, None))}
 
 
-@_dataclass_solver
+@pytree_dataclass
 class CorrelatedEquilibrium(_CorrelatedBase):
     """A correlated equilibrium (Aumann 1974) of an n-player game by linear programming.
 
@@ -373,7 +365,7 @@ class CorrelatedEquilibrium(_CorrelatedBase):
     _coarse = False
 
 
-@_dataclass_solver
+@pytree_dataclass
 class CoarseCorrelatedEquilibrium(_CorrelatedBase):
     """A coarse correlated equilibrium (Hannan 1957; Moulin and Vial 1978) by linear programming.
 

@@ -7,10 +7,13 @@ here, so they share one tolerance rule:
   **a number counts as nonzero only when its magnitude exceeds** ``pivot_tol(dtype) * scale``,
 
 where :func:`socialign.kernel.pivot_tol` is ``1e3 * eps`` of the dtype and ``scale`` is the scale
-(:func:`socialign.kernel.scale_of`) of the data the number was computed from (the constraint
-matrix for pivot elements, the right-hand side for basic values, the objective for reduced
-costs). The rule is relative, so rescaling a problem's data (cents or millions) never changes a
-pivot. :func:`threshold` computes it.
+(:func:`socialign.kernel.scale_of`) of the line of the *current* tableau that the number is
+compared within (the entering column or leaving row for pivot elements, the column of basic
+values, the row of reduced costs): entries grow and shrink as a method pivots, and their
+rounding errors with them. The rule is relative, so rescaling a problem's data (cents or
+millions) never changes a pivot. :func:`threshold` computes it. Ratio tests also accept an
+``eligible`` mask, so that a method can exclude what it knows is not a candidate (the basic
+columns of a full tableau, whose entries are zero up to rounding).
 
 Operations (pure array code, elementwise and ``vmap``-friendly: a batch pivots together):
 
@@ -140,7 +143,7 @@ def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
     Args:
       column: ``[m]`` the entering column.
       values: ``[m]`` the current basic values (non-negative in a feasible tableau).
-      tol: the pivot threshold (:func:`threshold` of the constraint matrix).
+      tol: the pivot threshold (:func:`threshold` of ``column``).
       labels: ``[m]`` integer labels of the basic variables (for ``bland``).
       bland: bool scalar (may be traced): use Bland's tie-breaking.
 
@@ -166,7 +169,7 @@ def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
     return row, jnp.any(positive)
 
 
-def dual_ratio_test(row, reduced, tol):
+def dual_ratio_test(row, reduced, tol, eligible=None):
     """Ratio test of the dual simplex: the column that enters when a row leaves.
 
     Columns with ``row < -tol`` are candidates; the one with the smallest ``reduced / -row``
@@ -175,7 +178,9 @@ def dual_ratio_test(row, reduced, tol):
     Args:
       row: ``[k]`` the leaving row of the tableau.
       reduced: ``[k]`` the reduced costs (non-negative in a dual-feasible tableau).
-      tol: the pivot threshold (:func:`threshold` of the constraint matrix).
+      tol: the pivot threshold (:func:`threshold` of ``row``).
+      eligible: ``[k]`` bool, the columns that may enter (default: all); pass the non-basic
+        columns of a full tableau.
 
     Returns:
       ``(col, ok)``: the entering column and whether a candidate existed (``ok`` false with a
@@ -189,7 +194,10 @@ def dual_ratio_test(row, reduced, tol):
       (1, True)
     """
     negative = row < -tol
-    ratios = jnp.where(negative, reduced / jnp.where(negative, -row, 1.0), jnp.inf)
+    if eligible is not None:
+        negative = negative & eligible
+    ratios = jnp.where(negative, jnp.maximum(reduced, 0.0) / jnp.where(negative, -row, 1.0),
+                       jnp.inf)
     return jnp.argmin(ratios), jnp.any(negative)
 
 

@@ -154,7 +154,7 @@ class DualSimplexState:
       row, col: ``int32`` the next pivot (or, when ``status == INFEASIBLE``, ``row`` is the
         Farkas row).
       num_pivots: ``int32``.
-      thresholds: ``(pivot threshold of G, threshold of h, applicable)``, computed once.
+      thresholds: bool, whether the method applies (``c >= 0`` and ``active``), computed once.
     """
 
     tableau: jax.Array
@@ -187,15 +187,16 @@ class DualSimplex(IterativeSolver):
 
     def _select(self, lp, T, basis, k, thr):
         m, n = lp.G.shape
-        thr_a, thr_h, applicable = thr
+        applicable = thr
         rhs = T[:m, -1]
-        infeasible = rhs < -thr_h
+        infeasible = rhs < -threshold(rhs)
         bland = k >= 2 * (m + n)
         big = n + m + 1
         r = jnp.where(bland, jnp.argmin(jnp.where(infeasible, basis, big)), jnp.argmin(rhs))
         optimal = ~jnp.any(infeasible)
         row = T[r, :-1]
-        e, ok = dual_ratio_test(row, T[m, :-1], thr_a)
+        basic = jnp.zeros(n + m, bool).at[basis].set(True)
+        e, ok = dual_ratio_test(row, T[m, :-1], threshold(row), ~basic)
         status = jnp.where(~applicable, Result.FAILED,
                            jnp.where(optimal, Result.CONVERGED,
                                      jnp.where(ok, -1, Result.INFEASIBLE)))
@@ -209,7 +210,7 @@ class DualSimplex(IterativeSolver):
         T = jnp.concatenate([top, bottom], axis=0)
         basis = jnp.arange(n, n + m, dtype=jnp.int32)
         k = jnp.asarray(0, jnp.int32)
-        thr = (threshold(lp.G), threshold(lp.h), jnp.all(lp.c >= -threshold(lp.c)) & lp.active)
+        thr = jnp.all(lp.c >= -threshold(lp.c)) & jnp.asarray(lp.active)
         status, r, e = self._select(lp, T, basis, k, thr)
         return DualSimplexState(T, basis, status, r, e, k, thr)
 
@@ -299,14 +300,13 @@ class PrimalSimplex(IterativeSolver):
         """``(status or -1, entering column, leaving row)`` of the current tableau."""
         m, n = lp.G.shape
         T = st.tableau
-        thr_c = threshold(lp.c)
         reduced = T[m, :n]
-        negative = reduced < -thr_c
+        negative = reduced < -threshold(reduced)
         bland = st.num_pivots >= 2 * (m + n)
         big = n + m + 1
         e = jnp.where(bland, jnp.argmin(jnp.where(negative, st.col_labels, big)),
                       jnp.argmin(reduced))
-        r, ok = primal_ratio_test(T[:m, e], T[:m, n], threshold(lp.G), labels=st.row_labels,
+        r, ok = primal_ratio_test(T[:m, e], T[:m, n], threshold(T[:m, e]), labels=st.row_labels,
                                   bland=bland)
         applicable = jnp.all(lp.h >= -threshold(lp.h)) & lp.active
         status = jnp.where(~applicable, Result.FAILED,

@@ -85,7 +85,7 @@ def test_zero_sum_solver_rejects_general_sum():
     with pytest.raises(ValueError, match="zero-sum"):
         solvers.solve(g, solvers.ZeroSumLP())
     with pytest.raises(ValueError, match="two-player"):
-        solvers.solve(NormalFormGame(np.zeros((3, 2, 2, 2))), solvers.ZeroSumLP())
+        solvers.solve(NormalFormGame(np.zeros((3, 2, 2, 2)), num_players=3), solvers.ZeroSumLP())
     with pytest.raises(ValueError, match="method"):
         solvers.ZeroSumLP("dual")
 
@@ -122,7 +122,7 @@ def test_correlated_equilibria_match_highs(coarse):
     cls = solvers.CoarseCorrelatedEquilibrium if coarse else solvers.CorrelatedEquilibrium
     for shape in [(2, 3, 3), (3, 2, 2, 3)]:
         p = rng.normal(size=shape)
-        eq = solvers.solve(NormalFormGame(p), cls(maximize_welfare=True))
+        eq = solvers.solve(NormalFormGame(p, num_players=shape[0]), cls(maximize_welfare=True))
         assert int(eq.result) == Result.CONVERGED
         assert float(eq.values.sum()) == pytest.approx(_ce_reference(p, coarse), abs=1e-6)
         assert float(eq.certificate) <= 1e-6
