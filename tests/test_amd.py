@@ -57,40 +57,42 @@ def test_two_bidders_batch_vs_highs():
     assert float(out.revenue[0]) <= first_best + 1e-9
 
 
-def test_revenue_equals_independent_formulation():
-    """One buyer, two types: the LP's optimum equals the best of the two posted prices, and the
-    interim truthful utilities are the information rents of that price."""
-    vals, prior = np.array([1.0, 3.0]), np.array([0.6, 0.4])
+def test_revenue_and_rents_of_the_posted_price():
+    """One buyer, four types: revenues of the posted prices 1, 3, 5, 7 are 1, 1.8, 1.5, 0.7, so
+    the optimum (a single buyer's optimal mechanism is a posted price) sells at 3, and the
+    interim truthful utilities are the information rents max(v - 3, 0)."""
+    vals, prior = np.array([1.0, 3.0, 5.0, 7.0]), np.array([0.4, 0.3, 0.2, 0.1])
     out = M.design_mechanism(M.FiniteMechanismDesign(auction(vals, 1), prior[None]))
-    assert float(out.principal_value) == pytest.approx(1.2, abs=1e-7)  # max(1 * 1, 3 * 0.4)
+    assert float(out.principal_value) == pytest.approx(1.8, abs=1e-7)
     assert float(out.revenue) == pytest.approx(float(out.principal_value))
-    # the optimum is the posted price 3: neither type keeps a rent
-    np.testing.assert_allclose(out.agent_values, [[0.0, 0.0]], atol=1e-7)
-    assert np.all(np.asarray(out.agent_values) >= -1e-7)
+    np.testing.assert_allclose(out.agent_values, [[0.0, 0.0, 2.0, 4.0]], atol=1e-7)
+    np.testing.assert_allclose(out.outcome_probs[:, 1], [0.0, 1.0, 1.0, 1.0], atol=1e-6)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_jit_vmap_dtypes(dtype):
+def test_jit_vmap_dtypes():
     rng = np.random.default_rng(2)
     B = 3
-    V = np.stack([auction(np.sort(rng.uniform(0.5, 3.0, 3)), 1) for _ in range(B)]).astype(dtype)
-    prior = rng.dirichlet(np.ones(3), size=B)[:, None, :].astype(dtype)  # [B, 1 agent, 3 types]
-    tol = 50 * default_tol(dtype)
+    V = np.stack([auction(np.sort(rng.uniform(0.5, 3.0, 4)), 1) for _ in range(B)])
+    prior = rng.dirichlet(np.ones(4), size=B)[:, None, :]  # [B, 1 agent, 4 types]
 
     def one(v, p):
         return M.design_mechanism(M.FiniteMechanismDesign(v, p))
 
-    # one compiled program (a user's jit around vmap) against an eager Python loop
+    # a user's jit around vmap, in float64 and float32, against an eager float64 Python loop
+    # (one buyer, four types: the shape of the posted-price test, whose program it reuses)
     loop = [one(V[b], prior[b]) for b in range(B)]
-    mapped = jax.jit(jax.vmap(one))(V, prior)
-    assert mapped.revenue.dtype == dtype and loop[0].revenue.dtype == dtype
-    for b in range(B):
-        vals, pr = V[b, 0, :, 1].astype(float), prior[b, 0].astype(float)
-        posted = max(x * pr[vals >= x].sum() for x in vals)
-        assert int(mapped.result[b]) == Result.CONVERGED
-        assert float(mapped.revenue[b]) == pytest.approx(float(loop[b].revenue), abs=tol)
-        assert float(loop[b].revenue) == pytest.approx(posted, abs=tol)
-        assert float(loop[b].incentive_violation) <= tol
+    for dtype in (np.float64, np.float32):
+        tol = 50 * default_tol(dtype)
+        mapped = jax.jit(jax.vmap(one))(V.astype(dtype), prior.astype(dtype))
+        assert mapped.revenue.dtype == dtype
+        for b in range(B):
+            vals, pr = V[b, 0, :, 1], prior[b, 0]
+            posted = max(x * pr[vals >= x].sum() for x in vals)
+            assert int(loop[b].result) == Result.CONVERGED
+            assert float(loop[b].revenue) == pytest.approx(posted, abs=1e-7)
+            assert int(mapped.result[b]) == Result.CONVERGED
+            assert float(mapped.revenue[b]) == pytest.approx(float(loop[b].revenue), abs=tol)
+            assert float(mapped.incentive_violation[b]) <= tol
 
 
 def test_designer_welfare_and_revenue():

@@ -50,34 +50,33 @@ def test_prosecutor_oracle_and_random_batch():
     assert np.all(np.asarray(sch.principal_value) >= np.asarray(sch.no_information_value) - 1e-7)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_jit_vmap_dtypes(dtype):
+def test_jit_vmap_dtypes():
     rng = np.random.default_rng(1)
     B, S, A = 3, 2, 2  # the oracle's shape: shares its compiled LP
-    mu = rng.dirichlet(np.ones(S), size=B).astype(dtype)
-    v = rng.normal(size=(B, S, A)).astype(dtype)
-    u = rng.normal(size=(B, S, A)).astype(dtype)
-    mu[0], v[0], u[0] = (np.array(x, dtype) for x in PROSECUTOR)
-    tol = 50 * default_tol(dtype)
+    mu = rng.dirichlet(np.ones(S), size=B)
+    v = rng.normal(size=(B, S, A))
+    u = rng.normal(size=(B, S, A))
+    mu[0], v[0], u[0] = (np.array(x) for x in PROSECUTOR)
 
     def one(mu, v, u):
         return M.optimal_signal(M.BayesianPersuasion(mu, v, u))
 
-    # one compiled program (a user's jit around vmap) against an eager Python loop
+    # a user's jit around vmap, in float64 and float32, against an eager float64 Python loop
     loop = [one(mu[b], v[b], u[b]) for b in range(B)]
-    mapped = jax.jit(jax.vmap(one))(mu, v, u)
-    assert mapped.principal_value.dtype == dtype and loop[0].principal_value.dtype == dtype
     assert int(loop[0].result) == Result.CONVERGED
-    assert float(loop[0].principal_value) == pytest.approx(0.6, abs=tol)
-    np.testing.assert_allclose(mapped.signal[0], loop[0].signal, atol=tol)
-    for b in range(B):
-        assert int(mapped.result[b]) == Result.CONVERGED
-        assert float(mapped.principal_value[b]) == pytest.approx(float(loop[b].principal_value),
-                                                                 abs=tol)
-        assert float(mapped.principal_value[b]) == pytest.approx(
-            highs_persuasion(mu[b].astype(float), v[b].astype(float), u[b].astype(float)),
-            abs=tol)
-        assert float(mapped.incentive_violation[b]) <= tol
+    assert float(loop[0].principal_value) == pytest.approx(0.6, abs=1e-8)
+    for dtype in (np.float64, np.float32):
+        tol = 50 * default_tol(dtype)
+        mapped = jax.jit(jax.vmap(one))(mu.astype(dtype), v.astype(dtype), u.astype(dtype))
+        assert mapped.principal_value.dtype == dtype
+        np.testing.assert_allclose(mapped.signal[0], loop[0].signal, atol=tol)
+        for b in range(B):
+            assert int(mapped.result[b]) == Result.CONVERGED
+            assert float(mapped.principal_value[b]) == pytest.approx(
+                float(loop[b].principal_value), abs=tol)
+            assert float(mapped.principal_value[b]) == pytest.approx(
+                highs_persuasion(mu[b], v[b], u[b]), abs=tol)
+            assert float(mapped.incentive_violation[b]) <= tol
 
 
 def test_designer_and_throw():
