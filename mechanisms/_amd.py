@@ -72,7 +72,8 @@ class FiniteMechanismDesign:
       ValueError: if the shapes disagree, a value is not finite, or ``prior`` is not a
         probability vector per agent.
 
-    Example (one buyer with value 1, 2 or 3, outcomes no sale / sale):
+    Example:
+      >>> # one buyer with value 1, 2 or 3, outcomes no sale / sale
       >>> from socialign import mechanisms
       >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
       >>> md.num_agents, md.num_types, md.num_outcomes
@@ -137,6 +138,13 @@ class DirectMechanism:
         ``>= 0``.
       result: ``[*batch]`` ``int32`` :class:`socialign.kernel.Result` code.
       certificate: ``[*batch]`` the LP duality gap.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
+      >>> m = mechanisms.design_mechanism(md, "welfare")
+      >>> round(float(m.welfare), 6), m.outcome_probs.shape, m.payments.shape
+      (2.0, (3, 2), (3, 1))
     """
 
     outcome_probs: jax.Array
@@ -280,7 +288,8 @@ def design_mechanism(problem: FiniteMechanismDesign, objective: str = "revenue",
       ValueError: if ``objective`` is unknown, the LP would exceed 20,000 variables, ``tol``
         is negative or ``max_steps`` is not a positive int.
 
-    Example (one buyer, values 1, 2, 3 equally likely: post price 2, revenue 4/3):
+    Example:
+      >>> # one buyer, values 1, 2, 3 equally likely: post price 2, revenue 4/3
       >>> from socialign import mechanisms
       >>> md = mechanisms.FiniteMechanismDesign([[[0., 1.], [0., 2.], [0., 3.]]], [[1/3] * 3])
       >>> round(float(mechanisms.design_mechanism(md).revenue), 6)

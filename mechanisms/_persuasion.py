@@ -122,6 +122,14 @@ class SignalingScheme:
       no_information_value: ``[*batch]`` the sender's value with no information.
       result: ``[*batch]`` ``int32`` :class:`socialign.kernel.Result` code.
       certificate: ``[*batch]`` the LP duality gap.
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> bp = mechanisms.BayesianPersuasion([0.3, 0.7], [[1., 0.], [1., 0.]],
+      ...                                    [[1., 0.], [0., 1.]])
+      >>> s = mechanisms.optimal_signal(bp)
+      >>> [round(float(x), 6) for x in s.signal[1]], round(float(s.full_disclosure_value), 6)
+      ([0.428571, 0.571429], 0.3)
     """
 
     signal: jax.Array
@@ -227,7 +235,8 @@ def optimal_signal(problem: BayesianPersuasion, *, tol=None, max_steps: int = 20
       TypeError: if ``problem`` is not a :class:`BayesianPersuasion`.
       ValueError: if ``tol`` is negative or ``max_steps`` is not a positive int.
 
-    Example (Kamenica-Gentzkow prosecutor: conviction probability 0.6):
+    Example:
+      >>> # Kamenica-Gentzkow prosecutor: conviction probability 0.6
       >>> from socialign import mechanisms
       >>> bp = mechanisms.BayesianPersuasion([0.3, 0.7], [[1., 0.], [1., 0.]],
       ...                                    [[1., 0.], [0., 1.]])

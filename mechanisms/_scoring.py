@@ -168,7 +168,8 @@ def expected_score(report, belief, rule="quadratic"):
       ValueError: if ``report`` or ``belief`` is not a probability vector, their numbers of
         outcomes differ, or ``rule`` is unknown.
 
-    Example (ORACLES.md: belief (0.7, 0.3) under the quadratic score):
+    Example:
+      >>> # ORACLES.md: belief (0.7, 0.3) under the quadratic score
       >>> from socialign import mechanisms
       >>> [round(float(mechanisms.expected_score(p, [0.7, 0.3])), 6)
       ...  for p in ([0.7, 0.3], [1.0, 0.0], [0.5, 0.5])]

@@ -87,7 +87,8 @@ class Surplus:
     ``maximizer(phi, max_allocation)``, the exact ``argmax_{0 <= q <= max_allocation} S(q) +
     phi q``, otherwise :func:`screening_closed_form` finds it by bisection on ``S'(q) + phi``.
 
-    Example (a user-defined surplus ``S(q) = 2 sqrt(q)``):
+    Example:
+      >>> # a user-defined surplus ``S(q) = 2 sqrt(q)``
       >>> import jax.numpy as jnp
       >>> from socialign import mechanisms
       >>> from socialign.kernel import pytree_dataclass
@@ -120,7 +121,8 @@ class QuadraticSurplus(Surplus):
         not finite.
       TypeError: if a parameter is not a number.
 
-    Example (Laffont and Martimort's ``S(q) = 4q - q^2/2``):
+    Example:
+      >>> # Laffont and Martimort's ``S(q) = 4q - q^2/2``
       >>> from socialign import mechanisms
       >>> float(mechanisms.QuadraticSurplus(4.0, 1.0)(2.0))
       6.0
@@ -210,7 +212,8 @@ class Screening:
       ValueError: if the shapes disagree, ``types`` are not strictly increasing, ``prior`` is not
         a positive probability vector, or ``max_allocation`` is not finite and positive.
 
-    Example (Laffont-Martimort: producer costs 1 and 2, S(q) = 4q - q^2/2):
+    Example:
+      >>> # Laffont-Martimort: producer costs 1 and 2, S(q) = 4q - q^2/2
       >>> from socialign import mechanisms
       >>> sc = mechanisms.Screening([-2., -1.], [0.5, 0.5], mechanisms.QuadraticSurplus(4., 1.))
       >>> [round(float(q), 4) for q in mechanisms.screening_closed_form(sc).allocations]
@@ -293,6 +296,13 @@ class Menu:
       certificate: ``[*batch]`` the LP duality gap (:func:`optimal_menu`) or the width of the
         allocations' bracket (:func:`screening_closed_form`; 0 for built-in surpluses).
       lotteries: ``[*batch, K, G]`` probabilities over the grid (:func:`optimal_menu` only).
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> sc = mechanisms.Screening([-2., -1.], [0.5, 0.5], mechanisms.QuadraticSurplus(4., 1.))
+      >>> menu = mechanisms.screening_closed_form(sc)
+      >>> round(float(menu.first_best_value), 6), float(menu.incentive_violation)
+      (3.25, 0.0)
     """
 
     allocations: jax.Array
