@@ -204,6 +204,5 @@ def test_solvers_without_optimality_conditions_refuse_gradients():
         return solvers.solve(NormalFormGame.zero_sum(A), solver, max_steps=20,
                              throw=False).values[0]
 
-    for solver in (solvers.RegretMatching(), solvers.Hedge(0.1)):
-        with pytest.raises(TypeError, match=f"{type(solver).__name__} defines no optimality"):
-            jax.grad(value)(A, solver)
+    with pytest.raises(TypeError, match="RegretMatching defines no optimality conditions"):
+        jax.grad(value)(A, solvers.RegretMatching())
