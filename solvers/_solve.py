@@ -1,7 +1,10 @@
 """The solver protocol and the one jitted loop that drives every solver: :func:`solve`.
 
-A solver is a small immutable (hashable) object whose fields are its configuration. It
-implements pure functions of the game and a state pytree::
+A solver is a small immutable pytree (a :func:`socialign.kernel.pytree_dataclass`) whose fields
+are its configuration: float settings (learning rates, temperatures, CFR weights) are leaves, so a
+new value reuses the compiled loop and ``jax.vmap``/``jax.grad`` over them work; only settings
+that fix shapes or select code paths are static. It implements pure functions of the game and a
+state pytree::
 
     init(game, key)            -> state
     step(game, state)          -> state
@@ -233,7 +236,9 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
         vmaps the whole batch, which suits GPUs. Results are identical either way.
       adjoint: how gradients flow through the answer; default
         :class:`socialign.kernel.ImplicitAdjoint` (the implicit function theorem on the solver's
-        optimality conditions; solvers without them refuse gradients with a ``TypeError``).
+        optimality conditions, :meth:`Solver.residual`, with respect to the game's arrays and
+        the solver's float settings; solvers without them refuse gradients with a
+        ``TypeError`` when the backward pass runs). ``throw=True`` works under ``jax.grad``.
 
     Returns:
       An :class:`Equilibrium` with strategies, values, NashConv, certificate, result and stats.
