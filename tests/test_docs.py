@@ -289,7 +289,8 @@ def test_readme_python_blocks_run(line, code):
     """
     compiled = compile(code, f"README.md:{line}", "exec")
     if code.lstrip().startswith(NOT_RUN):
-        # the imports of a block not run must still resolve against today's names
+        # a block not run must still use today's names: its imports and every
+        # `solvers.X` / `mechanisms.X` / `kernel.X` / `llm_bridge.X` must resolve
         tree = ast.parse(code)
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
@@ -298,5 +299,10 @@ def test_readme_python_blocks_run(line, code):
                     assert hasattr(mod, alias.name) or importlib.util.find_spec(
                         f"{node.module}.{alias.name}") is not None, (
                         f"README.md:{line}: {node.module} has no {alias.name}")
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in SUBPACKAGES):
+                mod = importlib.import_module(f"socialign.{node.value.id}")
+                assert hasattr(mod, node.attr), (
+                    f"README.md:{line}: socialign.{node.value.id} has no {node.attr}")
         return
     exec(compiled, {"__name__": "__readme__"})
