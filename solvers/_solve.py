@@ -20,7 +20,6 @@ compiled loop, never a closure, so a second same-shaped game reuses the compiled
 from __future__ import annotations
 
 import abc
-import dataclasses
 import functools
 import math
 
@@ -322,23 +321,3 @@ def _real_setting(value, name: str, *, lower: float = -math.inf):
     if not math.isfinite(v) or v < lower:
         raise ValueError(f"{name} must be a finite real number >= {lower}, got {value!r}")
     return v
-
-
-def _dataclass_solver(cls):
-    """Decorator: make a solver a frozen dataclass registered as a pytree (all fields static).
-
-    Transitional: solvers whose float settings are leaves use
-    :func:`socialign.kernel.pytree_dataclass` directly.
-    """
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    names = tuple(f.name for f in dataclasses.fields(cls))
-
-    def unflatten(aux, _):
-        obj = object.__new__(cls)
-        for n, v in zip(names, aux):
-            object.__setattr__(obj, n, v)
-        return obj
-
-    jax.tree_util.register_pytree_node(
-        cls, lambda s: ((), tuple(getattr(s, n) for n in names)), unflatten)
-    return cls
