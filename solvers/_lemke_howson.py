@@ -16,8 +16,12 @@ the entering variable always being the complement of the one that just left, unt
 variable with label ``k`` leaves. Ties in the minimum-ratio test are broken by the
 lexicographic rule (ratios of the rows of the current basis inverse, i.e. the columns of the
 initial slack variables), which makes the path well defined on degenerate games and rules out
-cycling. Every pivot is one step of the solver; the answer is certified by NashConv and
-reported ``FAILED`` (never ``CONVERGED``) if its NashConv exceeds ``tol``.
+cycling. The pivots are the Gauss-Jordan :func:`._pivot.pivot` and the
+:func:`._pivot.lexicographic_ratio_test` of the engine's one pivot kernel (shared with linprog's
+simplex methods), under its one tolerance rule. Every pivot is one step of the solver; the
+answer is certified by NashConv: ``CERTIFICATE_ABOVE_TOLERANCE`` (never ``CONVERGED``) if its
+NashConv exceeds ``tol``, ``DEGENERATE_PIVOT`` if no pivot element passes the ratio test (a ray,
+impossible in exact arithmetic with positive payoffs).
 
 References: C. E. Lemke and J. T. Howson, "Equilibrium points of bimatrix games", SIAM J.
 Applied Math. 12, 1964; B. von Stengel, "Computing equilibria for two-person games", Handbook
@@ -38,10 +42,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..kernel import Result
+from ..kernel import Result, pytree_dataclass, static_field
 from ._game import NormalFormGame
 from ._metrics import _gains
-from ._solve import Solver, _dataclass_solver
+from ._pivot import lexicographic_ratio_test, pivot, threshold
+from ._solve import Solver
 
 __all__ = ["LemkeHowson", "LemkeHowsonState"]
 
@@ -71,10 +76,6 @@ class LemkeHowsonState(NamedTuple):
     done: jax.Array
     failed: jax.Array
     num_pivots: jax.Array
-
-
-def _tolerance(dtype) -> float:
-    return float(jnp.finfo(dtype).eps) ** 0.6
 
 
 def _normalised(game: NormalFormGame):
@@ -111,35 +112,22 @@ def _init_label(game: NormalFormGame, label) -> LemkeHowsonState:
     )
 
 
-def _pivot(tab, basis, entering, key_cols, tol):
+def _pivot_step(tab, basis, entering, key_cols):
     """One lexicographic minimum-ratio pivot; returns (tableau, basis, leaving label, ok)."""
     col = tab[:, entering]
-    pos = col > tol
-    safe = jnp.where(pos, col, 1.0)
-    keys = jnp.concatenate([tab[:, -1:], tab[:, key_cols]], axis=1) / safe[:, None]
-
-    def refine(c, cand):
-        vals = keys[:, c]
-        best = jnp.min(jnp.where(cand, vals, jnp.inf))
-        return cand & (vals <= best + tol * (1.0 + jnp.abs(best)))
-
-    cand = jax.lax.fori_loop(0, keys.shape[1], refine, pos)
-    row = jnp.argmax(cand)
-    ok = jnp.any(pos)
-    prow = tab[row] / safe[row]
-    new = tab - col[:, None] * prow[None, :]
-    new = new.at[row].set(prow)
+    keys = jnp.concatenate([tab[:, -1:], tab[:, key_cols]], axis=1)
+    row, ok = lexicographic_ratio_test(col, keys, threshold(col))
+    new = pivot(tab, row, entering, ok)
     leaving = basis[row]
     return new, basis.at[row].set(entering), leaving, ok
 
 
 def _step_label(game: NormalFormGame, state: LemkeHowsonState, label) -> LemkeHowsonState:
     m, n = game.num_actions
-    tol = _tolerance(game.dtype)
-    tx, bx, lx, okx = _pivot(state.tableau_x, state.basis_x, state.entering,
-                             jnp.arange(m, m + n), tol)
-    ty, by, ly, oky = _pivot(state.tableau_y, state.basis_y, state.entering,
-                             jnp.arange(m), tol)
+    tx, bx, lx, okx = _pivot_step(state.tableau_x, state.basis_x, state.entering,
+                                  jnp.arange(m, m + n))
+    ty, by, ly, oky = _pivot_step(state.tableau_y, state.basis_y, state.entering,
+                                  jnp.arange(m))
     in_x = state.in_x
     ok = jnp.where(in_x, okx, oky)
     leaving = jnp.where(in_x, lx, ly)
@@ -176,14 +164,16 @@ def _strategies_label(game: NormalFormGame, state: LemkeHowsonState) -> tuple:
     return normalise(x), normalise(y)
 
 
-@_dataclass_solver
+@pytree_dataclass
 class LemkeHowson(Solver):
     """Lemke-Howson for two-player general-sum games, with lexicographic pivoting.
 
     One solver step is one complementary pivot (so ``max_steps`` bounds the pivots). The run
     stops when the dropped label is picked up again; the point reached is normalised and
-    certified by NashConv: ``CONVERGED`` if NashConv <= ``tol``, otherwise ``FAILED`` (the
-    point is returned, marked uncertified). With ``initial_label=None`` all ``m + n`` labels
+    certified by NashConv: ``CONVERGED`` if NashConv <= ``tol``, otherwise
+    ``CERTIFICATE_ABOVE_TOLERANCE`` (or ``DEGENERATE_PIVOT`` when no pivot passed the ratio
+    test; the point is returned, marked uncertified). The pivots are those of the engine's
+    pivot kernel (:mod:`socialign.solvers._pivot`). With ``initial_label=None`` all ``m + n`` labels
     are run side by side (``vmap``) and the finished run with the smallest NashConv is
     returned, as soon as one of them is certified; ``stats`` then also holds
     ``nash_conv_per_label`` and ``finished_per_label``, and :meth:`strategies_per_label` gives
@@ -191,7 +181,11 @@ class LemkeHowson(Solver):
 
     Args:
       initial_label: the label dropped first, ``0..m-1`` for row actions and ``m..m+n-1`` for
-        column actions; ``None`` for all labels at once.
+        column actions; ``None`` for all labels at once (static: it selects the code path).
+
+    Raises:
+      ValueError: for a negative or non-int ``initial_label``; from ``solve``, for a game that
+        is not two-player or a label out of range.
 
     References: C. E. Lemke and J. T. Howson, SIAM J. Applied Math. 12, 1964; B. von Stengel,
     "Computing equilibria for two-person games", Handbook of Game Theory 3, 2002.
@@ -204,7 +198,7 @@ class LemkeHowson(Solver):
       ([0.0, 1.0, 0.0], 1.0)
     """
 
-    initial_label: int | None = 0
+    initial_label: int | None = static_field(default=0)
     game_types = (NormalFormGame,)
 
     def __post_init__(self):
@@ -269,13 +263,17 @@ class LemkeHowson(Solver):
             cert = jnp.sum(_gains(game, _strategies_label(game, state)))
             done = state.done | state.failed
             ok = state.done & (cert <= tol)
+            bad = jnp.where(state.failed, Result.DEGENERATE_PIVOT,
+                            Result.CERTIFICATE_ABOVE_TOLERANCE)
         else:
             _, conv, best = self._choice(game, state)
             certified = state.done & (conv <= tol)
             cert = conv[best]
             done = jnp.any(certified) | jnp.all(state.done | state.failed)
             ok = jnp.any(certified)
-        code = jnp.where(ok, Result.CONVERGED, Result.FAILED).astype(jnp.int32)
+            bad = jnp.where(jnp.all(state.failed), Result.DEGENERATE_PIVOT,
+                            Result.CERTIFICATE_ABOVE_TOLERANCE)
+        code = jnp.where(ok, Result.CONVERGED, bad).astype(jnp.int32)
         return done, code, cert
 
     def stats(self, game, state: LemkeHowsonState) -> dict:

@@ -112,3 +112,117 @@ def test_bad_input():
         solvers.linprog([1.0], A_eq=[[np.inf]], b_eq=[1.0])
     with pytest.raises(ValueError, match="max_steps"):
         solvers.linprog([1.0], max_steps=0)
+
+
+# -- methods: dual simplex, primal simplex, auto (one pivot kernel), on the same LPs ---------
+def _min_pay_batch(rng, B=16, A=4, O=6):
+    """Grossman-Hart min-pay LPs (c >= 0: the dual simplex's form), some of them infeasible."""
+    P = rng.dirichlet(np.ones(O), size=(B, A))
+    cost = np.sort(rng.uniform(0, 1, (B, A)), -1)
+    k = 1 + np.arange(B) % (A - 1)
+    c = P[np.arange(B), k]
+    rows = P - c[:, None, :]
+    G = np.concatenate([np.delete(rows, 0, axis=1)[:, : A - 1], -c[:, None, :]], axis=1)
+    h = np.concatenate([np.delete(cost - cost[np.arange(B), k][:, None], 0, axis=1)[:, : A - 1],
+                        -cost[np.arange(B), k][:, None]], axis=1)
+    return c, G, h
+
+
+@pytest.mark.parametrize("method", ["dual_simplex", "auto"])
+def test_dual_simplex_matches_highs_batched_and_chunked(method):
+    c, G, h = _min_pay_batch(np.random.default_rng(0))
+    sol = solvers.linprog(c, G, h, method=method, batch_size=5)  # 16 = 3 chunks of 5 + 1
+    full = solvers.linprog(c, G, h, method=method)
+    np.testing.assert_array_equal(np.asarray(sol.status), np.asarray(full.status))
+    for i in range(c.shape[0]):
+        ref = so.linprog(c[i], G[i], h[i], method="highs")
+        if ref.status == 0:
+            assert int(sol.status[i]) == Result.CONVERGED
+            assert float(sol.fun[i]) == pytest.approx(ref.fun, abs=1e-9 * (1 + abs(ref.fun)))
+            assert float(full.fun[i]) == pytest.approx(float(sol.fun[i]), abs=1e-12)
+        else:
+            assert int(sol.status[i]) == Result.INFEASIBLE
+
+
+def test_pivoting_methods_certify_or_refuse():
+    # primal simplex: b_ub >= 0; dual simplex: c >= 0; each refuses (FAILED) what it cannot start
+    lp = dict(c=[-1.0, -2.0], A_ub=[[1.0, 1.0], [1.0, 3.0]], b_ub=[4.0, 9.0])
+    ref = so.linprog(lp["c"], lp["A_ub"], lp["b_ub"], method="highs")
+    for method in ("simplex", "auto", "interior_point"):
+        sol = solvers.linprog(**lp, method=method)
+        assert int(sol.status) == Result.CONVERGED
+        assert float(sol.fun) == pytest.approx(ref.fun, abs=1e-8)
+        np.testing.assert_allclose(sol.ineqlin, ref.ineqlin.marginals, atol=1e-7)
+    assert int(solvers.linprog(**lp, method="dual_simplex").status) == Result.FAILED
+    unb = solvers.linprog([-1.0, 0.0], A_ub=[[-1.0, 1.0]], b_ub=[1.0], method="simplex")
+    assert int(unb.status) == Result.UNBOUNDED
+    inf = solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0]], b_ub=[-1.0], method="dual_simplex")
+    assert int(inf.status) == Result.INFEASIBLE
+    # equalities and two-sided bounds through the dual simplex (c >= 0 after the shift)
+    sol = solvers.linprog([1.0, 2.0, 0.5], A_eq=[[1.0, 1.0, 1.0]], b_eq=[2.0],
+                          bounds=[(0, 1), (0.5, None), (0, 0.25)], method="dual_simplex")
+    ref = so.linprog([1.0, 2.0, 0.5], A_eq=[[1.0, 1.0, 1.0]], b_eq=[2.0],
+                     bounds=[(0, 1), (0.5, None), (0, 0.25)], method="highs")
+    assert int(sol.status) == Result.CONVERGED
+    assert float(sol.fun) == pytest.approx(ref.fun, abs=1e-9)
+    np.testing.assert_allclose(sol.eqlin, ref.eqlin.marginals, atol=1e-9)
+
+
+def test_same_answer_eager_jit_vmap_and_throw():
+    c, G, h = _min_pay_batch(np.random.default_rng(1), B=4)
+    eager = solvers.linprog(c, G, h, method="auto")
+    jitted = jax.jit(lambda c, G, h: solvers.linprog(c, G, h, method="auto"))(c, G, h)
+    vm = jax.vmap(lambda c, G, h: solvers.linprog(c, G, h, method="auto"))(c, G, h)
+    for other in (jitted, vm):
+        np.testing.assert_array_equal(np.asarray(other.status), np.asarray(eager.status))
+        np.testing.assert_allclose(other.fun, eager.fun, atol=1e-12)
+    with pytest.raises(solvers_error()):
+        solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0]], b_ub=[-1.0], throw=True)
+    with pytest.raises(ValueError, match="method"):
+        solvers.linprog([1.0], method="highs")
+
+
+def solvers_error():
+    from socialign.kernel import NotConvergedError
+
+    return NotConvergedError
+
+
+def _central_difference(f, args, k, h=1e-6):
+    out = np.zeros_like(args[k])
+    for idx in np.ndindex(args[k].shape):
+        p = [np.array(a, dtype=float) for a in args]
+        m = [np.array(a, dtype=float) for a in args]
+        p[k][idx] += h
+        m[k][idx] -= h
+        out[idx] = (float(f(*p)) - float(f(*m))) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("method", ["auto", pytest.param("interior_point",
+                                                          marks=pytest.mark.slow)])
+def test_implicit_gradients_match_central_differences(method):
+    # a unique nondegenerate optimum: two active inequalities, one equality, a lower bound
+    c = np.array([-1.0, -2.0, 0.5])
+    A_ub = np.array([[1.0, 1.0, 0.0], [1.0, 3.0, 0.0]])
+    b_ub = np.array([4.0, 9.0])
+    A_eq = np.array([[0.0, 0.0, 1.0]])
+    b_eq = np.array([1.0])
+
+    def fun(c, A_ub, b_ub, A_eq, b_eq):
+        return solvers.linprog(c, A_ub, b_ub, A_eq, b_eq, method=method).fun
+
+    def xw(c, A_ub, b_ub, A_eq, b_eq):
+        return solvers.linprog(c, A_ub, b_ub, A_eq, b_eq, method=method).x @ jnp.array(
+            [1.0, 0.3, -0.7])
+
+    args = [c, A_ub, b_ub, A_eq, b_eq]
+    for f in (fun, xw):
+        grads = jax.grad(f, argnums=(0, 1, 2, 3, 4))(*map(jnp.asarray, args))
+        for k in range(5):
+            np.testing.assert_allclose(grads[k], _central_difference(f, args, k), atol=1e-6)
+    # envelope: d fun / d c = x, d fun / d b_ub = ineqlin
+    sol = solvers.linprog(c, A_ub, b_ub, A_eq, b_eq, method=method)
+    g = jax.grad(fun, argnums=(0, 2))(*map(jnp.asarray, args))
+    np.testing.assert_allclose(g[0], sol.x, atol=1e-8)
+    np.testing.assert_allclose(g[1], sol.ineqlin, atol=1e-8)
