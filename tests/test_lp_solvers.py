@@ -146,3 +146,35 @@ def test_float32_zero_sum():
     eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP(), tol=1e-5)
     assert eq.strategies[0].dtype == jnp.float32
     assert float(eq.values[0]) == pytest.approx(highs_value(np.asarray(A, np.float64)), abs=1e-5)
+
+
+def _value(A):
+    return solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP()).values[0]
+
+
+def test_value_gradient_is_the_envelope_theorem():
+    import jax
+
+    g = jax.grad(_value)(jnp.array([[4.0, 1.0], [1.0, 2.0]]))
+    np.testing.assert_allclose(g, np.outer([0.25, 0.75], [0.25, 0.75]), atol=1e-8)
+
+
+def test_strategy_gradients_match_central_differences():
+    import jax
+
+    A = np.random.default_rng(4).normal(size=(3, 3))  # unique full-support equilibrium
+    eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP())
+    assert float(jnp.min(eq.strategies[0])) > 0.1 and float(jnp.min(eq.strategies[1])) > 0.01
+    w, v = np.array([0.3, -1.0, 0.5]), np.array([1.0, 0.2, -0.4])
+
+    def f(A):
+        e = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP())
+        return e.strategies[0] @ w + e.strategies[1] @ v
+
+    g = jax.grad(f)(jnp.asarray(A))
+    fd = np.zeros_like(A)
+    for idx in np.ndindex(A.shape):
+        E = np.zeros_like(A)
+        E[idx] = 1e-6
+        fd[idx] = (float(f(A + E)) - float(f(A - E))) / 2e-6
+    np.testing.assert_allclose(g, fd, atol=1e-6)
