@@ -106,7 +106,7 @@ class ZeroSumLP(Solver):
       >>> import jax.numpy as jnp
       >>> value = lambda A: solvers.solve(solvers.NormalFormGame.zero_sum(A),
       ...                                 solvers.ZeroSumLP()).values[0]
-      >>> jax.grad(value)(jnp.array([[4., 1.], [1., 2.]])).tolist()   # x y^T
+      >>> jax.grad(value)(jnp.array([[4., 1.], [1., 2.]])).round(8).tolist()   # x y^T
       [[0.0625, 0.1875], [0.1875, 0.5625]]
     """
 
