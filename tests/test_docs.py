@@ -280,12 +280,22 @@ def test_readme_has_python_blocks():
     assert _readme_blocks(), "README.md has no ```python blocks to check"
 
 
-@pytest.mark.parametrize("line,code", _readme_blocks(), ids=lambda v: str(v) if isinstance(v, int) else "")
+SLOW_BLOCK = "# slow"
+
+
+def _readme_params():
+    return [pytest.param(line, code, id=f"line{line}",
+                         marks=pytest.mark.slow if code.lstrip().startswith(SLOW_BLOCK) else ())
+            for line, code in _readme_blocks()]
+
+
+@pytest.mark.parametrize("line,code", _readme_params())
 def test_readme_python_blocks_run(line, code):
     """Every ```python block of the README runs (each in a fresh namespace).
 
-    A block whose first line starts with ``# not run`` (an expensive one, e.g. a training run)
-    is only compiled: its names must still be importable.
+    A block whose first line starts with ``# slow`` runs only with ``-m slow`` (it compiles
+    many programs); one that starts with ``# not run`` (a long training or solving run) is only
+    checked: its imports and its ``solvers.X``-style names must exist.
     """
     compiled = compile(code, f"README.md:{line}", "exec")
     if code.lstrip().startswith(NOT_RUN):
