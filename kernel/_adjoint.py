@@ -91,28 +91,50 @@ def _implicit_bwd(residual, res, g):
 _implicit.defvjp(_implicit_fwd, _implicit_bwd)
 
 
-def no_gradient(solution, who: str):
-    """``solution`` unchanged; asking for its gradient raises a ``TypeError`` naming ``who``.
+def no_gradient(solution, who: str, params=None):
+    """``solution`` unchanged; asking for a gradient through it raises a ``TypeError``.
 
     For solvers that define no optimality conditions: a gradient is refused clearly rather than
-    silently zero (``stop_gradient``) or failing inside a ``while_loop`` transpose.
+    silently zero (``stop_gradient``) or failing inside a ``while_loop`` transpose. The refusal
+    fires whenever a cotangent reaches ``solution`` or ``params``: pass as ``params`` what the
+    solution depends on when ``solution`` itself was computed without gradients.
+
+    Args:
+      solution: the solution pytree.
+      who: the name used in the message (the solver).
+      params: optional pytree the solution depends on (problem data, solver settings).
+
+    Returns:
+      ``solution``, unchanged.
+
+    Raises:
+      TypeError: in the backward pass, when a gradient is requested.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import no_gradient
+      >>> try:
+      ...     jax.grad(lambda a: no_gradient(jnp.sin(a), "Hedge"))(1.0)
+      ... except TypeError as e:
+      ...     print(str(e).split(";")[0])
+      Hedge defines no optimality conditions, so its solution cannot be differentiated
     """
-    return _no_grad(who, jax.lax.stop_gradient(solution))
+    return _no_grad(who, solution, params)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _no_grad(who, solution):
+def _no_grad(who, solution, params):
     return solution
 
 
-def _no_grad_fwd(who, solution):
+def _no_grad_fwd(who, solution, params):
     return solution, None
 
 
 def _no_grad_bwd(who, res, g):
     raise TypeError(f"{who} defines no optimality conditions, so its solution cannot be "
-                    f"differentiated; use a solver that does (ZeroSumLP, LogitQRE, linprog) or "
-                    f"finite differences")
+                    f"differentiated; use a solver that does (ZeroSumLP, LogitQRE at a fixed "
+                    f"temperature, linprog) or finite differences")
 
 
 _no_grad.defvjp(_no_grad_fwd, _no_grad_bwd)
@@ -140,5 +162,5 @@ class ImplicitAdjoint:
     def apply(self, residual, solution, params, *, who: str = "this solver"):
         """``solution`` with implicit gradients to ``params`` (``residual=None``: refused)."""
         if residual is None:
-            return no_gradient(solution, who)
+            return no_gradient(solution, who, params)
         return implicit_solution(residual, solution, params)

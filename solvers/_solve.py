@@ -139,13 +139,8 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
     state = it.state
     strategies = solver_ng.strategies(game_ng, state)
     who = type(solver).__name__
-    if solver.differentiable:
-        residual = _params_residual(type(solver).residual)
-    else:
-        # a residual that refuses: the backward pass raises a TypeError naming the solver. (The
-        # kernel's ``no_gradient`` stops the gradient of its input first, so JAX never calls its
-        # backward pass and the gradient would be silently zero.)
-        residual = _refusing_residual(who)
+    # solvers without optimality conditions: the kernel refuses gradients with a TypeError
+    residual = _params_residual(type(solver).residual) if solver.differentiable else None
     strategies = adjoint.apply(residual, strategies, (solver, game), who=who)
     conv = nash_conv(game, strategies)
     values = solver.values(game, state, strategies)
@@ -162,18 +157,6 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
         state=state,
         joint=solver.joint(game, state),
     )
-
-
-@functools.cache
-def _refusing_residual(who: str):
-    """A residual whose evaluation (only in a backward pass) raises the refusal ``TypeError``."""
-
-    def fn(strategies, params):
-        raise TypeError(f"{who} defines no optimality conditions, so its solution cannot be "
-                        f"differentiated; use a solver that does (ZeroSumLP, LogitQRE at a fixed "
-                        f"temperature, linprog) or finite differences")
-
-    return fn
 
 
 @functools.cache
