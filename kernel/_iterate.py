@@ -39,6 +39,10 @@ class IterativeSolver(abc.ABC):
 
     #: default number of steps between ``terminate`` checks
     default_check_every: int = 1
+    #: check every inexact leaf of the state for NaN/inf after each check (``True``), or only the
+    #: certificate each time and the whole state once at the end (``False``: for methods such as
+    #: pivoting whose state is large and whose certificate already sees every non-finite value)
+    check_state_finite: bool = True
 
     @abc.abstractmethod
     def init(self, problem, key):
@@ -116,9 +120,15 @@ def iterate(solver: IterativeSolver, problem, tol, key, *, max_steps: int,
       >>> int(it.num_steps), int(it.result)
       (10, 0)
     """
+    every_step = getattr(solver, "check_state_finite", True)
+
+    def finite_now(state, cert):
+        ok = jnp.all(jnp.isfinite(cert))
+        return (all_finite(state) & ok) if every_step else ok
+
     state = solver.init(problem, key)
     done, code, cert = solver.terminate(problem, state, tol)
-    finite = all_finite(state) & jnp.all(jnp.isfinite(cert))
+    finite = finite_now(state, cert)
 
     def cond(carry):
         steps, _, done, _, _, finite = carry
@@ -133,12 +143,13 @@ def iterate(solver: IterativeSolver, problem, tol, key, *, max_steps: int,
             n = jnp.minimum(check_every, max_steps - steps)
             state = jax.lax.fori_loop(0, n, lambda _, s: solver.step(problem, s), state)
         done, code, cert = solver.terminate(problem, state, tol)
-        finite = all_finite(state) & jnp.all(jnp.isfinite(cert))
-        return steps + n, state, done, code, cert, finite
+        return steps + n, state, done, code, cert, finite_now(state, cert)
 
     carry = (jnp.asarray(0, jnp.int32), state, jnp.asarray(done), jnp.asarray(code, jnp.int32),
              jnp.asarray(cert), finite)
     steps, state, done, code, cert, finite = jax.lax.while_loop(cond, body, carry)
+    if not every_step:
+        finite = finite & all_finite(state)
     result = jnp.where(~finite, Result.NONFINITE,
                        jnp.where(done, code, Result.MAX_STEPS_REACHED)).astype(jnp.int32)
     return Iteration(state=state, num_steps=steps, result=result, certificate=cert)
