@@ -21,12 +21,33 @@ __all__ = [
 
 
 def is_concrete(x) -> bool:
-    """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``/``grad``)."""
+    """True when every leaf of ``x`` holds values (no tracer from ``jit``/``vmap``/``grad``).
+
+    Example:
+      >>> import jax
+      >>> from socialign.kernel import is_concrete
+      >>> is_concrete(1.0), bool(jax.jit(lambda x: is_concrete(x))(1.0))
+      (True, False)
+    """
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
 
 
 def as_float_array(x, name: str, *, dtype=None) -> jax.Array:
-    """Convert to a floating JAX array, or raise ``TypeError`` naming ``name``."""
+    """Convert ``x`` to a floating JAX array (integers and bools become the default float).
+
+    Args:
+      x: an array-like of real numbers, or a tracer.
+      name: the argument's name, used in the error message.
+      dtype: the floating dtype to convert to (default: keep a floating dtype).
+
+    Raises:
+      TypeError: if ``x`` is ``None``, ragged, complex or not numeric.
+
+    Example:
+      >>> from socialign.kernel import as_float_array
+      >>> as_float_array([1, 2], "payoffs").dtype.kind
+      'f'
+    """
     if x is None:
         raise TypeError(f"{name} must be an array of numbers, got None")
     if isinstance(x, jax.core.Tracer):
@@ -52,14 +73,43 @@ def as_float_array(x, name: str, *, dtype=None) -> jax.Array:
 
 
 def check_finite(x, name: str) -> None:
-    """Raise ``ValueError`` if a concrete ``x`` holds NaN or inf."""
+    """Raise ``ValueError`` naming ``name`` if a concrete ``x`` holds NaN or inf.
+
+    Traced values pass (their numbers are left to the ``result`` codes).
+
+    Raises:
+      ValueError: if ``x`` is concrete and not finite.
+
+    Example:
+      >>> from socialign.kernel import check_finite
+      >>> check_finite([1.0, float("nan")], "payoffs")
+      Traceback (most recent call last):
+      ...
+      ValueError: payoffs must be finite; it holds 1 NaN or inf value(s)
+    """
     if is_concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(np.asarray(x))))
         raise ValueError(f"{name} must be finite; it holds {bad} NaN or inf value(s)")
 
 
 def check_simplex(x, name: str, *, atol: float = 1e-6) -> None:
-    """Raise ``ValueError`` if a concrete ``x`` is not a probability vector along its last axis."""
+    """Raise ``ValueError`` if a concrete ``x`` is not a probability vector along its last axis.
+
+    Args:
+      x: ``[..., k]`` array; each last-axis slice must be non-negative and sum to 1.
+      name: the argument's name, used in the error message.
+      atol: tolerance on negativity and on the sum (scaled by ``k``).
+
+    Raises:
+      ValueError: if ``x`` is not finite, empty, negative or does not sum to 1.
+
+    Example:
+      >>> from socialign.kernel import check_simplex
+      >>> check_simplex([0.5, 0.6], "prior")
+      Traceback (most recent call last):
+      ...
+      ValueError: prior must sum to 1 along its last axis (sums range over [1.1, 1.1])
+    """
     check_finite(x, name)
     if not is_concrete(x):
         return
@@ -77,12 +127,39 @@ def check_simplex(x, name: str, *, atol: float = 1e-6) -> None:
 
 
 def check_positive_int(x, name: str) -> int:
+    """Return ``x`` as an ``int`` if it is a positive Python/numpy integer (not a bool).
+
+    Raises:
+      ValueError: otherwise, naming ``name``.
+
+    Example:
+      >>> from socialign.kernel import check_positive_int
+      >>> check_positive_int(0, "max_steps")
+      Traceback (most recent call last):
+      ...
+      ValueError: max_steps must be a positive int, got 0
+    """
     if isinstance(x, bool) or not isinstance(x, int | np.integer) or x <= 0:
         raise ValueError(f"{name} must be a positive int, got {x!r}")
     return int(x)
 
 
 def check_positive_scalar(x, name: str, *, allow_zero: bool = False) -> None:
+    """Check that a concrete ``x`` is a finite real number ``> 0`` (``>= 0`` with ``allow_zero``).
+
+    Traced values pass unchecked.
+
+    Raises:
+      TypeError: if ``x`` is not a real scalar.
+      ValueError: if it is not finite or out of range.
+
+    Example:
+      >>> from socialign.kernel import check_positive_scalar
+      >>> check_positive_scalar(-1.0, "temperature")
+      Traceback (most recent call last):
+      ...
+      ValueError: temperature must be a finite number > 0, got -1.0
+    """
     if not is_concrete(x):
         return
     try:

@@ -35,6 +35,20 @@ class IterativeSolver(abc.ABC):
     Subclasses are :func:`socialign.kernel.pytree_dataclass` classes whose fields are their
     configuration (float settings are leaves; sizes and code paths are static fields).
     ``default_check_every`` sets how often :func:`iterate` evaluates ``terminate``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import IterativeSolver, iterate, pytree_dataclass
+      >>> @pytree_dataclass
+      ... class Babylonian(IterativeSolver):   # sqrt(a) by x <- (x + a / x) / 2
+      ...     def init(self, a, key): return a
+      ...     def step(self, a, x): return (x + a / x) / 2
+      ...     def terminate(self, a, x, tol):
+      ...         r = jnp.abs(x * x - a)
+      ...         return r <= tol, jnp.int32(0), r
+      >>> it = iterate(Babylonian(), jnp.float32(2.0), 1e-5, jax.random.key(0), max_steps=50)
+      >>> round(float(it.state), 4), int(it.result)
+      (1.4142, 0)
     """
 
     #: default number of steps between ``terminate`` checks
@@ -68,6 +82,14 @@ class Iteration:
         said done, ``MAX_STEPS_REACHED`` when the budget ran out, ``NONFINITE`` when a state or
         certificate held NaN or inf.
       certificate: the solver's certificate at the final state (what ``tol`` was compared with).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.kernel import Iteration, Result
+      >>> it = Iteration(state=jnp.zeros(2), num_steps=jnp.int32(3), result=jnp.int32(0),
+      ...                certificate=jnp.float32(0.0))
+      >>> Result(int(it.result)).name
+      'CONVERGED'
     """
 
     state: object

@@ -50,6 +50,13 @@ class Design:
         residual; 0 for closed forms), compared with ``tol``.
       result: ``[*batch]`` ``int32`` :class:`socialign.kernel.Result` code.
       stats: dict of diagnostics (e.g. ``num_steps``).
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> pa = mechanisms.PrincipalAgent([[0.6, 0.4], [0.2, 0.8]], [0.0, 1.0], [0.0, 10.0])
+      >>> d = mechanisms.design(pa, mechanisms.OptimalContract())
+      >>> [round(float(t), 6) for t in d.mechanism.payments], float(d.incentive_violation)
+      ([0.0, 2.5], 0.0)
     """
 
     mechanism: Any
@@ -67,6 +74,13 @@ class Designer(abc.ABC):
 
     Subclasses are :func:`socialign.kernel.pytree_dataclass` classes. ``problem_types`` lists
     the problem classes accepted (checked by :func:`design`).
+
+    Example:
+      >>> from socialign import mechanisms
+      >>> isinstance(mechanisms.OptimalContract(), mechanisms.Designer)
+      True
+      >>> mechanisms.OptimalContract().problem_types[0].__name__
+      'PrincipalAgent'
     """
 
     #: problem classes this designer accepts

@@ -290,6 +290,12 @@ class LPSolution:
         ``d fun / d b_ub``, ``[*batch, m_ub]``.
       eqlin: multipliers of ``A_eq x = b_eq``: ``d fun / d b_eq``, ``[*batch, m_eq]``.
       num_steps: ``int32`` iterations taken (pivots plus interior-point iterations).
+
+    Example:
+      >>> from socialign import solvers
+      >>> sol = solvers.linprog(c=[1., 1.], A_ub=[[-1., -2.]], b_ub=[-2.])
+      >>> [round(float(v), 6) for v in sol.x], round(float(sol.fun), 6), int(sol.status)
+      ([0.0, 1.0], 1.0, 0)
     """
 
     x: jax.Array

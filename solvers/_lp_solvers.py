@@ -371,6 +371,13 @@ class CoarseCorrelatedEquilibrium(_CorrelatedBase):
 
     As :class:`CorrelatedEquilibrium`, with one constraint per player and deviation ``a_i'``
     (a deviation decided before seeing the recommendation). No-regret dynamics converge to this set.
+
+    Example:
+      >>> from socialign import solvers
+      >>> chicken = solvers.NormalFormGame.from_bimatrix([[6., 2.], [7., 0.]], [[6., 7.], [2., 0.]])
+      >>> eq = solvers.solve(chicken, solvers.CoarseCorrelatedEquilibrium(maximize_welfare=True))
+      >>> bool(eq.values.sum() >= 10.5 - 1e-6)  # at least the correlated optimum's welfare
+      True
     """
 
     _coarse = True
