@@ -25,3 +25,15 @@ def leduc():
     from socialign.solvers import ExtensiveFormGame
 
     return ExtensiveFormGame.from_openspiel("leduc_poker")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module.
+
+    The default suite compiles thousands of small XLA programs; kept alive together they exhaust
+    the process's memory maps (the kernel's vm.max_map_count, 65,530 here) and XLA aborts in the
+    middle of a later compilation. Modules rarely share shapes, so little is recompiled.
+    """
+    yield
+    jax.clear_caches()

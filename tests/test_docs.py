@@ -220,6 +220,12 @@ def _package_modules() -> list[str]:
 # their owners are asked to make them smaller. They still run under `make test-slow`.
 SLOW_DOCTESTS = {
     "socialign.llm_bridge._trainer": "a short RL training run: ~55 s",
+    # the flagship's steps and the sampler are exercised by tests/test_llm_*.py in the default
+    # suite; their doctests compile other shapes (15-20 s each on 2 shared cores)
+    "socialign.llm_bridge.flagship.training": "pre-training and RL steps: ~20 s",
+    "socialign.llm_bridge.flagship.design": "the contract design on measured shares: ~18 s",
+    "socialign.llm_bridge.flagship.measurement": "sampling and classifying answers: ~14 s",
+    "socialign.llm_bridge._sampler": "KV-cache sampling of the tiny model: ~15 s",
 }
 MODULES = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_DOCTESTS else m
            for m in _package_modules()]

@@ -38,6 +38,9 @@ def _rps_like(seed, batch=None):
     return NormalFormGame.zero_sum(RPS + 0.1 * rng.uniform(-1, 1, size=shape))
 
 
+# superseded in the default suite by tests/test_conformance.py (one suite over every solver and
+# designer); kept as a slow cross-check
+@pytest.mark.slow
 @pytest.mark.parametrize("solver, max_steps, tol", SOLVERS, ids=IDS)
 def test_solver_conformance(solver, max_steps, tol):
     g1, g2 = _rps_like(1), _rps_like(2)
@@ -69,6 +72,7 @@ def test_solver_conformance(solver, max_steps, tol):
     assert float(jitted(g1)) == pytest.approx(float(eq.nash_conv), abs=1e-9)
 
 
+@pytest.mark.slow  # superseded in the default suite by tests/test_conformance.py (float32)
 @pytest.mark.parametrize("solver, max_steps, tol", [SOLVERS[0], SOLVERS[2]], ids=IDS[:1] + IDS[2:3])
 def test_float32_is_kept(solver, max_steps, tol):
     g = NormalFormGame.zero_sum(jnp.asarray(RPS + 0.05, jnp.float32))
