@@ -31,7 +31,6 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.optimize as so  # noqa: E402
-
 from socialign import solvers  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results", "normal_form.json")
