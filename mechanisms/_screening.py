@@ -36,6 +36,7 @@ Designers: :class:`ClosedFormMenu` and :class:`OptimalMenu` (for
 
 from __future__ import annotations
 
+import abc
 import functools
 
 import jax
@@ -78,7 +79,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Surplus functions: values, not callables hashed by identity
 # --------------------------------------------------------------------------------------------
-class Surplus:
+class Surplus(abc.ABC):
     """Base of the principal's surplus ``S(q)``: a concave function of the allocation ``q >= 0``.
 
     A surplus is a value: a :func:`socialign.kernel.pytree_dataclass` whose float parameters are
@@ -101,9 +102,9 @@ class Surplus:
       4.0
     """
 
+    @abc.abstractmethod
     def __call__(self, q):
-        """``S(q)``, elementwise (override)."""
-        raise NotImplementedError(f"{type(self).__name__} must define __call__(q)")
+        """``S(q)``, elementwise; every subclass defines it (an abstract method)."""
 
     maximizer = None  # optional: (phi, max_allocation) -> argmax of S(q) + phi q on [0, max]
 
