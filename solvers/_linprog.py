@@ -67,8 +67,7 @@ from ..kernel import (
 from ._pivot import threshold
 from ._simplex import DualSimplex, InequalityLP, PrimalSimplex, verify
 
-__all__ = ["linprog", "LPSolution", "InteriorPoint", "StandardLP", "IPMState", "ipm_init",
-           "ipm_step", "ipm_status", "ipm_solution", "default_lp_tol"]
+__all__ = ["linprog", "LPSolution", "InteriorPoint", "StandardLP", "IPMState", "ipm_solution"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,18 +83,7 @@ class IPMState(NamedTuple):
     kappa: jax.Array
 
 
-def default_lp_tol(dtype) -> float:
-    """Deprecated alias of :func:`socialign.kernel.lp_tol` (the LP family's tolerance).
-
-    Example:
-      >>> from socialign.solvers._linprog import default_lp_tol
-      >>> default_lp_tol("float64")
-      1e-09
-    """
-    return lp_tol(dtype)
-
-
-def ipm_init(A, b, c) -> IPMState:
+def _ipm_init(A, b, c) -> IPMState:
     """Blind starting point ``x = z = 1, y = 0, tau = kappa = 1``."""
     m, n = A.shape
     one = jnp.ones((), A.dtype)
@@ -113,7 +101,7 @@ def _step_length(st: IPMState, d: IPMState, alpha0):
     return jnp.minimum(1.0, alpha0 * a)
 
 
-def ipm_step(A, b, c, st: IPMState) -> IPMState:
+def _ipm_step(A, b, c, st: IPMState) -> IPMState:
     """One Mehrotra predictor-corrector iteration of the HSD method (Andersen & Andersen, 8.6-8.32)."""
     x, y, z, tau, kappa = st
     n = x.shape[0]
@@ -188,7 +176,7 @@ def _indicators(A, b, c, st: IPMState):
     return rho_p, rho_d, rho_a, rho_g, rho_mu
 
 
-def ipm_status(A, b, c, st: IPMState, tol):
+def _ipm_status(A, b, c, st: IPMState, tol):
     """Return ``(done, result_code)`` by Andersen & Andersen's stopping criteria (section 4.5)."""
     rho_p, rho_d, rho_a, rho_g, rho_mu = _indicators(A, b, c, st)
     optimal = (rho_p <= tol) & (rho_d <= tol) & (rho_a <= tol)
@@ -237,7 +225,7 @@ class StandardLP:
 class InteriorPoint(IterativeSolver):
     """The homogeneous self-dual interior-point method as a kernel :class:`IterativeSolver`.
 
-    ``init``/``step`` are :func:`ipm_init`/:func:`ipm_step`; ``terminate`` is :func:`ipm_status`
+    ``init``/``step`` are :func:`_ipm_init`/:func:`_ipm_step`; ``terminate`` is :func:`_ipm_status`
     (Andersen and Andersen's stopping criteria: ``CONVERGED``, ``INFEASIBLE``, ``UNBOUNDED`` or
     ``STALLED``) with the largest relative residual as certificate. ``tol`` is relative
     (:func:`socialign.kernel.lp_tol` by default in :func:`linprog`).
@@ -253,13 +241,13 @@ class InteriorPoint(IterativeSolver):
     """
 
     def init(self, lp: StandardLP, key=None) -> IPMState:
-        return ipm_init(lp.A, lp.b, lp.c)
+        return _ipm_init(lp.A, lp.b, lp.c)
 
     def step(self, lp: StandardLP, st: IPMState) -> IPMState:
-        return ipm_step(lp.A, lp.b, lp.c, st)
+        return _ipm_step(lp.A, lp.b, lp.c, st)
 
     def terminate(self, lp: StandardLP, st: IPMState, tol):
-        done, code = ipm_status(lp.A, lp.b, lp.c, st, tol)
+        done, code = _ipm_status(lp.A, lp.b, lp.c, st, tol)
         rho_p, rho_d, rho_a, _, _ = _indicators(lp.A, lp.b, lp.c, st)
         cert = jnp.maximum(jnp.maximum(rho_p, rho_d), rho_a)
         inactive = ~jnp.asarray(lp.active)

@@ -42,10 +42,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..kernel import Result, pytree_dataclass
+from ..kernel import Result, lp_tol, pytree_dataclass
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import chance_reach
-from ._linprog import IPMState, default_lp_tol, ipm_init, ipm_solution, ipm_status, ipm_step
+from ._linprog import InteriorPoint, IPMState, StandardLP, ipm_solution
 from ._metrics import nash_conv
 from ._solve import Solver, _float_setting
 
@@ -98,6 +98,11 @@ def sequence_form(tree) -> _SeqForm:
                     tuple(seq_cols))
 
 
+# the LP family's interior-point method (the same one `linprog(method="interior_point")` runs),
+# stepped inside `solve`'s loop so the NashConv certificate is checked on the game itself
+_IPM = InteriorPoint()
+
+
 class SequenceFormState(NamedTuple):
     """The interior-point iterate of the sequence-form LP."""
 
@@ -109,8 +114,8 @@ class SequenceFormLP(Solver):
     """Exact equilibrium of a two-player zero-sum extensive-form game (sequence-form LP).
 
     Args:
-      lp_tol: relative tolerance of the interior-point stopping test (default 1e-10 in float64,
-        1e-6 in float32). ``solve``'s ``tol`` bounds the certified NashConv.
+      lp_tol: relative tolerance of the interior-point stopping test (default
+        :func:`socialign.kernel.lp_tol`: 1e-9 in float64, about 1e-6 in float32). ``solve``'s ``tol`` bounds the certified NashConv.
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -163,10 +168,10 @@ class SequenceFormLP(Solver):
         return A_s, b_s, c_s
 
     def init(self, game, key):
-        return SequenceFormState(ipm_init(*self._lp(game)))
+        return SequenceFormState(_IPM.init(StandardLP(*self._lp(game)), key))
 
     def step(self, game, state):
-        return SequenceFormState(ipm_step(*self._lp(game), state.ipm))
+        return SequenceFormState(_IPM.step(StandardLP(*self._lp(game)), state.ipm))
 
     def strategies(self, game, state) -> jax.Array:
         """Behavioural policy ``[I, A]`` from the two realization plans."""
@@ -185,11 +190,11 @@ class SequenceFormLP(Solver):
         return jnp.where(s > 1e-300, pol / jnp.where(s > 1e-300, s, 1.0), uniform)
 
     def terminate(self, game, state, tol):
-        A_s, b_s, c_s = self._lp(game)
-        lp_tol = default_lp_tol(game.dtype) if self.lp_tol is None else self.lp_tol
-        done, code = ipm_status(A_s, b_s, c_s, state.ipm, lp_tol)
+        tol_lp = lp_tol(game.dtype) if self.lp_tol is None else self.lp_tol
+        done, code, _ = _IPM.terminate(StandardLP(*self._lp(game)), state.ipm, tol_lp)
         gap = nash_conv(game, self.strategies(game, state))
-        code = jnp.where((code == Result.CONVERGED) & (gap > tol), Result.FAILED, code)
+        code = jnp.where((code == Result.CONVERGED) & (gap > tol), Result.CERTIFICATE_ABOVE_TOLERANCE,
+                         code)
         return done, code.astype(jnp.int32), gap
 
     def stats(self, game, state):
