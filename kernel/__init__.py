@@ -3,7 +3,8 @@
 Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The kernel holds
 
 - one result enumeration: :class:`Result`, :func:`result_message`;
-- one iteration driver: :class:`IterativeSolver`, :func:`iterate`, :class:`Iteration`;
+- one iteration driver: :class:`IterativeSolver`, :func:`iterate`, :class:`Iteration`, and one
+  rule for when it checks: :class:`GeometricChecks`, :func:`as_check_schedule`;
 - one batching rule: :func:`batch_map`;
 - one way to declare pytrees: :func:`pytree_dataclass`, :func:`static_field`;
 - one ``throw``: :func:`raise_if_failed`, :class:`NotConvergedError`;
@@ -25,19 +26,28 @@ from ._checks import (
     check_simplex,
     is_concrete,
 )
-from ._iterate import Iteration, IterativeSolver, all_finite, iterate
+from ._iterate import (
+    GeometricChecks,
+    Iteration,
+    IterativeSolver,
+    all_finite,
+    as_check_schedule,
+    iterate,
+)
 from ._module import pytree_dataclass, static_field
 from ._result import Result, result_message
 from ._throw import NotConvergedError, raise_if_failed
 from ._tolerance import default_tol, eps, lp_tol, pivot_tol, scale_of
 
 __all__ = [
+    "GeometricChecks",
     "ImplicitAdjoint",
     "Iteration",
     "IterativeSolver",
     "NotConvergedError",
     "Result",
     "all_finite",
+    "as_check_schedule",
     "as_float_array",
     "batch_map",
     "check_batch_size",
