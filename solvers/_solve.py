@@ -31,6 +31,7 @@ from ..kernel import (
     ImplicitAdjoint,
     IterativeSolver,
     Result,
+    as_check_schedule,
     batch_map,
     check_batch_size,
     check_positive_int,
@@ -209,8 +210,10 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
         Works eagerly and inside ``jax.jit``/``jax.vmap`` (there the error is raised when the
         compiled function runs, as a ``JaxRuntimeError`` carrying the same message). Pass
         ``throw=False`` to read ``result`` instead.
-      check_every: evaluate the certificate every this many steps (static); default: the
-        solver's ``default_check_every`` (1 for most solvers).
+      check_every: when to evaluate the certificate (static): every this many steps, or a
+        :class:`socialign.kernel.GeometricChecks` schedule (gaps growing with the steps taken);
+        default: the solver's ``default_check_every`` (``GeometricChecks()`` for no-regret
+        dynamics and CFR, 1 for most others).
       key: PRNG key for randomised solvers; defaults to ``jax.random.key(0)``.
       batch_size: for a batched game, solve it in chunks of this many games (``lax.map`` over
         ``vmap``-ed chunks) instead of one ``vmap`` over everything. On CPUs a chunk whose
@@ -247,7 +250,7 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
     max_steps = check_positive_int(max_steps, "max_steps")
     if check_every is None:
         check_every = solver.default_check_every
-    check_every = check_positive_int(check_every, "check_every")
+    check_every = as_check_schedule(check_every, "check_every")
     if not isinstance(throw, bool):
         raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
     if adjoint is None:
