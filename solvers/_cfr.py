@@ -53,7 +53,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..kernel import pytree_dataclass, static_field
+from ..kernel import GeometricChecks, pytree_dataclass, static_field
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import chance_reach, decision_rows, edge_table
 from ._solve import Solver, _float_setting, _real_setting
@@ -145,6 +145,9 @@ class _CFRFamily(Solver):
 
     game_types = (ExtensiveFormGame,)
     alternating: bool = True
+    #: the exact NashConv of the average policy costs about as much as an iteration: check on
+    #: the kernel's geometric schedule (O(log T) checks), not after every iteration
+    default_check_every = GeometricChecks()
 
     # -- variant hooks -------------------------------------------------------------------------
     def _weight(self, t):
@@ -395,6 +398,8 @@ class MCCFR(Solver):
     num_samples: int = static_field(default=1)
 
     game_types = (ExtensiveFormGame,)
+    #: an exact NashConv traverses the whole tree, a sampled iteration only a few paths
+    default_check_every = GeometricChecks()
 
     def __post_init__(self):
         object.__setattr__(self, "epsilon", _float_setting(self.epsilon, "epsilon",
