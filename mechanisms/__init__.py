@@ -49,6 +49,7 @@ from ._scoring import (
     quadratic_score,
     spherical_score,
 )
+from . import social_choice
 from ._screening import (
     ClosedFormMenu,
     LogSurplus,
@@ -113,5 +114,6 @@ __all__ = [
     "quantal_contract",
     "quantal_response_probs",
     "screening_closed_form",
+    "social_choice",
     "spherical_score",
 ]
