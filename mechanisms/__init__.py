@@ -50,6 +50,7 @@ from ._scoring import (
     spherical_score,
 )
 from . import social_choice
+from . import auctions
 from ._screening import (
     ClosedFormMenu,
     LogSurplus,
@@ -94,6 +95,7 @@ __all__ = [
     "Sqrt",
     "Surplus",
     "agent_response",
+    "auctions",
     "agent_values",
     "best_linear_contract",
     "contract_certificates",
