@@ -28,6 +28,7 @@ from ._dynamics import (
 from ._lemke_howson import LemkeHowson
 from ._qre import LogitQRE, quantal_response
 from ._support_enum import EquilibriumSet, SupportEnumeration, all_equilibria
+from ._vertex_enum import ExtremeEquilibria, extreme_equilibria
 
 # -- linear programming core (issue 2) --
 from ._linprog import LPSolution, linprog
@@ -51,6 +52,7 @@ __all__ = [
     "Equilibrium",
     "EquilibriumSet",
     "ExtensiveFormGame",
+    "ExtremeEquilibria",
     "FictitiousPlay",
     "Hedge",
     "LPSolution",
@@ -75,6 +77,7 @@ __all__ = [
     "best_response_gains",
     "expected_values",
     "exploitability",
+    "extreme_equilibria",
     "linprog",
     "nash_conv",
     "quantal_response",
