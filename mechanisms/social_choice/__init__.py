@@ -15,11 +15,39 @@ from ._profile import (
     support_matrix,
 )
 
+# -- voting rules (issue 11) --
+from ._rules import (
+    MAX_KEMENY_CANDIDATES,
+    Outcome,
+    borda,
+    copeland,
+    instant_runoff,
+    kemeny_young,
+    maximal_lotteries,
+    minimax,
+    plurality,
+    random_dictatorship,
+    ranked_pairs,
+    schulze,
+)
+
 __all__ = [
+    "MAX_KEMENY_CANDIDATES",
+    "Outcome",
     "Profile",
+    "borda",
     "condorcet_loser",
     "condorcet_winner",
+    "copeland",
+    "instant_runoff",
+    "kemeny_young",
     "majority_matrix",
     "margin_matrix",
+    "maximal_lotteries",
+    "minimax",
+    "plurality",
+    "random_dictatorship",
+    "ranked_pairs",
+    "schulze",
     "support_matrix",
 ]
