@@ -12,6 +12,9 @@ Each solver and each designer goes through the same checks:
    values, logit QRE, ``linprog``, contracts), and the envelope theorem for the zero-sum value
    (``d value / d A = x y^T``).
 
+Extensive-form solvers (the CFR family and the sequence-form LP) go through the same checks on
+Kuhn poker (value -1/18) and same-tree perturbations of it.
+
 Every input is tiny and shapes are shared. Each check compiles a program of several seconds on
 2 CPU cores, so the default suite runs one solver or designer of each family (``REPRESENTATIVE``)
 and the cheap gradient identity; ``make test-slow`` (``-m slow``) runs the whole matrix and every
@@ -189,6 +192,73 @@ def test_solver_float32(name, solver, max_steps, tol):
     # the same answer as float64, to the tolerances' scale (dynamics: their own tolerance)
     atol = 10 * tol32 if tol is None else max(10 * tol, 0.1)
     np.testing.assert_allclose(eq32.strategies[0], eq64.strategies[0], atol=atol)
+
+
+# ----------------------------------------------------------------------------- extensive-form solvers
+
+# ORACLES.md, Kuhn poker: the game value is -1/18 for player 0
+KUHN_VALUE = -1.0 / 18.0
+EFG = [
+    ("SequenceFormLP", solvers.SequenceFormLP(), 200, 1e-8, True),
+    ("CFRPlus", solvers.CFRPlus(), 2_000, 2e-3, False),
+    ("CFR", solvers.CFR(), 2_000, 2e-2, False),
+    ("DiscountedCFR", solvers.DiscountedCFR(), 2_000, 2e-3, False),
+    ("PredictiveCFRPlus", solvers.PredictiveCFRPlus(), 2_000, 2e-3, False),
+    ("MCCFR", solvers.MCCFR(), 3_000, 0.15, False),  # outcome sampling: NashConv ~0.1 at 3,000
+]
+EFG_REPRESENTATIVE = {"SequenceFormLP", "CFRPlus"}
+
+
+def _efg_params(rows):
+    return [pytest.param(*r, id=r[0],
+                         marks=() if r[0] in EFG_REPRESENTATIVE else pytest.mark.slow)
+            for r in rows]
+
+
+def _kuhn_like(kuhn, seed, batch=None, dtype=np.float64):
+    """Kuhn poker with its zero-sum payoffs perturbed (same tree, so same shapes)."""
+    u = np.asarray(kuhn.utilities)[..., :1]
+    if seed is not None:
+        shape = (batch, *u.shape) if batch is not None else u.shape
+        u = u + 0.05 * np.random.default_rng(seed).uniform(-1, 1, shape)
+    return kuhn.with_utilities(np.concatenate([u, -u], axis=-1).astype(dtype))
+
+
+@pytest.mark.parametrize("name,solver,max_steps,tol,exact", _efg_params(EFG))
+def test_efg_solver_oracle_no_recompile_vmap_and_float32(kuhn, name, solver, max_steps, tol,
+                                                         exact):
+    key = jax.random.key(0)
+    eq = solvers.solve(kuhn, solver, max_steps=max_steps, tol=tol, key=key, throw=False)
+    assert int(eq.result) == Result.CONVERGED, (name, kernel.result_message(eq.result))
+    assert float(eq.nash_conv) <= tol
+    values = solvers.expected_values(kuhn, eq.strategies)
+    # an eps-equilibrium's value is within eps of the game value
+    assert abs(float(values[0]) - KUHN_VALUE) <= (1e-7 if exact else tol), name
+    # a second, same-shaped game compiles nothing new
+    other = _kuhn_like(kuhn, 1)
+    with count_compiles() as n:
+        second = solvers.solve(other, solver, max_steps=max_steps, tol=tol, key=key,
+                               throw=False)
+    assert n[0] == 0, f"{name}: {n[0]} compilation(s) for a same-shaped game"
+    assert float(second.nash_conv) <= max(tol, float(second.certificate))
+    # vmap over a batch of games inside a user's jit equals a Python loop
+    batch = _kuhn_like(kuhn, 2, batch=2)
+    fn = jax.jit(jax.vmap(lambda g: solvers.solve(g, solver, max_steps=max_steps, tol=tol,
+                                                  key=key, throw=False)))
+    vm = fn(batch)
+    for k in range(2):
+        one = solvers.solve(batch[k], solver, max_steps=max_steps, tol=tol, key=key,
+                            throw=False)
+        assert int(vm.result[k]) == int(one.result), name
+        np.testing.assert_allclose(vm.strategies[k], one.strategies, rtol=1e-7, atol=1e-9)
+    # float32 in, float32 out, the same answer to the dtype's tolerance
+    tol32 = max(tol, kernel.default_tol(jnp.float32))
+    eq32 = solvers.solve(_kuhn_like(kuhn, None, dtype=np.float32), solver,
+                         max_steps=max_steps, tol=tol32, key=key, throw=False)
+    assert eq32.strategies.dtype == jnp.float32 and eq32.nash_conv.dtype == jnp.float32
+    assert int(eq32.result) == Result.CONVERGED, (name, kernel.result_message(eq32.result))
+    v32 = solvers.expected_values(_kuhn_like(kuhn, None, dtype=np.float32), eq32.strategies)
+    assert abs(float(v32[0]) - KUHN_VALUE) <= max(10 * tol32, tol)
 
 
 # ----------------------------------------------------------------------------- solver gradients
