@@ -15,6 +15,9 @@ from ._profile import (
     support_matrix,
 )
 
+# -- random profiles (issue 11) --
+from ._generators import impartial_culture, mallows, polya_urn, single_peaked
+
 # -- voting rules (issue 11) --
 from ._rules import (
     MAX_KEMENY_CANDIDATES,
@@ -31,6 +34,7 @@ from ._rules import (
     schulze,
 )
 
+
 __all__ = [
     "MAX_KEMENY_CANDIDATES",
     "Outcome",
@@ -39,15 +43,19 @@ __all__ = [
     "condorcet_loser",
     "condorcet_winner",
     "copeland",
+    "impartial_culture",
     "instant_runoff",
     "kemeny_young",
+    "mallows",
     "majority_matrix",
     "margin_matrix",
     "maximal_lotteries",
     "minimax",
     "plurality",
+    "polya_urn",
     "random_dictatorship",
     "ranked_pairs",
     "schulze",
+    "single_peaked",
     "support_matrix",
 ]
