@@ -17,6 +17,9 @@ Everything is pure JAX with fixed shapes (runs eagerly, under ``jax.jit`` and ``
 """
 
 from ._distributions import ValueDistribution, from_cdf, from_pdf, uniform
+from ._bne import AuctionEquilibrium, BestResponseIteration, bayes_nash_bids, win_probability
+from ._combinatorial import CombinatorialOutcome, affine_maximizer, assignments, vcg
+from ._myerson import OptimalAuction, myerson_auction, myerson_outcome
 from ._standard import (
     AUCTION_KINDS,
     AuctionOutcome,
@@ -30,15 +33,26 @@ from ._standard import (
 
 __all__ = [
     "AUCTION_KINDS",
+    "AuctionEquilibrium",
     "AuctionOutcome",
+    "BestResponseIteration",
+    "CombinatorialOutcome",
     "MonteCarloEstimate",
+    "OptimalAuction",
     "ValueDistribution",
+    "affine_maximizer",
+    "assignments",
     "auction_outcome",
+    "bayes_nash_bids",
     "expected_revenue",
     "expected_welfare",
     "from_cdf",
     "from_pdf",
     "monte_carlo_revenue",
+    "myerson_auction",
+    "myerson_outcome",
     "symmetric_equilibrium_bids",
     "uniform",
+    "vcg",
+    "win_probability",
 ]

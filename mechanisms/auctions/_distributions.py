@@ -108,15 +108,11 @@ class ValueDistribution:
         Example:
           >>> import jax.numpy as jnp
           >>> from socialign.mechanisms import auctions
-          >>> d = auctions.uniform(0.0, 1.0, 11)
+          >>> d = auctions.uniform(0.0, 1.0, 5)
           >>> bool(jnp.allclose(d.ironed_virtual_values(), d.virtual_values()))
           True
         """
-        phi, p = self.virtual_values(), self.masses()
-        p = jnp.maximum(p, jnp.finfo(p.dtype).tiny)
-        flat_phi = phi.reshape(-1, phi.shape[-1])
-        flat_p = p.reshape(-1, p.shape[-1])
-        return jax.vmap(_iron)(flat_phi, flat_p).reshape(phi.shape)
+        return _ironed(self)
 
     def quantile(self, u) -> jax.Array:
         """``F^{-1}(u)`` (linear between grid points) for ``u`` in ``[0, 1]``; unbatched only.
@@ -144,7 +140,7 @@ class ValueDistribution:
         Example:
           >>> import jax
           >>> from socialign.mechanisms import auctions
-          >>> v = auctions.uniform(0.0, 1.0, 11).sample(jax.random.key(0), (1000,))
+          >>> v = auctions.uniform(0.0, 1.0, 5).sample(jax.random.key(0), (1000,))
           >>> v.shape, bool((v >= 0).all() & (v <= 1).all())
           ((1000,), True)
         """
@@ -167,6 +163,15 @@ class ValueDistribution:
         """
         # E[v] = v_max - int F dv
         return self.values[..., -1] - _cumtrapz(self.cdf, self.values)[..., -1]
+
+
+@jax.jit
+def _ironed(dist):
+    phi, p = dist.virtual_values(), dist.masses()
+    p = jnp.maximum(p, jnp.finfo(p.dtype).tiny)
+    flat_phi = phi.reshape(-1, phi.shape[-1])
+    flat_p = p.reshape(-1, p.shape[-1])
+    return jax.vmap(_iron)(flat_phi, flat_p).reshape(phi.shape)
 
 
 def _check_grid(values, name):

@@ -46,9 +46,9 @@ class OptimalAuction:
 
     Example:
       >>> from socialign.mechanisms import auctions
-      >>> opt = auctions.myerson_auction(auctions.uniform([0.0, 0.0], [1.0, 1.0], 1001))
-      >>> [round(float(r), 6) for r in opt.reserve_prices], round(float(opt.principal_value), 6)
-      ([0.5, 0.5], 0.416667)
+      >>> opt = auctions.myerson_auction(auctions.uniform([0.0, 0.0], [1.0, 1.0], 101))
+      >>> [round(float(r), 6) for r in opt.reserve_prices], round(float(opt.principal_value), 5)
+      ([0.5, 0.5], 0.41667)
     """
 
     values: jax.Array
@@ -98,7 +98,7 @@ def myerson_auction(dists: ValueDistribution, *, num_quadrature: int | None = No
 
     Example:
       >>> from socialign.mechanisms import auctions
-      >>> opt = auctions.myerson_auction(auctions.uniform([0.0], [1.0], 1001))   # one bidder
+      >>> opt = auctions.myerson_auction(auctions.uniform([0.0], [1.0], 101))   # one bidder
       >>> round(float(opt.reserve_prices[0]), 6), round(float(opt.principal_value), 6)
       (0.5, 0.25)
     """
