@@ -51,6 +51,7 @@ from ._scoring import (
 )
 from . import social_choice
 from . import auctions
+from . import envs
 from ._screening import (
     ClosedFormMenu,
     LogSurplus,
@@ -101,6 +102,7 @@ __all__ = [
     "contract_certificates",
     "design",
     "design_mechanism",
+    "envs",
     "expected_score",
     "len_closed_form",
     "len_optimal_contract",
