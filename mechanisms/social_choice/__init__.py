@@ -34,12 +34,25 @@ from ._rules import (
     schulze,
 )
 
+# -- from comparisons to rewards (issue 11, part B) --
+from ._comparisons import (
+    ComparisonFit,
+    ComparisonMM,
+    ComparisonNewton,
+    bradley_terry,
+    plackett_luce,
+    win_probabilities,
+)
 
 __all__ = [
+    "ComparisonFit",
+    "ComparisonMM",
+    "ComparisonNewton",
     "MAX_KEMENY_CANDIDATES",
     "Outcome",
     "Profile",
     "borda",
+    "bradley_terry",
     "condorcet_loser",
     "condorcet_winner",
     "copeland",
@@ -51,6 +64,7 @@ __all__ = [
     "margin_matrix",
     "maximal_lotteries",
     "minimax",
+    "plackett_luce",
     "plurality",
     "polya_urn",
     "random_dictatorship",
@@ -58,4 +72,5 @@ __all__ = [
     "schulze",
     "single_peaked",
     "support_matrix",
+    "win_probabilities",
 ]
