@@ -21,9 +21,11 @@ from ._dynamics import (
     FictitiousPlay,
     Hedge,
     OptimisticHedge,
+    PredictiveRegretMatchingPlus,
     RegretMatching,
     RegretMatchingPlus,
     ReplicatorDynamics,
+    SimultaneousRegretMatchingPlus,
 )
 from ._lemke_howson import LemkeHowson
 from ._qre import LogitQRE, quantal_response
@@ -62,11 +64,13 @@ __all__ = [
     "NormalFormGame",
     "OptimisticHedge",
     "PredictiveCFRPlus",
+    "PredictiveRegretMatchingPlus",
     "RegretMatching",
     "RegretMatchingPlus",
     "ReplicatorDynamics",
     "Result",
     "SequenceFormLP",
+    "SimultaneousRegretMatchingPlus",
     "Solver",
     "SupportEnumeration",
     "ZeroSumLP",

@@ -1,14 +1,20 @@
-"""Learning dynamics for n-player normal-form games: regret matching, Hedge, fictitious play,
-replicator dynamics.
+"""Learning dynamics for n-player normal-form games: regret matching (RM, RM+, predictive RM+),
+Hedge, optimistic Hedge, fictitious play, replicator dynamics.
 
-Every player updates simultaneously from the action values ``v_i(a) = u_i(a, s_-i)`` of the
-current profile ``s``. Dynamics whose guarantee is about the time average (regret matching,
-RM+, Hedge, fictitious play) report the average strategy; dynamics with last-iterate
-behaviour (optimistic Hedge, replicator dynamics) report the current strategy. In two-player
-zero-sum games the average of no-regret dynamics converges to a Nash equilibrium; in general
-games the empirical joint play of no-regret dynamics approaches the set of coarse correlated
-equilibria, so NashConv need not reach ``tol`` (:func:`solvers.solve` then reports
-``MAX_STEPS_REACHED``, never a false ``CONVERGED``).
+Every player updates from the action values ``v_i(a) = u_i(a, s_-i)`` of the current profile
+``s``: all at once (simultaneous updates), or, for :class:`RegretMatchingPlus` and
+:class:`PredictiveRegretMatchingPlus` as the field runs them, one after the other (alternating
+updates: player ``i`` sees the strategies players ``0..i-1`` have just moved to). Dynamics whose
+guarantee is about the time average (regret matching, RM+, Hedge, fictitious play) report the
+average strategy; dynamics with last-iterate behaviour (optimistic Hedge, replicator dynamics)
+report the current strategy. In two-player zero-sum games the average of no-regret dynamics
+converges to a Nash equilibrium; in general games the empirical joint play of no-regret dynamics
+approaches the set of coarse correlated equilibria, so NashConv need not reach ``tol``
+(:func:`solvers.solve` then reports ``MAX_STEPS_REACHED``, never a false ``CONVERGED``).
+
+:func:`solvers.solve` checks NashConv on the kernel's geometric schedule
+(:class:`socialign.kernel.GeometricChecks`: ``O(log T)`` checks in ``T`` steps, a stop at most
+12.5% of the run after the tolerance is met); pass ``check_every=1`` to check after every step.
 
 Each solver is a frozen dataclass whose state is a ``NamedTuple`` pytree with one entry per
 player in its tuple fields, so it can be checkpointed, ``vmap``-ed and placed in a ``scan``.
@@ -28,7 +34,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..kernel import pytree_dataclass, static_field
+from ..kernel import GeometricChecks, pytree_dataclass, static_field
 from ._game import NormalFormGame
 from ._metrics import _action_values
 from ._solve import Solver, _float_setting
@@ -36,6 +42,8 @@ from ._solve import Solver, _float_setting
 __all__ = [
     "RegretMatching",
     "RegretMatchingPlus",
+    "SimultaneousRegretMatchingPlus",
+    "PredictiveRegretMatchingPlus",
     "Hedge",
     "OptimisticHedge",
     "FictitiousPlay",
@@ -64,12 +72,6 @@ def _regret_matching_strategy(regrets: jax.Array) -> jax.Array:
     return jnp.where(total > 0, pos / safe, uniform)
 
 
-def _instant_regrets(game: NormalFormGame, strategies: tuple) -> tuple:
-    """``r_i(a) = v_i(a) - s_i . v_i`` for every player at once (simultaneous update)."""
-    values = _action_values(game, strategies)
-    return tuple(v - jnp.dot(s, v) for v, s in zip(values, strategies))
-
-
 def _running_average(average: tuple, current: tuple, weight, weight_sum) -> tuple:
     """Incremental weighted mean: ``avg + (w / W) (current - avg)`` (no growing sums)."""
     frac = weight / weight_sum
@@ -90,38 +92,96 @@ def _project_simplex(v: jax.Array) -> jax.Array:
 
 class _NormalFormDynamics(Solver):
     game_types = (NormalFormGame,)
+    #: the exact NashConv costs about as much as a step: check on the kernel's geometric
+    #: schedule (O(log T) checks in T steps), not after every step
+    default_check_every = GeometricChecks()
 
 
 # --------------------------------------------------------------------------------------------
-# regret matching and RM+
+# regret matching, RM+ and predictive RM+
 # --------------------------------------------------------------------------------------------
 class RegretMatchingState(NamedTuple):
-    """State of :class:`RegretMatching` / :class:`RegretMatchingPlus`.
+    """State of the regret-matching family (:class:`RegretMatching`, :class:`RegretMatchingPlus`,
+    :class:`SimultaneousRegretMatchingPlus`, :class:`PredictiveRegretMatchingPlus`).
 
     Attributes:
       regrets: per player ``[A_i]``: cumulative regrets (RM) or the thresholded ``Q`` (RM+).
       average: per player ``[A_i]``: weighted average of the strategies played so far.
       weight_sum: scalar, sum of the averaging weights so far.
       count: int32 scalar, number of iterations.
+      predictions: per player ``[A_i]``: the last instantaneous regrets, the prediction ``m``
+        of predictive RM+ (zeros, unused, for the others).
     """
 
     regrets: tuple
     average: tuple
     weight_sum: jax.Array
     count: jax.Array
+    predictions: tuple
 
 
-def _rm_init(game: NormalFormGame) -> RegretMatchingState:
-    return RegretMatchingState(
-        regrets=tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions),
-        average=_uniform(game),
-        weight_sum=jnp.zeros((), game.dtype),
-        count=jnp.zeros((), jnp.int32),
-    )
+class _RegretMatchingFamily(_NormalFormDynamics):
+    """Shared init/step: ``Q <- threshold(Q + r)``, play RM on ``Q + m``, average with ``w_t``.
+
+    Variants set three hooks: whether the players update one after the other (``_alternating``),
+    the threshold (none for RM, ``[.]^+`` for RM+), the averaging weight of iteration ``t``, and
+    whether the last instantaneous regret is used as a prediction (``_predictive``).
+    """
+
+    _alternating = False
+    _predictive = False
+
+    def _threshold(self, q):
+        return q
+
+    def _weight(self, count, dtype):
+        return jnp.ones((), dtype)
+
+    def _current(self, state, i):
+        q = state.regrets[i]
+        if self._predictive:
+            q = jnp.maximum(q + state.predictions[i], 0.0)
+        return _regret_matching_strategy(q)
+
+    def init(self, game, key=None) -> RegretMatchingState:
+        zeros = tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions)
+        return RegretMatchingState(regrets=zeros, average=_uniform(game),
+                                   weight_sum=jnp.zeros((), game.dtype),
+                                   count=jnp.zeros((), jnp.int32), predictions=zeros)
+
+    def _update(self, game, state, players, weight, weight_sum):
+        """Update ``players`` at once against the current strategies of everyone."""
+        current = tuple(self._current(state, i) for i in range(game.num_players))
+        values = _action_values(game, current)
+        regrets, average, predictions = (list(state.regrets), list(state.average),
+                                         list(state.predictions))
+        frac = weight / weight_sum
+        for i in players:
+            r = values[i] - jnp.dot(current[i], values[i])
+            regrets[i] = self._threshold(state.regrets[i] + r)
+            average[i] = state.average[i] + frac * (current[i] - state.average[i])
+            if self._predictive:
+                predictions[i] = r
+        return state._replace(regrets=tuple(regrets), average=tuple(average),
+                              predictions=tuple(predictions))
+
+    def step(self, game, state: RegretMatchingState) -> RegretMatchingState:
+        count = state.count + 1
+        weight = self._weight(count, game.dtype)
+        weight_sum = state.weight_sum + weight
+        if self._alternating:  # player i sees the new strategies of players 0..i-1
+            for i in range(game.num_players):
+                state = self._update(game, state, (i,), weight, weight_sum)
+        else:
+            state = self._update(game, state, tuple(range(game.num_players)), weight, weight_sum)
+        return state._replace(weight_sum=weight_sum, count=count)
+
+    def strategies(self, game, state: RegretMatchingState) -> tuple:
+        return state.average
 
 
 @pytree_dataclass
-class RegretMatching(_NormalFormDynamics):
+class RegretMatching(_RegretMatchingFamily):
     """Regret matching (Hart and Mas-Colell 2000), simultaneous updates, uniform averaging.
 
     Each player plays ``s_i^t(a) = [R_i^t(a)]^+ / sum_b [R_i^t(b)]^+`` (uniform when no
@@ -141,74 +201,116 @@ class RegretMatching(_NormalFormDynamics):
       [0.5, 0.5]
     """
 
-    def init(self, game, key=None) -> RegretMatchingState:
-        return _rm_init(game)
-
-    def step(self, game, state: RegretMatchingState) -> RegretMatchingState:
-        current = tuple(_regret_matching_strategy(r) for r in state.regrets)
-        inst = _instant_regrets(game, current)
-        regrets = tuple(r + d for r, d in zip(state.regrets, inst))
-        weight = jnp.ones((), game.dtype)
-        weight_sum = state.weight_sum + weight
-        average = _running_average(state.average, current, weight, weight_sum)
-        return RegretMatchingState(regrets, average, weight_sum, state.count + 1)
-
-    def strategies(self, game, state: RegretMatchingState) -> tuple:
-        return state.average
-
 
 @pytree_dataclass
-class RegretMatchingPlus(_NormalFormDynamics):
-    """Regret matching+ (Tammelin 2014), simultaneous updates, optionally linear averaging.
+class RegretMatchingPlus(_RegretMatchingFamily):
+    """Regret matching+ as the field runs it: alternating updates and linear averaging.
 
     Like :class:`RegretMatching` but the cumulative regrets are thresholded at zero after every
-    update, ``Q_i^{t+1} = [Q_i^t + v_i^t - s_i^t . v_i^t]^+``, and (with
-    ``linear_averaging=True``, the default, as in CFR+) iteration ``t`` gets weight ``t`` in the
-    reported average ``sum_t t s_i^t / sum_t t``.
+    update, ``Q_i <- [Q_i + v_i - s_i . v_i]^+`` with ``s_i = [Q_i]^+ / |[Q_i]^+|_1``; the
+    players update one after the other within an iteration (player ``i``'s values ``v_i`` are
+    taken against the strategies players ``0..i-1`` have just moved to), and iteration ``t``
+    gets weight ``t`` in the reported average ``sum_t t s_i^t / sum_t t`` (each player averages
+    the strategy it played in its own update). This is the RM+ of CFR+ (Tammelin 2014) and of
+    Burch, Moravcik and Schmid (2019), who prove that alternation keeps the ``O(1/sqrt(T))``
+    guarantee; in practice it converges far faster, often close to ``O(1/T)``.
+    :class:`SimultaneousRegretMatchingPlus` is the textbook simultaneous, uniformly averaged
+    variant.
 
     Args:
-      linear_averaging: weight iteration ``t`` by ``t`` (True) or uniformly (False); static
-        (it selects the code path).
+      linear_averaging: weight iteration ``t`` by ``t`` (True, the default) or uniformly
+        (False); static (it selects the code path).
 
     Raises:
       TypeError: if ``linear_averaging`` is not a bool.
 
     References: O. Tammelin, "Solving large imperfect information games using CFR+",
-    arXiv:1407.5042, 2014; O. Tammelin, N. Burch, M. Johanson, M. Bowling, "Solving heads-up
-    limit Texas hold'em", IJCAI 2015.
+    arXiv:1407.5042, 2014; N. Burch, M. Moravcik and M. Schmid, "Revisiting CFR+ and
+    alternating updates", JAIR 64, 2019.
 
     Example:
       >>> from socialign import solvers
-      >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
-      >>> eq = solvers.solve(rps, solvers.RegretMatchingPlus(), tol=1e-4, max_steps=5000)
-      >>> int(eq.result)
-      0
+      >>> biased = [[0., -.25, .5], [.25, 0., -.05], [-.5, .05, 0.]]
+      >>> eq = solvers.solve(solvers.NormalFormGame.zero_sum(biased),
+      ...                    solvers.RegretMatchingPlus(), tol=1e-4, max_steps=5000)
+      >>> [round(float(p) * 16, 1) for p in eq.strategies[0]]   # (1, 10, 5) / 16
+      [1.0, 10.0, 5.0]
     """
 
     linear_averaging: bool = static_field(default=True)
+    _alternating = True
 
     def __post_init__(self):
         if not isinstance(self.linear_averaging, bool):
             raise TypeError(f"linear_averaging must be a bool, got {self.linear_averaging!r}")
 
-    def init(self, game, key=None) -> RegretMatchingState:
-        return _rm_init(game)
+    def _threshold(self, q):
+        return jnp.maximum(q, 0.0)
 
-    def step(self, game, state: RegretMatchingState) -> RegretMatchingState:
-        current = tuple(_regret_matching_strategy(r) for r in state.regrets)
-        inst = _instant_regrets(game, current)
-        regrets = tuple(jnp.maximum(r + d, 0.0) for r, d in zip(state.regrets, inst))
-        count = state.count + 1
-        if self.linear_averaging:
-            weight = count.astype(game.dtype)
-        else:
-            weight = jnp.ones((), game.dtype)
-        weight_sum = state.weight_sum + weight
-        average = _running_average(state.average, current, weight, weight_sum)
-        return RegretMatchingState(regrets, average, weight_sum, count)
+    def _weight(self, count, dtype):
+        return count.astype(dtype) if self.linear_averaging else jnp.ones((), dtype)
 
-    def strategies(self, game, state: RegretMatchingState) -> tuple:
-        return state.average
+
+@pytree_dataclass
+class SimultaneousRegretMatchingPlus(_RegretMatchingFamily):
+    """Regret matching+ with simultaneous updates and uniform averaging (the textbook variant).
+
+    ``Q_i^{t+1} = [Q_i^t + v_i^t - s_i^t . v_i^t]^+`` for every player at once, against the
+    profile ``s^t`` of iteration ``t``, and the reported strategies are the uniform time
+    averages ``(1/T) sum_t s_i^t``. It has RM+'s ``O(1/sqrt(T))`` regret bound but converges much
+    more slowly in practice than :class:`RegretMatchingPlus` (alternating updates, linear
+    averaging); it is kept for comparison.
+
+    Reference: O. Tammelin, "Solving large imperfect information games using CFR+",
+    arXiv:1407.5042, 2014 (regret matching+); N. Burch, M. Moravcik and M. Schmid, "Revisiting
+    CFR+ and alternating updates", JAIR 64, 2019 (the simultaneous variant).
+
+    Example:
+      >>> from socialign import solvers
+      >>> mp = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> eq = solvers.solve(mp, solvers.SimultaneousRegretMatchingPlus(), tol=1e-9,
+      ...                    max_steps=100)
+      >>> [float(p) for p in eq.strategies[0]]
+      [0.5, 0.5]
+    """
+
+    def _threshold(self, q):
+        return jnp.maximum(q, 0.0)
+
+
+@pytree_dataclass
+class PredictiveRegretMatchingPlus(_RegretMatchingFamily):
+    """Predictive regret matching+ (Farina, Kroer and Sandholm 2021): alternating, linear
+    averaging.
+
+    RM+ with a prediction ``m_i`` of the next instantaneous regret, the last one observed:
+    player ``i`` plays ``s_i = [Q_i + m_i]^+ / |[Q_i + m_i]^+|_1``, then sets
+    ``Q_i <- [Q_i + r_i]^+`` and ``m_i <- r_i`` with ``r_i = v_i - s_i . v_i``. Players update
+    one after the other and iteration ``t`` has weight ``t`` in the reported average, as for
+    :class:`RegretMatchingPlus`. When consecutive payoff vectors are close (the players' own
+    strategies move slowly) the regret grows as ``O(1)`` in the path length instead of
+    ``O(sqrt(T))``, and in practice NashConv of the average falls much faster than RM+'s.
+
+    Reference: G. Farina, C. Kroer and T. Sandholm, "Faster game solving via predictive
+    Blackwell approachability: connecting regret matching and mirror descent", AAAI 2021.
+
+    Example:
+      >>> from socialign import solvers
+      >>> biased = [[0., -.25, .5], [.25, 0., -.05], [-.5, .05, 0.]]
+      >>> eq = solvers.solve(solvers.NormalFormGame.zero_sum(biased),
+      ...                    solvers.PredictiveRegretMatchingPlus(), tol=1e-5, max_steps=5000)
+      >>> [round(float(p) * 16, 2) for p in eq.strategies[0]]   # (1, 10, 5) / 16
+      [1.0, 10.0, 5.0]
+    """
+
+    _alternating = True
+    _predictive = True
+
+    def _threshold(self, q):
+        return jnp.maximum(q, 0.0)
+
+    def _weight(self, count, dtype):
+        return count.astype(dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,31 +389,46 @@ class OptimisticHedgeState(NamedTuple):
     """State of :class:`OptimisticHedge`.
 
     Attributes:
-      logits: per player ``[A_i]``: ``eta`` times the cumulative action values (re-centred).
+      logits: per player ``[A_i]``: ``eta_i`` times the cumulative action values (re-centred).
       last_values: per player ``[A_i]``: the action values of the previous iteration.
-      current: per player ``[A_i]``: the last iterate ``softmax(logits + eta * last_values)``.
+      current: per player ``[A_i]``: the last iterate ``softmax(logits + eta_i * last_values)``.
       count: int32 scalar.
+      step_sizes: per player, scalar ``eta_i = learning_rate / range_i`` in inverse payoff units
+        (``range_i = max u_i - min u_i``; 1 when player ``i``'s payoffs are constant).
     """
 
     logits: tuple
     last_values: tuple
     current: tuple
     count: jax.Array
+    step_sizes: tuple
+
+
+def _payoff_ranges(game: NormalFormGame) -> tuple:
+    """``max u_i - min u_i`` per player (1 where a player's payoffs are constant)."""
+    out = []
+    for i in range(game.num_players):
+        r = jnp.max(game.payoffs[i]) - jnp.min(game.payoffs[i])
+        out.append(jnp.where(r > 0, r, jnp.ones_like(r)))
+    return tuple(out)
 
 
 @pytree_dataclass
 class OptimisticHedge(_NormalFormDynamics):
-    """Optimistic Hedge / optimistic multiplicative weights; reports the LAST iterate.
+    """Optimistic Hedge / optimistic multiplicative weights, scale-free; reports the LAST iterate.
 
     Hedge with the previous action values as a prediction of the next ones:
-    ``s_i^{t+1} = softmax(eta (sum_{k<=t} v_i^k + v_i^t))``, i.e. the logits move by
-    ``eta (2 v_i^t - v_i^{t-1})``. In two-player zero-sum games with a unique equilibrium
-    the last iterate itself converges to the equilibrium for a small enough constant
-    ``eta`` (Daskalakis and Panageas 2019), so no averaging is needed.
+    ``s_i^{t+1} = softmax(eta_i (sum_{k<=t} v_i^k + v_i^t))``, i.e. the logits move by
+    ``eta_i (2 v_i^t - v_i^{t-1})``. The step size is relative to the payoff range,
+    ``eta_i = learning_rate / (max u_i - min u_i)``, so the iterates do not change when a
+    player's payoffs are multiplied by a positive number or shifted (as the equilibria do not).
+    In two-player zero-sum games with a unique equilibrium the last iterate itself converges to
+    the equilibrium for a small enough constant step (Daskalakis and Panageas 2019; the analysis
+    needs ``learning_rate`` of order 0.1 or less), so no averaging is needed.
 
     Args:
-      learning_rate: ``eta > 0``, in inverse payoff units (stability needs ``eta`` small
-        relative to the inverse payoff range); a pytree leaf.
+      learning_rate: ``eta > 0``, dimensionless (a fraction of the inverse payoff range); a
+        pytree leaf (a new value does not recompile, and ``jax.vmap`` over rates works).
 
     Raises:
       TypeError, ValueError: if a concrete ``learning_rate`` is not a finite number > 0.
@@ -322,11 +439,14 @@ class OptimisticHedge(_NormalFormDynamics):
 
     Example:
       >>> from socialign import solvers
-      >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
       >>> g = solvers.NormalFormGame.zero_sum([[0., -1., 2.], [1., 0., -1.], [-1., 1., 0.]])
-      >>> eq = solvers.solve(g, solvers.OptimisticHedge(0.1), tol=1e-6, max_steps=20000)
+      >>> eq = solvers.solve(g, solvers.OptimisticHedge(0.3), tol=1e-6, max_steps=20000)
       >>> int(eq.result)
       0
+      >>> big = solvers.NormalFormGame.zero_sum(1e6 * g.payoffs[0])
+      >>> eq6 = solvers.solve(big, solvers.OptimisticHedge(0.3), tol=1.0, max_steps=20000)
+      >>> int(eq6.stats["num_steps"]) == int(eq.stats["num_steps"])
+      True
     """
 
     learning_rate: float = 0.1
@@ -337,14 +457,16 @@ class OptimisticHedge(_NormalFormDynamics):
 
     def init(self, game, key=None) -> OptimisticHedgeState:
         zeros = tuple(jnp.zeros((a,), game.dtype) for a in game.num_actions)
-        return OptimisticHedgeState(zeros, zeros, _uniform(game), jnp.zeros((), jnp.int32))
+        etas = tuple(self.learning_rate / r for r in _payoff_ranges(game))
+        return OptimisticHedgeState(zeros, zeros, _uniform(game), jnp.zeros((), jnp.int32),
+                                    etas)
 
     def step(self, game, state: OptimisticHedgeState) -> OptimisticHedgeState:
         values = _action_values(game, state.current)
-        eta = self.learning_rate
-        logits = tuple(_recentre(z + eta * v) for z, v in zip(state.logits, values))
-        current = tuple(jax.nn.softmax(z + eta * v) for z, v in zip(logits, values))
-        return OptimisticHedgeState(logits, values, current, state.count + 1)
+        etas = state.step_sizes
+        logits = tuple(_recentre(z + eta * v) for z, v, eta in zip(state.logits, values, etas))
+        current = tuple(jax.nn.softmax(z + eta * v) for z, v, eta in zip(logits, values, etas))
+        return OptimisticHedgeState(logits, values, current, state.count + 1, etas)
 
     def strategies(self, game, state: OptimisticHedgeState) -> tuple:
         return state.current
