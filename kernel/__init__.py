@@ -5,7 +5,8 @@ Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The ker
 - one result enumeration: :class:`Result`, :func:`result_message`;
 - one iteration driver: :class:`IterativeSolver`, :func:`iterate`, :class:`Iteration`, and one
   rule for when it checks: :class:`GeometricChecks`, :func:`as_check_schedule`;
-- one batching rule: :func:`batch_map`;
+- one batching rule: :func:`batch_map`, over many devices too: :func:`shard_batch`,
+  :func:`as_mesh`, :func:`batch_sharding`;
 - one way to declare pytrees: :func:`pytree_dataclass`, :func:`static_field`;
 - one ``throw``: :func:`raise_if_failed`, :class:`NotConvergedError`;
 - one adjoint: :class:`ImplicitAdjoint`, :func:`implicit_solution`;
@@ -36,6 +37,7 @@ from ._iterate import (
 )
 from ._module import pytree_dataclass, static_field
 from ._result import Result, result_message
+from ._shard import as_mesh, batch_sharding, shard_batch
 from ._throw import NotConvergedError, raise_if_failed
 from ._tolerance import default_tol, eps, lp_tol, pivot_tol, scale_of
 
@@ -47,9 +49,11 @@ __all__ = [
     "NotConvergedError",
     "Result",
     "all_finite",
+    "as_mesh",
     "as_check_schedule",
     "as_float_array",
     "batch_map",
+    "batch_sharding",
     "check_batch_size",
     "check_finite",
     "check_positive_int",
@@ -67,5 +71,6 @@ __all__ = [
     "raise_if_failed",
     "result_message",
     "scale_of",
+    "shard_batch",
     "static_field",
 ]

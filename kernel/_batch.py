@@ -3,7 +3,9 @@
 A batched problem is a pytree whose every leaf starts with the same ``batch_shape``. The rule:
 flatten those axes into one, ``vmap`` the single-problem function over it (or, with
 ``batch_size``, ``lax.map`` over chunks of that many problems, each chunk ``vmap``-ed), and give
-every output leaf the ``batch_shape`` back. Results are identical either way.
+every output leaf the ``batch_shape`` back. Results are identical either way. With ``mesh``, the
+flattened axis is first split over the devices of a mesh (:func:`socialign.kernel.shard_batch`)
+and each device applies the same rule to its shard.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import math
 
 import jax
+
+from ._shard import shard_batch
 
 __all__ = ["batch_map", "check_batch_size"]
 
@@ -33,22 +37,28 @@ def check_batch_size(batch_size) -> int | None:
     return int(batch_size)
 
 
-def batch_map(fn, batched, *, batch_shape: tuple[int, ...], batch_size: int | None = None):
+def batch_map(fn, batched, *, batch_shape: tuple[int, ...], batch_size: int | None = None,
+              mesh=None):
     """Apply ``fn`` to every problem of a batch.
 
     Args:
       fn: a function of one unbatched pytree (the same structure as ``batched`` without the batch
         axes) returning a pytree of arrays.
       batched: a pytree whose leaves all start with ``batch_shape``.
-      batch_shape: the leading batch axes (static); ``()`` calls ``fn`` once.
+      batch_shape: the leading batch axes (static); ``()`` calls ``fn`` once (on one device,
+        whatever ``mesh``).
       batch_size: solve in chunks of this many problems (``lax.map(..., batch_size=)``): on CPUs
         a chunk whose working set fits in cache is faster; ``None`` ``vmap``-s everything.
+      mesh: ``None`` (one device), or a :class:`jax.sharding.Mesh` or a sequence of devices:
+        split the batch over them with :func:`socialign.kernel.shard_batch` (each device runs
+        its own loop on its shard; ``batch_size`` then chunks each shard).
 
     Returns:
       ``fn``'s output with ``batch_shape`` prepended to every leaf.
 
     Raises:
       ValueError: if a leaf does not start with ``batch_shape``.
+      TypeError: if ``mesh`` is not a mesh or a sequence of devices.
 
     Example:
       >>> import jax.numpy as jnp
@@ -59,6 +69,12 @@ def batch_map(fn, batched, *, batch_shape: tuple[int, ...], batch_size: int | No
     batch_shape = tuple(batch_shape)
     if not batch_shape:
         return fn(batched)
+    if mesh is not None:
+        def per_device(shard):
+            local = jax.tree_util.tree_leaves(shard)[0].shape[:1]
+            return batch_map(fn, shard, batch_shape=local, batch_size=batch_size)
+
+        return shard_batch(per_device, batched, batch_shape=batch_shape, mesh=mesh)
     nb = len(batch_shape)
     for leaf in jax.tree_util.tree_leaves(batched):
         if tuple(leaf.shape[:nb]) != batch_shape:

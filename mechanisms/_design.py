@@ -17,15 +17,18 @@ over types or actions), ``certificate`` and ``result`` (as for solvers).
 from __future__ import annotations
 
 import abc
+import functools
 from typing import Any
 
 import jax
 
 from ..kernel import (
+    as_mesh,
     check_positive_int,
     check_positive_scalar,
     pytree_dataclass,
     raise_if_failed,
+    shard_batch,
 )
 
 __all__ = ["Design", "Designer", "design"]
@@ -99,7 +102,7 @@ class Designer(abc.ABC):
 
 
 def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
-           throw: bool = True) -> Design:
+           throw: bool = True, mesh=None) -> Design:
     """Design a mechanism for ``problem`` with ``designer`` and certify it.
 
     Args:
@@ -111,13 +114,16 @@ def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
       max_steps: iteration budget of iterative designers (static, positive).
       throw: raise :class:`socialign.kernel.NotConvergedError` if any member is not certified
         (eagerly, or at run time inside ``jax.jit``); ``False`` to read ``result``.
+      mesh: for a batched problem, ``None`` (one device) or a :class:`jax.sharding.Mesh` or a
+        sequence of devices: the batch is split over them and each device designs for its
+        shard (:func:`socialign.kernel.shard_batch`, as ``solvers.solve(mesh=)``).
 
     Returns:
       A :class:`Design`.
 
     Raises:
-      TypeError: if ``designer`` is not a designer instance or cannot handle ``problem``, or
-        ``throw`` is not a bool.
+      TypeError: if ``designer`` is not a designer instance or cannot handle ``problem``,
+        ``throw`` is not a bool, or ``mesh`` is not a mesh or a sequence of devices.
       ValueError: if ``max_steps`` or ``tol`` is out of range.
       NotConvergedError: with ``throw=True``, if a design is not certified.
 
@@ -140,7 +146,19 @@ def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
         check_positive_scalar(tol, "tol", allow_zero=True)
     if not isinstance(throw, bool):
         raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
-    out = designer.design(problem, tol=tol, max_steps=max_steps)
+    mesh = as_mesh(mesh)
+    batch_shape = tuple(getattr(problem, "batch_shape", ()))
+    if mesh is None or not batch_shape:
+        out = designer.design(problem, tol=tol, max_steps=max_steps)
+    else:
+        out = _design_sharded(problem, designer, tol, max_steps=max_steps,
+                              batch_shape=batch_shape, mesh=mesh)
     if throw:
         raise_if_failed(out.result, type(designer).__name__)
     return out
+
+
+@functools.partial(jax.jit, static_argnames=("max_steps", "batch_shape", "mesh"))
+def _design_sharded(problem, designer, tol, *, max_steps, batch_shape, mesh):
+    return shard_batch(lambda shard: designer.design(shard, tol=tol, max_steps=max_steps),
+                       problem, batch_shape=batch_shape, mesh=mesh)

@@ -32,6 +32,7 @@ from ..kernel import (
     IterativeSolver,
     Result,
     as_check_schedule,
+    as_mesh,
     batch_map,
     check_batch_size,
     check_positive_int,
@@ -172,15 +173,15 @@ def _params_residual(residual):
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps", "check_every", "batch_shape",
-                                             "batch_size"))
+                                             "batch_size", "mesh"))
 def _run(game, solver, tol, key, adjoint, *, max_steps, check_every, batch_shape,
-         batch_size=None):
+         batch_size=None, mesh=None):
     size = math.prod(batch_shape)
     keys = jax.random.split(key, size).reshape(*batch_shape, *key.shape) if batch_shape else key
     return batch_map(
         lambda gk: _solve_one(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
                               check_every=check_every),
-        (game, keys), batch_shape=batch_shape, batch_size=batch_size)
+        (game, keys), batch_shape=batch_shape, batch_size=batch_size, mesh=mesh)
 
 
 def _batch_shape(game) -> tuple:
@@ -190,7 +191,8 @@ def _batch_shape(game) -> tuple:
 
 def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = None,
           throw: bool = True, check_every: int | None = None, key=None,
-          batch_size: int | None = None, adjoint: ImplicitAdjoint | None = None) -> Equilibrium:
+          batch_size: int | None = None, adjoint: ImplicitAdjoint | None = None,
+          mesh=None) -> Equilibrium:
     """Solve ``game`` with ``solver`` and certify the answer.
 
     Runs ``solver.step`` inside one jitted ``lax.while_loop`` (the kernel's
@@ -224,13 +226,21 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
         optimality conditions, :meth:`Solver.residual`, with respect to the game's arrays and
         the solver's float settings; solvers without them refuse gradients with a
         ``TypeError`` when the backward pass runs). ``throw=True`` works under ``jax.grad``.
+      mesh: for a batched game, ``None`` (one device) or a :class:`jax.sharding.Mesh` or a
+        sequence of devices (e.g. ``jax.devices()``): the batch is split over them and each
+        device runs its own loop on its shard, stopping when its shard has converged
+        (:func:`socialign.kernel.shard_batch`). The answer comes back sharded the same way
+        (replicated when the batch size is not a multiple of the device count: the batch is
+        padded with copies of its first game, and the padding stripped). Equal to the
+        one-device answer. With several processes (``jax.distributed``), use the mesh of
+        ``jax.devices()``.
 
     Returns:
       An :class:`Equilibrium` with strategies, values, NashConv, certificate, result and stats.
 
     Raises:
-      TypeError: if ``solver`` is not a solver instance or cannot solve this kind of game, or
-        ``throw`` is not a bool.
+      TypeError: if ``solver`` is not a solver instance or cannot solve this kind of game,
+        ``throw`` is not a bool, or ``mesh`` is not a mesh or a sequence of devices.
       ValueError: if ``max_steps``, ``check_every``, ``batch_size`` or ``tol`` is out of range.
       NotConvergedError: with ``throw=True``, if an answer is not certified.
 
@@ -240,6 +250,11 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
       >>> eq = solvers.solve(rps, solvers.ZeroSumLP())
       >>> [round(float(p), 4) for p in eq.strategies[0]]
       [0.3333, 0.3333, 0.3333]
+      >>> import jax                                     # a batch over a mesh of devices
+      >>> two = solvers.stack([rps, rps])
+      >>> eq = solvers.solve(two, solvers.ZeroSumLP(), mesh=jax.devices()[:1])
+      >>> eq.values.shape, len(eq.values.sharding.device_set)
+      ((2, 2), 1)
     """
     if isinstance(solver, type):
         raise TypeError("solver must be an instance, not a class: write Solver(), not Solver")
@@ -265,8 +280,9 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
     check_positive_scalar(tol, "tol", allow_zero=True)
     tol = jnp.asarray(tol, dtype=dtype)
     batch_size = check_batch_size(batch_size)
+    mesh = as_mesh(mesh)
     eq = _run(game, solver, tol, key, adjoint, max_steps=max_steps, check_every=check_every,
-              batch_shape=_batch_shape(game), batch_size=batch_size)
+              batch_shape=_batch_shape(game), batch_size=batch_size, mesh=mesh)
     if throw:
         raise_if_failed(eq.result, type(solver).__name__)
     return eq
