@@ -54,6 +54,7 @@ from ..kernel import (
     IterativeSolver,
     Result,
     as_float_array,
+    as_mesh,
     batch_map,
     check_batch_size,
     check_finite,
@@ -569,9 +570,9 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
 
 
 @functools.partial(jax.jit, static_argnames=("st", "method", "max_steps", "batch_shape",
-                                             "batched", "batch_size"))
+                                             "batched", "batch_size", "mesh"))
 def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batched,
-                 batch_size):
+                 batch_size, mesh=None):
     def one(bdata):
         it = iter(bdata)
         full = tuple(next(it) if b else d for d, b in zip(data, batched))
@@ -582,7 +583,7 @@ def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batc
 
     m_ub, m_eq = data[1].shape[-2], data[3].shape[-2]
     bdata = tuple(d for d, b in zip(data, batched) if b)
-    sol = batch_map(one, bdata, batch_shape=batch_shape, batch_size=batch_size)
+    sol = batch_map(one, bdata, batch_shape=batch_shape, batch_size=batch_size, mesh=mesh)
     empty = jnp.zeros((*batch_shape, 0), data[0].dtype)
     return dataclasses.replace(sol, ineqlin=empty if sol.ineqlin is None else sol.ineqlin,
                                eqlin=empty if sol.eqlin is None else sol.eqlin)
@@ -594,7 +595,7 @@ _METHODS = ("auto", "simplex", "dual_simplex", "interior_point")
 def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
             method: str = "auto", tol=None, max_steps: int | None = None,
             batch_size: int | None = None, throw: bool = False,
-            adjoint: ImplicitAdjoint | None = None) -> LPSolution:
+            adjoint: ImplicitAdjoint | None = None, mesh=None) -> LPSolution:
     r"""Solve a linear program (or a batch of them).
 
     .. math::
@@ -630,14 +631,17 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
         ``b_ub``, ``A_eq``, ``b_eq`` by the implicit function theorem on the KKT conditions
         restricted to the active set (correct at a unique, nondegenerate optimum; at a
         degenerate one the system is singular and gradients are not finite).
+      mesh: for a batch, ``None`` (one device) or a :class:`jax.sharding.Mesh` or a sequence
+        of devices: the batch is split over them, each device looping on its own shard, as in
+        :func:`socialign.solvers.solve` (:func:`socialign.kernel.shard_batch`).
 
     Returns:
       :class:`LPSolution` with the solution, status and its certificates (duality gap, primal and
       dual residuals), plus the constraint multipliers.
 
     Raises:
-      TypeError: if an array is not numeric, ``bounds`` is malformed or traced, or ``throw`` is
-        not a bool.
+      TypeError: if an array is not numeric, ``bounds`` is malformed or traced, ``throw`` is
+        not a bool, or ``mesh`` is not a mesh or a sequence of devices.
       ValueError: on inconsistent shapes, non-finite data, bad bounds, an unknown ``method``, or
         ``tol``, ``max_steps`` or ``batch_size`` out of range.
       NotConvergedError: with ``throw=True``, if a member is not ``CONVERGED``.
@@ -706,11 +710,13 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     elif is_concrete(tol) and not (0 < float(tol) < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     batch_size = check_batch_size(batch_size)
+    mesh = as_mesh(mesh)
     if adjoint is None:
         adjoint = ImplicitAdjoint()
     sol = _linprog_jit((c, A_ub, b_ub, A_eq, b_eq), jnp.asarray(tol, dtype), adjoint, st=st,
                        method=method, max_steps=steps, batch_shape=batch_shape,
-                       batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size)
+                       batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size,
+                       mesh=mesh)
     if throw:
         raise_if_failed(sol.status, f"linprog(method={method!r})")
     return sol
