@@ -42,10 +42,30 @@ from ._efg import ExtensiveFormGame
 from ._efg_metrics import exploitability
 from ._sequence_form import SequenceFormLP
 
+# -- repeated games (issue 10) --
+from ._repeated import (
+    AbreuSannikov,
+    CriticalDiscount,
+    EquilibriumPayoffs,
+    JuddYeltekinConklin,
+    RepeatedGame,
+    equilibrium_payoffs,
+    grim_trigger_discount,
+    penal_code_discount,
+)
+
 # -- Stackelberg and commitment (issue 3) --
 from ._stackelberg import bayesian_stackelberg, stackelberg
 
 __all__ = [
+    "penal_code_discount",
+    "grim_trigger_discount",
+    "equilibrium_payoffs",
+    "RepeatedGame",
+    "JuddYeltekinConklin",
+    "EquilibriumPayoffs",
+    "CriticalDiscount",
+    "AbreuSannikov",
     "CFR",
     "CFRPlus",
     "CoarseCorrelatedEquilibrium",
