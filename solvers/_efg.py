@@ -695,6 +695,19 @@ class ExtensiveFormGame:
         dtype = jnp.result_type(float)
         return cls(jnp.asarray(u, dtype), jnp.asarray(chance, dtype), tree)
 
+    @classmethod
+    def from_gambit(cls, source) -> ExtensiveFormGame:
+        """Read a Gambit ``.efg`` file (text, path or bytes); see :func:`._gambit.efg_from_gambit`."""
+        from ._gambit import efg_from_gambit
+
+        return efg_from_gambit(source)
+
+    def to_gambit(self, *, title: str | None = None) -> str:
+        """Gambit ``.efg`` text of this game; see :func:`._gambit.efg_to_gambit`."""
+        from ._gambit import efg_to_gambit
+
+        return efg_to_gambit(self, title=title)
+
     # -- OpenSpiel policies -----------------------------------------------------------------
     def _require_openspiel(self):
         game = getattr(self.tree, "_pyspiel_game", None)

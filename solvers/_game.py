@@ -194,6 +194,19 @@ class NormalFormGame:
             payoffs[(slice(None), *idx)] = child.returns()
         return cls(jnp.asarray(payoffs, dtype=jnp.result_type(float)), n)
 
+    @classmethod
+    def from_gambit(cls, source) -> NormalFormGame:
+        """Read a Gambit ``.nfg`` file (text, path or bytes); see :func:`._gambit.nfg_from_gambit`."""
+        from ._gambit import nfg_from_gambit
+
+        return nfg_from_gambit(source)
+
+    def to_gambit(self, *, title: str = "socialign game", outcomes: bool = False) -> str:
+        """Gambit ``.nfg`` text of this game; see :func:`._gambit.nfg_to_gambit`."""
+        from ._gambit import nfg_to_gambit
+
+        return nfg_to_gambit(self, title=title, outcomes=outcomes)
+
 
 def stack(games: Sequence[NormalFormGame]) -> NormalFormGame:
     """Stack same-shaped games (same tree, for extensive-form games) along a new batch axis.
