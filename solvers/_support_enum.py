@@ -14,7 +14,9 @@ profitable deviation (NashConv <= ``tol``); duplicates are removed. The result h
 arrays (one slot per support pair) with a validity mask and a count, so it ``jit``s and
 ``vmap``s over a batch of games. Degenerate games may have equilibria with supports of unequal
 size or continua of equilibria, which this method does not enumerate (every point it returns is
-still a certified equilibrium).
+still a certified equilibrium). :func:`extreme_equilibria` (vertex enumeration, on the host)
+returns every extreme equilibrium of any bimatrix game, degenerate or not, with its maximal
+Nash subsets and a degeneracy flag.
 
 References: T. S. Dickhaut and T. Kaplan, "A program for finding Nash equilibria", The
 Mathematica Journal 1(4), 1991; N. Nisan, T. Roughgarden, E. Tardos, V. Vazirani (eds.),
@@ -208,6 +210,9 @@ def _validate_game(game, max_pairs: int) -> None:
 def all_equilibria(game: NormalFormGame, *, tol: float | None = None,
                    max_support_pairs: int = MAX_SUPPORT_PAIRS) -> EquilibriumSet:
     """All Nash equilibria of a nondegenerate two-player game, by support enumeration.
+
+    Jittable and batched; for a game that may be degenerate (ties in payoffs, continua of
+    equilibria) use :func:`extreme_equilibria`, which finds every extreme equilibrium.
 
     Args:
       game: a two-player :class:`solvers.NormalFormGame`, possibly batched.
