@@ -33,6 +33,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...kernel import (
     as_float_array,
@@ -178,13 +179,24 @@ def _at(x, xp, fp):
     return fn(jnp.broadcast_to(x, xp.shape[:-1]), xp, fp)
 
 
+def _cum_power(F, v, k):
+    """Cumulative ``int_{v_0}^{v} F(x)^k dx`` on the grid, exact for ``F`` linear between
+    grid points: each cell contributes ``dv (F_1^{k+1} - F_0^{k+1}) / ((k + 1)(F_1 - F_0))``."""
+    F0, F1, dv = F[..., :-1], F[..., 1:], jnp.diff(v, axis=-1)
+    dF = F1 - F0
+    safe = jnp.where(dF > 0, dF, 1.0)
+    exact = (F1 ** (k + 1) - F0 ** (k + 1)) / ((k + 1) * safe)
+    cell = dv * jnp.where(dF > 0, exact, F0**k)
+    return jnp.concatenate([jnp.zeros_like(F[..., :1]), jnp.cumsum(cell, axis=-1)], axis=-1)
+
+
 def _interim_payment(dist, num_bidders, reserve):
     """``(G, m)`` on the grid: the CDF of the highest other value and the smooth extension of
     the interim payment ``m(v) = v G(v) - int_r^v G`` to every ``v`` (the payment is ``m`` at
     ``v >= r`` and 0 below)."""
     v, F = dist.values, dist.cdf
     G = F ** (num_bidders - 1)
-    IG = _cumtrapz(G, v)  # int_{v_0}^{v} G
+    IG = _cum_power(F, v, num_bidders - 1)  # int_{v_0}^{v} G
     return G, v * G - (IG - _at(reserve, v, IG)[..., None])
 
 
@@ -269,10 +281,23 @@ def expected_revenue(dist: ValueDistribution, num_bidders: int, reserve=0.0) -> 
 
 @functools.partial(jax.jit, static_argnames=("n",))
 def _revenue(dist, r, *, n):
-    _, m = _interim_payment(dist, n, r)
-    # int_r^top m dF with the smooth extension of m: no jump inside a trapezoid cell
-    C = _cumtrapz(m, dist.cdf)
-    return n * (C[..., -1] - _at(r, dist.values, C))
+    # n int_r^top m dF, with m's smooth extension (no jump inside a cell). Within a cell F is
+    # linear, so m(v) = v F^{n-1} - int F^{n-1} is a polynomial of degree n in v: Gauss-Legendre
+    # with 8 nodes per cell is exact up to n = 15.
+    v, F = dist.values, dist.cdf
+    G, m = _interim_payment(dist, n, r)
+    IG = m - v * G  # -(int_r^v G) at the grid points
+    s, w = np.polynomial.legendre.leggauss(8)
+    s, w = jnp.asarray((s + 1) / 2, v.dtype), jnp.asarray(w / 2, v.dtype)
+    v0, F0, dv, dF = v[..., :-1, None], F[..., :-1, None], jnp.diff(v)[..., None], \
+        jnp.diff(F)[..., None]
+    x, Fx = v0 + s * dv, F0 + s * dF
+    safe = jnp.where(dF > 0, dF, 1.0)
+    part = jnp.where(dF > 0, dv * (Fx**n - F0**n) / (n * safe), F0 ** (n - 1) * s * dv)
+    mx = x * Fx ** (n - 1) + IG[..., :-1, None] - part  # m at the nodes
+    cells = jnp.sum(w * mx, -1) * jnp.diff(F)
+    C = jnp.concatenate([jnp.zeros_like(F[..., :1]), jnp.cumsum(cells, -1)], -1)
+    return n * (C[..., -1] - _at(r, v, C))
 
 
 def expected_welfare(dist: ValueDistribution, num_bidders: int, reserve=0.0) -> jax.Array:
@@ -300,7 +325,7 @@ def _welfare(dist, r, *, n):
     v = dist.values
     Fn = dist.cdf ** n
     # int_r^top v dF^n = top - r F(r)^n - int_r^top F^n dv
-    IF = _cumtrapz(Fn, v)
+    IF = _cum_power(dist.cdf, v, n)
     return v[..., -1] - r * _at(r, v, Fn) - (IF[..., -1] - _at(r, v, IF))
 
 
