@@ -235,3 +235,151 @@ def test_boundary_errors():
         sc.bradley_terry([[0.0, 1.0], [1.0, 0.0]], solver="newton")
     with pytest.raises(ValueError, match="armijo"):
         sc.ComparisonNewton(armijo=0.7)
+
+
+# ----------------------------------------------------------------------------- aggregation
+GROUPS, OUTCOMES = 3, 4
+
+
+@pytest.fixture(scope="module")
+def group_utilities():
+    rng = np.random.default_rng(21)
+    u = rng.uniform(0.05, 1.0, size=(2, GROUPS, OUTCOMES))
+    w = rng.uniform(0.2, 1.0, size=(2, GROUPS))
+    return u, w / w.sum(-1, keepdims=True)
+
+
+def _nash_scipy(u, w):
+    n = u.shape[1]
+    r = so.minimize(lambda p: -np.sum(w * np.log(u @ p)), np.full(n, 1.0 / n),
+                    jac=lambda p: -(w / (u @ p)) @ u, method="SLSQP", bounds=[(0, 1)] * n,
+                    constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}],
+                    options={"ftol": 1e-15, "maxiter": 1000})
+    return -r.fun
+
+
+def test_utilitarian_is_the_weighted_argmax(group_utilities):
+    u, w = group_utilities
+    agg = sc.utilitarian(u, w)
+    welfare = np.einsum("bg,bgo->bo", w, u)
+    for b in range(2):
+        assert agg.lottery[b, np.argmax(welfare[b])] == 1.0
+    np.testing.assert_allclose(agg.welfare, welfare.max(-1), atol=1e-12)
+    tie = sc.utilitarian([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    np.testing.assert_allclose(tie.lottery, [1 / 3, 1 / 3, 1 / 3])
+
+
+def test_nash_welfare_closed_form_and_scipy(group_utilities):
+    # two groups that each value one outcome: the weighted Nash lottery is the weight vector
+    agg = sc.nash_welfare([[1.0, 0.0], [0.0, 1.0]], weights=[0.7, 0.3], tol=1e-12)
+    np.testing.assert_allclose(agg.lottery, [0.7, 0.3], atol=1e-10)
+    u, w = group_utilities
+    agg = sc.nash_welfare(u, w, tol=1e-9)
+    np.testing.assert_array_equal(agg.result, Result.CONVERGED)
+    for b in range(2):
+        ref = _nash_scipy(u[b], w[b])
+        assert float(agg.welfare[b]) >= ref - 1e-8            # never worse than SLSQP
+        assert float(agg.welfare[b]) - ref <= 1e-6
+        # the certificate bounds the gap: f(p*) - f(p) <= certificate
+        assert ref - float(agg.welfare[b]) <= float(agg.certificate[b]) + 1e-9
+    # rescaling one group's utilities leaves the Nash lottery unchanged
+    u2 = u.copy()
+    u2[:, 0] *= 1000.0
+    agg2 = sc.nash_welfare(u2, w, tol=1e-9)
+    np.testing.assert_allclose(agg2.lottery, agg.lottery, atol=1e-6)
+
+
+def test_egalitarian_matches_highs(group_utilities):
+    u, w = group_utilities
+    agg = sc.egalitarian(u, w)
+    np.testing.assert_array_equal(agg.result, Result.CONVERGED)
+    for b in range(2):
+        n = OUTCOMES
+        c = np.r_[np.zeros(n), -1.0]
+        a_ub = np.c_[-u[b], GROUPS * w[b]]
+        r = so.linprog(c, A_ub=a_ub, b_ub=np.zeros(GROUPS), A_eq=np.r_[np.ones(n), 0][None],
+                       b_eq=[1.0], bounds=[(0, None)] * n + [(None, None)], method="highs")
+        np.testing.assert_allclose(agg.welfare[b], -r.fun, atol=1e-8)
+        # every group gets at least G w_g t
+        assert np.all(agg.group_utilities[b] >= GROUPS * w[b] * agg.welfare[b] - 1e-8)
+    eq = sc.egalitarian([[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(eq.lottery, [1 / 3, 2 / 3], atol=1e-8)
+
+
+def test_maximal_lottery_agrees_with_profile_rule():
+    # ORACLES: a > b > c (3 voters), b > c > a (2 voters): Condorcet winner a with probability 1
+    p = sc.Profile.from_orders([[0, 1, 2], [1, 2, 0]], counts=[3, 2])
+    ml = sc.maximal_lottery(sc.margin_matrix(p))
+    np.testing.assert_allclose(ml.lottery, [1.0, 0.0, 0.0], atol=1e-9)
+    rng = np.random.default_rng(2)
+    ranks = np.argsort(rng.permuted(np.tile(np.arange(5), (3, 7, 1)), axis=-1), axis=-1)
+    prof = sc.Profile(ranks, np.ones((3, 7)))                   # 7 voters: unique lotteries
+    ours = sc.maximal_lottery(sc.margin_matrix(prof))
+    theirs = sc.maximal_lotteries(prof)
+    np.testing.assert_allclose(ours.lottery, theirs.lottery, atol=1e-8)
+    assert np.all(np.asarray(ours.group_utilities) >= -1e-9)   # p^T M q >= 0 for all q
+    with pytest.raises(ValueError, match="skew"):
+        sc.maximal_lottery([[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.fixture(scope="module")
+def preferences():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 5))
+    return 1 / (1 + np.exp(-(a - a.T)))
+
+
+def test_preference_equilibrium_is_the_fixed_point(preferences):
+    P = preferences
+    mu = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    taus = np.array([2.0, 0.3, 0.05])
+    eq = sc.nash_preference_equilibrium(np.stack([P] * 3), taus, np.stack([mu] * 3), tol=1e-12)
+    np.testing.assert_array_equal(eq.result, Result.CONVERGED)
+    for k, tau in enumerate(taus):
+        pi = np.asarray(eq.lottery[k])
+        q = mu * np.exp(P @ pi / tau)
+        np.testing.assert_allclose(pi, q / q.sum(), atol=1e-10)
+        # the regularised game: pi is a best response to itself, checked on the objective
+        def obj(x, pi=pi, tau=tau):
+            x = np.abs(x) / np.abs(x).sum()
+            return -(x @ P @ pi - tau * np.sum(x * np.log(x / mu)))
+        r = so.minimize(obj, mu, method="Nelder-Mead", options={"xatol": 1e-10,
+                                                                 "fatol": 1e-13})
+        assert -r.fun <= -obj(pi) + 1e-8
+    # eager = jit(vmap) over the temperature
+    f = jax.jit(jax.vmap(lambda t: sc.nash_preference_equilibrium(P, t, mu, tol=1e-12).lottery))
+    np.testing.assert_allclose(f(jnp.asarray(taus)), eq.lottery, atol=1e-10)
+
+
+def test_preference_equilibrium_limits(preferences):
+    P = preferences
+    ml = sc.maximal_lottery(2 * P - 1)
+    dist = []
+    for tau in (1e-2, 1e-3, 1e-4):
+        eq = sc.nash_preference_equilibrium(P, tau, tol=1e-12)
+        assert int(eq.result) == Result.CONVERGED
+        dist.append(float(np.abs(eq.lottery - ml.lottery).sum()))
+    assert dist[0] > dist[1] > dist[2]
+    assert dist[2] < 1e-3                                        # tau -> 0: the maximal lottery
+    mu = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    hot = sc.nash_preference_equilibrium(P, 1e4, mu, tol=1e-12)
+    np.testing.assert_allclose(hot.lottery, mu, atol=1e-4)       # tau -> inf: the reference
+
+
+def test_preference_equilibrium_gradient(preferences):
+    P = jnp.asarray(preferences)
+    v = jnp.arange(5.0)
+
+    def f(tau):
+        return jnp.dot(v, sc.nash_preference_equilibrium(P, tau, tol=1e-13).lottery)
+
+    h = 1e-5
+    fd = (f(0.3 + h) - f(0.3 - h)) / (2 * h)
+    np.testing.assert_allclose(jax.grad(f)(0.3), fd, rtol=1e-5)
+
+
+def test_bradley_terry_preferences_pick_the_top_item_as_tau_vanishes():
+    # transitive (Bradley-Terry) preferences have a Condorcet winner: the best-scored item
+    P = sc.win_probabilities([0.3, 1.2, -0.4, 0.0, 0.5])
+    eq = sc.nash_preference_equilibrium(P, 1e-3, tol=1e-12)
+    assert int(np.argmax(eq.lottery)) == 1 and float(eq.lottery[1]) > 0.99

@@ -35,6 +35,14 @@ from ._rules import (
 )
 
 # -- from comparisons to rewards (issue 11, part B) --
+from ._aggregate import (
+    Aggregate,
+    egalitarian,
+    maximal_lottery,
+    nash_preference_equilibrium,
+    nash_welfare,
+    utilitarian,
+)
 from ._comparisons import (
     ComparisonFit,
     ComparisonMM,
@@ -45,6 +53,7 @@ from ._comparisons import (
 )
 
 __all__ = [
+    "Aggregate",
     "ComparisonFit",
     "ComparisonMM",
     "ComparisonNewton",
@@ -56,14 +65,18 @@ __all__ = [
     "condorcet_loser",
     "condorcet_winner",
     "copeland",
+    "egalitarian",
     "impartial_culture",
     "instant_runoff",
     "kemeny_young",
     "mallows",
     "majority_matrix",
     "margin_matrix",
+    "maximal_lottery",
     "maximal_lotteries",
     "minimax",
+    "nash_preference_equilibrium",
+    "nash_welfare",
     "plackett_luce",
     "plurality",
     "polya_urn",
@@ -72,5 +85,6 @@ __all__ = [
     "schulze",
     "single_peaked",
     "support_matrix",
+    "utilitarian",
     "win_probabilities",
 ]
