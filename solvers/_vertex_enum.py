@@ -13,13 +13,16 @@ when ``(B'^T x)_j = 1``; ``Q`` likewise with ``(A' y)_i = 1`` and ``y_j = 0``. T
 equilibria are exactly the completely labelled vertex pairs ``(x, y) != (0, 0)``, normalised to
 ``(x / sum x, y / sum y)``, whether or not the game is degenerate.
 
-The vertices are found on the host (numpy, float64): every choice of ``m`` tight constraints of
-``P`` (``n`` of ``Q``) is solved as one batched linear system; a nonsingular choice whose
-solution is feasible is a vertex, and a vertex is identified by its full label set (the
-constraints tight within ``tol``), so the many bases of a degenerate vertex give one vertex. A
-vertex of ``P`` with more than ``m`` labels (of ``Q`` with more than ``n``) exists exactly when
-the game is degenerate, which is reported. Completely labelled pairs come from one matrix
-product of the label masks.
+The vertices are found on the host (numpy, float64). For small games every choice of ``m``
+tight constraints of ``P`` (``n`` of ``Q``) is solved as one batched linear system; a
+nonsingular choice whose solution is feasible is a vertex. For larger games (more than 2,000
+such choices) a search over the feasible bases follows every feasible pivot from the vertex
+``0``, ties in the ratio test included (lrs-style, with a visited set in place of reverse
+search), so only feasible bases are solved. Either way a vertex is identified by its full label
+set (the constraints tight within ``tol``), so the many bases of a degenerate vertex give one
+vertex. A vertex of ``P`` with more than ``m`` labels (of ``Q`` with more than ``n``) exists
+exactly when the game is degenerate, which is reported. Completely labelled pairs come from one
+matrix product of the label masks.
 
 With a continuum of equilibria the extreme equilibria are not isolated: the equilibrium set is a
 finite union of *maximal Nash subsets* ``conv(X) x conv(Y)``, where ``X x Y`` is a maximal
@@ -32,8 +35,8 @@ The enumeration is host-side (it cannot run under ``jit``: the number of vertice
 dependent and the clique step is combinatorial); the answer is a pytree of padded arrays with a
 validity mask, counts, a degeneracy flag and a :class:`~socialign.kernel.Result` code per game,
 so it can be passed into jitted code afterwards. A batch of games is enumerated game by game
-and padded to a common size. The work grows as ``C(m + n, m)`` bases per polytope (guarded by
-``max_bases``): games up to about 10x10 take well under a second.
+and padded to a common size. The work grows with the number of feasible bases (guarded by
+``max_bases``), at most ``C(m + n, m)`` per polytope.
 
 References: D. Avis, G. D. Rosenberg, R. Savani and B. von Stengel, "Enumeration of Nash
 equilibria for two-player games", Economic Theory 42(1), 9-37, 2010; B. von Stengel,
@@ -70,9 +73,11 @@ from ._game import NormalFormGame
 
 __all__ = ["ExtremeEquilibria", "extreme_equilibria"]
 
-#: default bound on the number of bases per polytope, ``C(m + n, m)``
-MAX_BASES = 500_000
+#: default bound on the number of feasible bases visited per polytope
+MAX_BASES = 200_000
 _CHUNK = 20_000
+#: games with at most this many bases per polytope are solved basis by basis (batched)
+_ALL_BASES_MAX = 2_000
 
 
 @pytree_dataclass
@@ -131,7 +136,7 @@ def _normalise(M):
     return 1.0 + (M - lo) / (hi - lo)
 
 
-def _vertices(G, h, dim, tol):
+def _vertices_by_bases(G, h, dim, tol):
     """Vertices of ``{z : G z <= h}`` (``G [L, dim]``) with their label masks ``[V, L]``.
 
     Every ``dim``-subset of the ``L`` constraints is tried as a basis (solved in batches);
@@ -157,6 +162,53 @@ def _vertices(G, h, dim, tol):
     if not points:
         return np.zeros((0, dim)), np.zeros((0, L), bool)
     points, masks = np.concatenate(points), np.concatenate(masks)
+    _, first = np.unique(masks, axis=0, return_index=True)
+    first = np.sort(first)
+    return points[first], masks[first]
+
+
+def _vertices_by_pivoting(G, h, dim, tol, start, max_bases):
+    """Vertices of the polytope ``{z : G z <= h}`` by a search over its feasible bases.
+
+    Starting from the feasible basis ``start`` (``dim`` constraint indices), every feasible
+    pivot is followed: a basic constraint ``r`` leaves, the point moves along the edge
+    ``u = -G_B^{-1} e_r`` (away from constraint ``r``), and every constraint attaining the
+    minimum ratio may enter (ties included, so the many bases of a degenerate vertex are all
+    visited). The graph of feasible bases of a polytope is connected under these pivots (the
+    simplex method with Bland's rule walks it), so the search finds every vertex, visiting only
+    feasible bases (lrs-style, with a visited set instead of reverse search). Each basis is
+    solved afresh, so rounding errors do not accumulate along the search.
+
+    Raises:
+      ValueError: if more than ``max_bases`` feasible bases are visited.
+    """
+    start = tuple(sorted(start))
+    seen = {start}
+    todo = [start]
+    points, masks = [], []
+    while todo:
+        basis = todo.pop()
+        M = G[list(basis)]
+        inv = np.linalg.inv(M)
+        z = inv @ h[list(basis)]
+        slack = h - G @ z
+        points.append(z)
+        masks.append(np.abs(slack) <= tol)
+        rates = -(G @ inv)  # [L, dim]: change of G_k z along the edge leaving basis[r]
+        cand = rates > tol
+        cand[list(basis)] = False
+        ratio = np.where(cand, np.maximum(slack, 0.0)[:, None] / np.where(cand, rates, 1.0),
+                         np.inf)
+        best = ratio.min(0)  # an edge without candidates is unbounded: not in a polytope
+        for k, r in zip(*np.nonzero(cand & (ratio <= best[None, :] + tol))):
+            nxt = tuple(sorted(basis[:r] + basis[r + 1:] + (int(k),)))
+            if nxt not in seen:
+                seen.add(nxt)
+                if len(seen) > max_bases:
+                    raise ValueError(f"game: the best-response polytopes have more than "
+                                     f"max_bases={max_bases} feasible bases; raise max_bases")
+                todo.append(nxt)
+    points, masks = np.asarray(points), np.asarray(masks)
     _, first = np.unique(masks, axis=0, return_index=True)
     first = np.sort(first)
     return points[first], masks[first]
@@ -190,7 +242,7 @@ def _maximal_bicliques(edges_x, edges_y):
     return sorted(maximal, key=lambda c: (min(c[0]), min(c[1]), len(c[0]), len(c[1])))
 
 
-def _enumerate_one(A, B, tol, max_bases):
+def _enumerate_one(A, B, tol, max_bases, method=None):
     m, n = A.shape
     An, Bn = _normalise(A), _normalise(B)
     # P: constraints -x_i <= 0 (label i), (B'^T x)_j <= 1 (label m + j)
@@ -199,8 +251,14 @@ def _enumerate_one(A, B, tol, max_bases):
     # Q: (A' y)_i <= 1 (label i), -y_j <= 0 (label m + j)
     GQ = np.concatenate([An, -np.eye(n)])
     hQ = np.concatenate([np.ones(m), np.zeros(n)])
-    xs, lx = _vertices(GP, hP, m, tol)
-    ys, ly = _vertices(GQ, hQ, n, tol)
+    if method is None:
+        method = "bases" if math.comb(m + n, m) <= _ALL_BASES_MAX else "pivoting"
+    if method == "bases":
+        xs, lx = _vertices_by_bases(GP, hP, m, tol)
+        ys, ly = _vertices_by_bases(GQ, hQ, n, tol)
+    else:  # start at the artificial vertex 0: x >= 0 tight (labels 0..m-1), y >= 0 tight
+        xs, lx = _vertices_by_pivoting(GP, hP, m, tol, range(m), max_bases)
+        ys, ly = _vertices_by_pivoting(GQ, hQ, n, tol, range(m, m + n), max_bases)
     degenerate = bool(np.any(lx.sum(1) > m) or np.any(ly.sum(1) > n))
     # drop the artificial vertex 0 of each polytope
     keep_x, keep_y = xs.sum(1) > tol, ys.sum(1) > tol
@@ -267,16 +325,17 @@ def extreme_equilibria(game: NormalFormGame, *, tol: float | None = None,
         onto ``[1, 2]`` per player (so it is relative to each player's payoff range); default
         ``lp_tol(float64)`` = 1e-9. The NashConv certificate of ``result`` is checked against
         ``10 tol`` times the payoff range.
-      max_bases: refuse games with more than this many bases ``C(m + n, m)`` (work and memory
-        guard).
+      max_bases: give up (``ValueError``) after visiting this many feasible bases of one
+        polytope (a work and memory guard; only the pivoting search of games with more than
+        2,000 bases per polytope visits them one by one).
 
     Returns:
       An :class:`ExtremeEquilibria` (numbers as JAX arrays in the game's dtype).
 
     Raises:
       TypeError: if ``game`` is not a :class:`NormalFormGame` or its payoffs are traced.
-      ValueError: if it is not a two-player game, has more than ``max_bases`` bases, or ``tol``
-        / ``max_bases`` is out of range.
+      ValueError: if it is not a two-player game, a polytope has more than ``max_bases``
+        feasible bases, or ``tol`` / ``max_bases`` is out of range.
 
     Example:
       >>> from socialign import solvers
@@ -296,10 +355,6 @@ def extreme_equilibria(game: NormalFormGame, *, tol: float | None = None,
                         "(call it outside jit/vmap; pass the result into jitted code)")
     max_bases = check_positive_int(max_bases, "max_bases")
     m, n = game.num_actions
-    bases = math.comb(m + n, m)
-    if bases > max_bases:
-        raise ValueError(f"game: a {m}x{n} game has {bases} bases per best-response polytope, "
-                         f"more than max_bases={max_bases}; raise max_bases")
     if tol is None:
         tol = lp_tol("float64")
     check_positive_scalar(tol, "tol")

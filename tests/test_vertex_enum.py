@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from socialign import solvers
 from socialign.solvers import Result
+from socialign.solvers._vertex_enum import _enumerate_one
 
 try:  # the reference implementation side by side (dev extra); the tests without it still run
     import pygambit as gbt
@@ -168,10 +169,10 @@ def _gambit_profile(game, prof):
     return np.array(probs(labels[0])), np.array(probs(labels[1]))
 
 
-def _gambit(A, B):
-    """pygambit's enummixed (exact): the extreme equilibria and the cliques (as point sets)."""
+def _gambit(A, B, rational=True):
+    """pygambit's enummixed: the extreme equilibria and the cliques (as point sets)."""
     g = _gambit_game(A, B)
-    res = gbt.nash.enummixed_solve(g, rational=True, cliques=True)
+    res = gbt.nash.enummixed_solve(g, rational=rational, cliques=True)
     points = [_gambit_profile(g, p) for p in res.equilibria]
     cliques = [[_gambit_profile(g, p) for p in clique] for clique in res.cliques]
     return points, cliques
@@ -266,6 +267,37 @@ def test_against_gambit_enummixed_with_cliques():
         assert _cliques(eqs) == theirs, (A, B)
 
 
+def test_pivoting_search_equals_all_bases():
+    """The two vertex searches (every basis; feasible pivots from 0) agree, degenerate or not."""
+    def key(run):
+        return sorted((tuple(np.round(x, 9)), tuple(np.round(y, 9)))
+                      for x, y in zip(run["x"], run["y"]))
+
+    games = _random_tie_games(4, 18) + [_vs75()]
+    for A, B in games:
+        A, B = np.asarray(A, float), np.asarray(B, float)
+        full = _enumerate_one(A, B, 1e-9, 10**5, "bases")
+        pivots = _enumerate_one(A, B, 1e-9, 10**5, "pivoting")
+        assert key(full) == key(pivots)
+        assert full["degenerate"] == pivots["degenerate"]
+        assert len(full["members"]) == len(pivots["members"])
+
+
+@needs_gambit
+@pytest.mark.parametrize("seed, size, low, high", [(5, 8, -50, 50), (6, 7, 0, 2)])
+def test_larger_games_against_gambit(seed, size, low, high):
+    """Games past the all-bases threshold (the pivoting search) against enummixed."""
+    rng = np.random.default_rng(seed)
+    A, B = rng.integers(low, high, (size, size)), rng.integers(low, high, (size, size))
+    eqs = solvers.extreme_equilibria(solvers.NormalFormGame.from_bimatrix(A, B))
+    ref, ref_cliques = _gambit(A, B, rational=False)
+    pts = _points(eqs)
+    assert len(pts) >= 15 and _same_points(pts, ref, atol=1e-8)
+    theirs = {frozenset(_index_of(pts, p, 1e-8) for p in clique) for clique in ref_cliques}
+    assert _cliques(eqs) == theirs
+    assert int(eqs.result) == Result.CONVERGED
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1),
        scale=st.tuples(st.floats(1e-3, 1e4), st.floats(1e-3, 1e4)),
@@ -327,9 +359,10 @@ def test_errors():
         solvers.extreme_equilibria(np.ones((2, 2, 2)))
     with pytest.raises(ValueError, match="two-player"):
         solvers.extreme_equilibria(solvers.NormalFormGame(np.ones((3, 2, 2, 2)), 3))
-    g = solvers.NormalFormGame.from_bimatrix(np.ones((8, 8)), np.ones((8, 8)))
+    rng = np.random.default_rng(0)
+    g = solvers.NormalFormGame.from_bimatrix(rng.normal(size=(8, 8)), rng.normal(size=(8, 8)))
     with pytest.raises(ValueError, match="max_bases"):
-        solvers.extreme_equilibria(g, max_bases=1000)
+        solvers.extreme_equilibria(g, max_bases=20)
     with pytest.raises(ValueError, match="tol"):
         solvers.extreme_equilibria(g, tol=-1.0)
     with pytest.raises(TypeError, match="concrete"):
