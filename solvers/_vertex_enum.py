@@ -58,7 +58,6 @@ import itertools
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..kernel import (
@@ -381,19 +380,20 @@ def extreme_equilibria(game: NormalFormGame, *, tol: float | None = None,
         component[g, :c] = r["component"]
         for k, mem in enumerate(r["members"]):
             cliques[g, k, mem] = True
-    dtype = game.dtype
+    dtype = np.dtype(game.dtype)
 
     def arr(a, dt=dtype):
-        return jnp.asarray(a.reshape((*batch, *a.shape[1:])), dt)
+        return np.asarray(a.reshape((*batch, *a.shape[1:])), dt)
 
     def ints(key):
-        return arr(np.array([r[key] for r in runs]), jnp.int32)
+        return arr(np.array([r[key] for r in runs]), np.int32)
 
-    return ExtremeEquilibria(
+    host = ExtremeEquilibria(
         strategies=(arr(x), arr(y)), values=arr(values), nash_conv=arr(conv),
-        valid=arr(valid, bool), count=arr(valid.sum(1), jnp.int32),
+        valid=arr(valid, bool), count=arr(valid.sum(1), np.int32),
         cliques=arr(cliques, bool),
-        num_cliques=arr(np.array([len(r["members"]) for r in runs]), jnp.int32),
-        component=arr(component, jnp.int32), num_components=ints("num_components"),
+        num_cliques=arr(np.array([len(r["members"]) for r in runs]), np.int32),
+        component=arr(component, np.int32), num_components=ints("num_components"),
         degenerate=arr(np.array([r["degenerate"] for r in runs]), bool),
         result=ints("result"))
+    return jax.device_put(host)  # one transfer for every leaf
