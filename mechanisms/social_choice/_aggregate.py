@@ -540,7 +540,7 @@ def nash_preference_equilibrium(preferences, temperature, reference=None, *, tol
       >>> from socialign.mechanisms import social_choice as sc
       >>> P = sc.win_probabilities([1.0, 0.0, -1.0])      # Bradley-Terry preferences
       >>> eq = sc.nash_preference_equilibrium(P, temperature=0.1)
-      >>> eq.lottery.round(3).tolist(), int(eq.result)
+      >>> [round(float(x), 3) for x in eq.lottery], int(eq.result)
       ([0.892, 0.09, 0.018], 0)
     """
     p = as_float_array(preferences, "preferences")
