@@ -11,8 +11,40 @@ from ._qre_estimation import (
     qre_posterior,
     simulate_qre_counts,
 )
+from ._agents import (
+    AgentPosterior,
+    ContractData,
+    DirichletPosterior,
+    ShareBands,
+    agent_posterior,
+    dirichlet_posterior,
+    share_bands,
+)
+from ._robust import (
+    PosteriorValue,
+    RobustContract,
+    bayes_optimal_contract,
+    carroll_linear_contract,
+    chance_constrained_contract,
+    evaluate_contract,
+    maxmin_contract,
+)
 
 __all__ = [
+    "AgentPosterior",
+    "ContractData",
+    "DirichletPosterior",
+    "PosteriorValue",
+    "RobustContract",
+    "ShareBands",
+    "agent_posterior",
+    "bayes_optimal_contract",
+    "carroll_linear_contract",
+    "chance_constrained_contract",
+    "dirichlet_posterior",
+    "evaluate_contract",
+    "maxmin_contract",
+    "share_bands",
     "QREEstimate",
     "QREPosterior",
     "qre_log_likelihood",

@@ -558,21 +558,27 @@ def _check_mcmc(num_warmup, num_samples, num_chains):
             check_positive_int(num_chains, "num_chains"))
 
 
-def run_nuts(model, args, *, key, num_warmup, num_samples, num_chains, init_params=None):
-    """Run numpyro's NUTS on ``model(*args)``; return ``(samples dict, num_divergences)``.
+def run_nuts(model, args, *, key, num_warmup, num_samples, num_chains):
+    """Run numpyro's NUTS on ``model(*args)``; return ``(samples by chain, num_divergences)``.
 
     Shared by the subpackage's posteriors: chains run one after another (``sequential``, so one
-    compile serves them all on a CPU), the model's array arguments are traced
-    (``jit_model_args``: new data of the same shapes do not recompile).
+    compile serves them all on a CPU); the model's array arguments are traced
+    (``jit_model_args``) and the sampler is kept per (model, sizes), so new data of the same
+    shapes reuse the compiled sampler.
     """
-    from numpyro.infer import MCMC, NUTS
-
-    mcmc = MCMC(NUTS(model), num_warmup=num_warmup, num_samples=num_samples,
-                num_chains=num_chains, chain_method="sequential", progress_bar=False,
-                jit_model_args=True)
-    mcmc.run(key, *args, init_params=init_params, extra_fields=("diverging",))
+    mcmc = _mcmc(model, num_warmup, num_samples, num_chains)
+    mcmc.run(key, *args, extra_fields=("diverging",))
     div = jnp.sum(mcmc.get_extra_fields()["diverging"])
     return mcmc.get_samples(group_by_chain=True), div
+
+
+@functools.lru_cache(maxsize=16)
+def _mcmc(model, num_warmup, num_samples, num_chains):
+    from numpyro.infer import MCMC, NUTS
+
+    return MCMC(NUTS(model), num_warmup=num_warmup, num_samples=num_samples,
+                num_chains=num_chains, chain_method="sequential", progress_bar=False,
+                jit_model_args=True)
 
 
 def chain_diagnostics(x):
