@@ -50,6 +50,7 @@ from ._scoring import (
     spherical_score,
 )
 from . import social_choice
+from . import bayes
 from . import auctions
 from . import envs
 from ._screening import (
@@ -98,6 +99,7 @@ __all__ = [
     "agent_response",
     "auctions",
     "agent_values",
+    "bayes",
     "best_linear_contract",
     "contract_certificates",
     "design",
