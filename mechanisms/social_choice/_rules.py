@@ -126,12 +126,18 @@ def _from_scores(scores, tol, dtype):
     return _outcome(winners, scores, _positions(scores, tol), dtype)
 
 
-def _run(single, profile, batch_size):
-    """Apply the single-profile rule ``single(ranks, counts)`` over the batch axes."""
+@functools.partial(jax.jit, static_argnames=("single", "batch_shape", "batch_size"))
+def _batched(args, *, single, batch_shape, batch_size):
+    return batch_map(lambda a: single(*a), args, batch_shape=batch_shape, batch_size=batch_size)
+
+
+def _run(single, profile, batch_size, *extra):
+    """Apply ``single(ranks, counts, *extra)`` (a module-level function: the jit cache key)
+    over the batch axes, in one compiled program per rule and shape."""
     profile = _check_profile(profile)
     batch_size = check_batch_size(batch_size)
-    return batch_map(lambda p: single(p.ranks, p.counts), profile,
-                     batch_shape=profile.batch_shape, batch_size=batch_size)
+    return _batched((profile.ranks, profile.counts, *extra), single=single,
+                    batch_shape=profile.batch_shape, batch_size=batch_size)
 
 
 def _tops(ranks, remaining):
@@ -152,6 +158,12 @@ def _profile_1(ranks, counts) -> Profile:
 
 
 # ----------------------------------------------------------------------------- positional rules
+
+
+def _plurality_1(ranks, counts):
+    remaining = jnp.ones(ranks.shape[-1], bool)
+    scores = counts @ _tops(ranks, remaining)
+    return _from_scores(scores, _tol(counts), counts.dtype)
 
 
 def plurality(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -179,12 +191,12 @@ def plurality(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [True, False, False, False]
     """
 
-    def single(ranks, counts):
-        remaining = jnp.ones(ranks.shape[-1], bool)
-        scores = counts @ _tops(ranks, remaining)
-        return _from_scores(scores, _tol(counts), counts.dtype)
+    return _run(_plurality_1, profile, batch_size)
 
-    return _run(single, profile, batch_size)
+
+def _borda_1(ranks, counts):
+    scores = support_matrix(_profile_1(ranks, counts)).sum(-1)
+    return _from_scores(scores, _tol(counts), counts.dtype)
 
 
 def borda(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -215,11 +227,17 @@ def borda(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [126.0, 194.0, 173.0, 107.0]
     """
 
-    def single(ranks, counts):
-        scores = support_matrix(_profile_1(ranks, counts)).sum(-1)
-        return _from_scores(scores, _tol(counts), counts.dtype)
+    return _run(_borda_1, profile, batch_size)
 
-    return _run(single, profile, batch_size)
+
+def _random_dictatorship_1(ranks, counts):
+    m = ranks.shape[-1]
+    scores = counts @ _tops(ranks, jnp.ones(m, bool))
+    total = scores.sum()
+    lottery = jnp.where(total > 0, scores / jnp.where(total > 0, total, 1.0), 1.0 / m)
+    winners = lottery > 0
+    return _outcome(winners, scores, _positions(scores, _tol(counts)), counts.dtype,
+                    lottery=lottery)
 
 
 def random_dictatorship(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -250,19 +268,18 @@ def random_dictatorship(profile: Profile, *, batch_size: int | None = None) -> O
       [0.75, 0.25, 0.0]
     """
 
-    def single(ranks, counts):
-        m = ranks.shape[-1]
-        scores = counts @ _tops(ranks, jnp.ones(m, bool))
-        total = scores.sum()
-        lottery = jnp.where(total > 0, scores / jnp.where(total > 0, total, 1.0), 1.0 / m)
-        winners = lottery > 0
-        return _outcome(winners, scores, _positions(scores, _tol(counts)), counts.dtype,
-                        lottery=lottery)
-
-    return _run(single, profile, batch_size)
+    return _run(_random_dictatorship_1, profile, batch_size)
 
 
 # ----------------------------------------------------------------------------- Condorcet methods
+
+
+def _copeland_1(ranks, counts):
+    marg = margin_matrix(_profile_1(ranks, counts))
+    tol = _tol(counts)
+    off = ~jnp.eye(ranks.shape[-1], dtype=bool)
+    scores = ((marg > tol) + 0.5 * ((jnp.abs(marg) <= tol) & off)).sum(-1)
+    return _from_scores(scores.astype(counts.dtype), 0.25, counts.dtype)
 
 
 def copeland(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -290,14 +307,13 @@ def copeland(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [True, True, True]
     """
 
-    def single(ranks, counts):
-        marg = margin_matrix(_profile_1(ranks, counts))
-        tol = _tol(counts)
-        off = ~jnp.eye(ranks.shape[-1], dtype=bool)
-        scores = ((marg > tol) + 0.5 * ((jnp.abs(marg) <= tol) & off)).sum(-1)
-        return _from_scores(scores.astype(counts.dtype), 0.25, counts.dtype)
+    return _run(_copeland_1, profile, batch_size)
 
-    return _run(single, profile, batch_size)
+
+def _minimax_1(ranks, counts):
+    marg = margin_matrix(_profile_1(ranks, counts))
+    scores = 0.0 - jnp.maximum(marg, 0.0).max(0)
+    return _from_scores(scores, _tol(counts), counts.dtype)
 
 
 def minimax(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -326,12 +342,7 @@ def minimax(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [0.0, -1.0, -5.0]
     """
 
-    def single(ranks, counts):
-        marg = margin_matrix(_profile_1(ranks, counts))
-        scores = 0.0 - jnp.maximum(marg, 0.0).max(0)
-        return _from_scores(scores, _tol(counts), counts.dtype)
-
-    return _run(single, profile, batch_size)
+    return _run(_minimax_1, profile, batch_size)
 
 
 def _widest_paths(d):
@@ -342,6 +353,16 @@ def _widest_paths(d):
         return jnp.maximum(p, jnp.minimum(p[:, k, None], p[None, k, :]))
 
     return jax.lax.fori_loop(0, m, body, d)
+
+
+def _schulze_1(ranks, counts):
+    marg = margin_matrix(_profile_1(ranks, counts))
+    tol = _tol(counts)
+    p = _widest_paths(jnp.where(marg > tol, marg, 0.0))
+    beats = p > p.T + tol
+    scores = -beats.sum(0).astype(counts.dtype)
+    winners = scores == 0
+    return _outcome(winners, scores, _positions(scores, 0.5), counts.dtype)
 
 
 def schulze(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -374,16 +395,34 @@ def schulze(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [3, 0, 1, 2]
     """
 
-    def single(ranks, counts):
-        marg = margin_matrix(_profile_1(ranks, counts))
-        tol = _tol(counts)
-        p = _widest_paths(jnp.where(marg > tol, marg, 0.0))
-        beats = p > p.T + tol
-        scores = -beats.sum(0).astype(counts.dtype)
-        winners = scores == 0
-        return _outcome(winners, scores, _positions(scores, 0.5), counts.dtype)
+    return _run(_schulze_1, profile, batch_size)
 
-    return _run(single, profile, batch_size)
+
+def _ranked_pairs_1(ranks, counts, order):
+    m = ranks.shape[-1]
+    pairs = np.array([(a, b) for a in range(m) for b in range(m) if a != b], dtype=np.int32)
+    src, dst = jnp.asarray(pairs[:, 0]), jnp.asarray(pairs[:, 1])
+    marg = margin_matrix(_profile_1(ranks, counts))
+    tol = _tol(counts)
+    pos = jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
+    strength = jnp.where(jnp.abs(marg) <= tol, 0.0, marg)[src, dst]
+    valid = strength >= 0
+    # sort edges by strength (largest first), equal strengths by the tie-breaking positions
+    secondary = pos[src] * m + pos[dst]
+    idx = jnp.argsort(secondary, stable=True)
+    idx = idx[jnp.argsort(-jnp.where(valid, strength, -1.0)[idx], stable=True)]
+
+    def lock(reach, e):
+        a, b, ok = src[e], dst[e], valid[e]
+        add = ok & ~reach[b, a]
+        pred = reach[:, a].at[a].set(True)
+        succ = reach[b, :].at[b].set(True)
+        return reach | (add & pred[:, None] & succ[None, :]), None
+
+    reach, _ = jax.lax.scan(lock, jnp.zeros((m, m), bool), idx)
+    above = reach.sum(0).astype(jnp.int32)  # candidates locked above each one
+    winners = above == 0
+    return _outcome(winners, -above.astype(counts.dtype), above, counts.dtype)
 
 
 def ranked_pairs(profile: Profile, tie_breaker=None, *,
@@ -437,35 +476,27 @@ def ranked_pairs(profile: Profile, tie_breaker=None, *,
         if np.any(np.sort(t, -1) != np.arange(m)):
             raise ValueError("tie_breaker must be a permutation of the candidates 0..m-1")
     tb = jnp.broadcast_to(tb.astype(jnp.int32), profile.batch_shape + (m,))
-    pairs = np.array([(a, b) for a in range(m) for b in range(m) if a != b], dtype=np.int32)
-    src, dst = jnp.asarray(pairs[:, 0]), jnp.asarray(pairs[:, 1])
+    return _run(_ranked_pairs_1, profile, batch_size, tb)
 
-    def single(args):
-        p, order = args
-        marg = margin_matrix(p)
-        tol = _tol(p.counts)
-        pos = jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
-        strength = jnp.where(jnp.abs(marg) <= tol, 0.0, marg)[src, dst]
-        valid = strength >= 0
-        secondary = pos[src] * m + pos[dst]
-        idx = jnp.argsort(secondary, stable=True)
-        idx = idx[jnp.argsort(-jnp.where(valid, strength, -1.0)[idx], stable=True)]
 
-        def lock(reach, e):
-            a, b, ok = src[e], dst[e], valid[e]
-            add = ok & ~reach[b, a]
-            pred = reach[:, a].at[a].set(True)
-            succ = reach[b, :].at[b].set(True)
-            return reach | (add & pred[:, None] & succ[None, :]), None
+def _instant_runoff_1(ranks, counts):
+    m = ranks.shape[-1]
+    tol = _tol(counts)
 
-        reach, _ = jax.lax.scan(lock, jnp.zeros((m, m), bool), idx)
-        above = reach.sum(0).astype(jnp.int32)  # candidates locked above each one
-        winners = above == 0
-        return _outcome(winners, -above.astype(p.counts.dtype), above, p.counts.dtype)
+    def round_(t, state):
+        remaining, out = state
+        votes = counts @ _tops(ranks, remaining)
+        low = votes.min(where=remaining, initial=jnp.inf)
+        lowest = remaining & (votes <= low + tol)
+        finished = (remaining.sum() <= 1) | (lowest.sum() == remaining.sum())
+        eliminate = jnp.where(finished, False, lowest)
+        out = jnp.where(eliminate, t, out)
+        return remaining & ~eliminate, out
 
-    batch_size = check_batch_size(batch_size)
-    return batch_map(single, (profile, tb), batch_shape=profile.batch_shape,
-                     batch_size=batch_size)
+    remaining, out = jax.lax.fori_loop(
+        0, m, round_, (jnp.ones(m, bool), jnp.full(m, m, jnp.int32)))
+    scores = out.astype(counts.dtype)
+    return _outcome(remaining, scores, _positions(scores, 0.5), counts.dtype)
 
 
 def instant_runoff(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -498,26 +529,7 @@ def instant_runoff(profile: Profile, *, batch_size: int | None = None) -> Outcom
       [False, False, False, True]
     """
 
-    def single(ranks, counts):
-        m = ranks.shape[-1]
-        tol = _tol(counts)
-
-        def round_(t, state):
-            remaining, out = state
-            votes = counts @ _tops(ranks, remaining)
-            low = votes.min(where=remaining, initial=jnp.inf)
-            lowest = remaining & (votes <= low + tol)
-            finished = (remaining.sum() <= 1) | (lowest.sum() == remaining.sum())
-            eliminate = jnp.where(finished, False, lowest)
-            out = jnp.where(eliminate, t, out)
-            return remaining & ~eliminate, out
-
-        remaining, out = jax.lax.fori_loop(
-            0, m, round_, (jnp.ones(m, bool), jnp.full(m, m, jnp.int32)))
-        scores = out.astype(counts.dtype)
-        return _outcome(remaining, scores, _positions(scores, 0.5), counts.dtype)
-
-    return _run(single, profile, batch_size)
+    return _run(_instant_runoff_1, profile, batch_size)
 
 
 # ----------------------------------------------------------------------------- Kemeny-Young
@@ -540,6 +552,33 @@ def _subset_tables(m: int):
         child = np.where(member[sets], sets[:, None] ^ (1 << np.arange(m))[None, :], -1)
         layers.append((sets.astype(np.int32), child.astype(np.int32)))
     return member, layers
+
+
+def _kemeny_young_1(ranks, counts):
+    m = ranks.shape[-1]
+    member_np, layers = _subset_tables(m)
+    member = jnp.asarray(member_np)
+    full = (1 << m) - 1
+    marg = margin_matrix(_profile_1(ranks, counts))
+    tol = _tol(counts)
+    # gain[S, c] = sum_{b in S} M[c, b]: c placed first above the rest of S
+    gain = member.astype(marg.dtype) @ marg.T
+    g = jnp.zeros(1 << m, marg.dtype)
+    for sets, child in layers:
+        cand = jnp.where(child >= 0, gain[sets] + g[jnp.maximum(child, 0)], -jnp.inf)
+        g = g.at[sets].set(cand.max(-1))
+    top = gain[full] + g[full ^ (1 << jnp.arange(m))]
+    winners = top >= g[full] - tol
+
+    def place(s, _):
+        here = member[s]
+        val = jnp.where(here, gain[s] + g[s ^ (1 << jnp.arange(m))], -jnp.inf)
+        c = jnp.argmax(val >= g[s] - tol)
+        return s ^ (1 << c), c
+
+    _, order = jax.lax.scan(place, jnp.asarray(full), None, length=m)
+    ranking = jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
+    return _outcome(winners, top, ranking, counts.dtype)
 
 
 def kemeny_young(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -585,36 +624,21 @@ def kemeny_young(profile: Profile, *, batch_size: int | None = None) -> Outcome:
         raise ValueError(f"kemeny_young is exact by dynamic programming over the 2^m subsets of "
                          f"candidates and accepts at most {MAX_KEMENY_CANDIDATES} candidates; "
                          f"this profile has {m}")
-    member_np, layers = _subset_tables(m)
-    member = jnp.asarray(member_np)
-    full = (1 << m) - 1
-
-    def single(ranks, counts):
-        marg = margin_matrix(_profile_1(ranks, counts))
-        tol = _tol(counts)
-        # gain[S, c] = sum_{b in S} M[c, b]: c placed first above the rest of S
-        gain = member.astype(marg.dtype) @ marg.T
-        g = jnp.zeros(1 << m, marg.dtype)
-        for sets, child in layers:
-            cand = jnp.where(child >= 0, gain[sets] + g[jnp.maximum(child, 0)], -jnp.inf)
-            g = g.at[sets].set(cand.max(-1))
-        top = gain[full] + g[full ^ (1 << jnp.arange(m))]
-        winners = top >= g[full] - tol
-
-        def place(s, _):
-            here = jnp.asarray(member)[s]
-            val = jnp.where(here, gain[s] + g[s ^ (1 << jnp.arange(m))], -jnp.inf)
-            c = jnp.argmax(val >= g[s] - tol)
-            return s ^ (1 << c), c
-
-        _, order = jax.lax.scan(place, jnp.asarray(full), None, length=m)
-        ranking = jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
-        return _outcome(winners, top, ranking, counts.dtype)
-
-    return _run(single, profile, batch_size)
+    return _run(_kemeny_young_1, profile, batch_size)
 
 
 # ----------------------------------------------------------------------------- lotteries
+
+
+def _maximal_lotteries_1(ranks, counts):
+    marg = margin_matrix(_profile_1(ranks, counts))
+    scale = jnp.maximum(counts.sum(), 1.0)
+    eq = solve(NormalFormGame.zero_sum(marg / scale), ZeroSumLP())
+    lottery = jnp.clip(eq.strategies[0], 0.0, None)
+    lottery = lottery / lottery.sum()
+    winners = lottery > lp_tol(counts.dtype)
+    return _outcome(winners, lottery, _positions(lottery, lp_tol(counts.dtype)),
+                    counts.dtype, lottery=lottery, result=eq.result)
 
 
 def maximal_lotteries(profile: Profile, *, batch_size: int | None = None) -> Outcome:
@@ -651,15 +675,5 @@ def maximal_lotteries(profile: Profile, *, batch_size: int | None = None) -> Out
       [0.333333, 0.333333, 0.333333]
     """
 
-    def single(ranks, counts):
-        marg = margin_matrix(_profile_1(ranks, counts))
-        scale = jnp.maximum(counts.sum(), 1.0)
-        eq = solve(NormalFormGame.zero_sum(marg / scale), ZeroSumLP())
-        lottery = jnp.clip(eq.strategies[0], 0.0, None)
-        lottery = lottery / lottery.sum()
-        winners = lottery > lp_tol(counts.dtype)
-        return _outcome(winners, lottery, _positions(lottery, lp_tol(counts.dtype)),
-                        counts.dtype, lottery=lottery, result=eq.result)
-
-    return _run(single, profile, batch_size)
+    return _run(_maximal_lotteries_1, profile, batch_size)
 
