@@ -49,7 +49,7 @@ from ._scoring import (
     quadratic_score,
     spherical_score,
 )
-from . import social_choice
+from . import incomplete_contracts, social_choice
 from . import bayes
 from . import auctions
 from . import envs
@@ -106,6 +106,7 @@ __all__ = [
     "design_mechanism",
     "envs",
     "expected_score",
+    "incomplete_contracts",
     "len_closed_form",
     "len_optimal_contract",
     "log_score",

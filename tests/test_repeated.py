@@ -1,0 +1,211 @@
+"""Repeated games: SPE payoff sets (Abreu-Sannikov inner, JYC outer) and critical discounts.
+
+Ground truth: the published prisoner's dilemma polygon (ORACLES.md), Abreu and Sannikov's
+(2014) 3x3 example as QuantEcon.py's test states it, QuantEcon.py's ``equilibrium_payoffs`` run
+side by side on random 2x2 games, closed-form grim-trigger discounts, and finite differences.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from socialign import solvers
+from socialign.kernel import NotConvergedError, Result
+
+qe = pytest.importorskip("quantecon.game_theory")
+
+PD = np.array([[[9.0, 1.0], [10.0, 3.0]], [[9.0, 10.0], [1.0, 3.0]]])
+NO_SPE = np.array([[[1.0, -1.0], [-2.0, 1.0]], [[-1.0, 2.0], [2.0, 0.0]]])   # QuantEcon's test
+DELTAS = (0.3, 0.6, 0.9)
+N_RANDOM = 6
+
+
+def _quantecon_vertices(U, delta):
+    """QuantEcon.py's AS vertices, or None when its hull construction fails (degenerate set)."""
+    sg = qe.NormalFormGame((qe.Player(U[0]), qe.Player(U[1].T)))
+    try:
+        hull = qe.RepeatedGame(sg, delta).equilibrium_payoffs()
+    except Exception:   # qhull refuses a point or a segment; no pure SPE raises ValueError
+        return None
+    return hull.points[hull.vertices]
+
+
+def _hausdorff_vertices(P, Q):
+    """Hausdorff distance between two convex polygons given by their vertices (exact, 2-D)."""
+    def dist_to_poly(x, V):
+        if len(V) == 1:
+            return np.linalg.norm(x - V[0])
+        best = np.inf
+        for a, b in zip(V, np.roll(V, -1, axis=0)):
+            e = b - a
+            t = np.clip((x - a) @ e / max(e @ e, 1e-300), 0, 1)
+            best = min(best, np.linalg.norm(x - a - t * e))
+        if len(V) >= 3:
+            c = (V[:, 0] - x[0]) * (np.roll(V, -1, 0)[:, 1] - x[1]) - \
+                (V[:, 1] - x[1]) * (np.roll(V, -1, 0)[:, 0] - x[0])
+            if np.all(c >= -1e-12) or np.all(c <= 1e-12):
+                return 0.0
+        return best
+    return max(max(dist_to_poly(p, Q) for p in P), max(dist_to_poly(q, P) for q in Q))
+
+
+def _grid():
+    rng = np.random.default_rng(0)
+    games = np.concatenate([PD[None], NO_SPE[None], rng.normal(size=(N_RANDOM, 2, 2, 2))])
+    deltas = np.array(DELTAS)
+    G = np.broadcast_to(games[:, None], (len(games), len(deltas), 2, 2, 2)).reshape(-1, 2, 2, 2)
+    D = np.broadcast_to(deltas[None], (len(games), len(deltas))).reshape(-1)
+    # one extra member: the no-SPE game at delta = 0.05 (no pure SPE at all)
+    return games, deltas, np.concatenate([G, NO_SPE[None]]), np.append(D, 0.05)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """One batched solve (one compile): PD, the no-SPE game, random 2x2 games, three deltas."""
+    games, deltas, G, D = _grid()
+    flat = solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), throw=False)
+    last = jax.tree_util.tree_map(lambda x: x[-1], flat)
+    sol = jax.tree_util.tree_map(lambda x: x[:-1].reshape(len(games), len(deltas), *x.shape[1:]),
+                                 flat)
+    return games, deltas, sol, last
+
+
+def test_prisoners_dilemma_published_polygon(batch):
+    _, _, sol, _ = batch
+    k = DELTAS.index(0.9)
+    n = int(sol.num_vertices[0, k])
+    V = np.asarray(sol.vertices[0, k, :n])
+    np.testing.assert_allclose(V, [[3, 3], [9.75, 3], [9, 9], [3, 9.75]], atol=1e-7)
+    assert int(sol.result[0, k]) == Result.CONVERGED
+    assert float(sol.certificate[0, k]) <= 1e-6
+    np.testing.assert_allclose(sol.threat_point[0, k], [3, 3], atol=1e-7)
+    # outer contains inner: every inner vertex satisfies every outer level
+    H = np.stack([np.cos(2 * np.pi * np.arange(64) / 64), np.sin(2 * np.pi * np.arange(64) / 64)],
+                 axis=1)
+    assert np.max(V @ H.T - np.asarray(sol.outer_levels[0, k])) <= 1e-9
+    assert 0 < float(sol.bracket_width[0, k]) < 0.3
+
+
+def test_no_pure_spe_is_infeasible(batch):
+    _, _, _, last = batch
+    assert int(last.result) == Result.INFEASIBLE and int(last.num_vertices) == 0
+    with pytest.raises(ValueError):     # QuantEcon.py agrees: no pure SPE at delta = 0.05
+        qe.RepeatedGame(qe.NormalFormGame((qe.Player(NO_SPE[0]), qe.Player(NO_SPE[1].T))),
+                        0.05).equilibrium_payoffs()
+    _, _, G, D = _grid()                # same shapes: the compiled program is reused
+    with pytest.raises(NotConvergedError):
+        solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D))
+
+
+def test_random_games_against_quantecon(batch):
+    """Where QuantEcon.py returns a polygon, ours is the same one (Hausdorff <= 1e-6), inside the
+    outer approximation; everywhere ours is certified self-generating and holds every pure stage
+    Nash equilibrium's payoff (Nash reversion forever is an SPE)."""
+    games, deltas, sol, _ = batch
+    compared = 0
+    for g in range(len(games)):
+        U = games[g]
+        gains0 = U[0].max(axis=0, keepdims=True) - U[0]
+        gains1 = U[1].max(axis=1, keepdims=True) - U[1]
+        ne = np.argwhere((gains0 <= 0) & (gains1 <= 0))
+        for k, delta in enumerate(deltas):
+            res = int(sol.result[g, k])
+            ref = _quantecon_vertices(U, delta)
+            if res == Result.INFEASIBLE:
+                assert ref is None and len(ne) == 0
+                continue
+            assert res == Result.CONVERGED, (g, delta, res)
+            assert float(sol.certificate[g, k]) <= 1e-6
+            n = int(sol.num_vertices[g, k])
+            V = np.asarray(sol.vertices[g, k, :n])
+            for i, j in ne:
+                assert _hausdorff_vertices(U[:, i, j][None], V) <= 1e-8 or \
+                    _hausdorff_vertices(np.vstack([V, U[:, i, j]]), V) <= 1e-8
+            if ref is not None:
+                compared += 1
+                assert _hausdorff_vertices(V, ref) <= 1e-6, (g, delta)
+                H = np.stack([np.cos(2 * np.pi * np.arange(64) / 64),
+                              np.sin(2 * np.pi * np.arange(64) / 64)], axis=1)
+                assert np.max(ref @ H.T - np.asarray(sol.outer_levels[g, k])) <= 1e-8
+    assert compared >= 6
+
+
+def test_abreu_sannikov_3x3_example():
+    bimatrix = [[(16, 9), (3, 13), (0, 3)], [(21, 1), (10, 4), (-1, 0)],
+                [(9, 0), (5, -4), (-5, -15)]]
+    U = np.moveaxis(np.array(bimatrix, float), -1, 0)
+    published = np.array([[7.33770472e+00, 1.09826253e+01], [1.12568240e+00, 2.80000000e+00],
+                          [7.33770472e+00, 0.0], [7.86308964e+00, 0.0],
+                          [1.97917977e+01, 2.80000000e+00], [1.55630896e+01, 9.10000000e+00]])
+    sol = solvers.equilibrium_payoffs(solvers.RepeatedGame(U, 0.3))
+    V = np.asarray(sol.vertices[:int(sol.num_vertices)])
+    assert _hausdorff_vertices(V, published) <= 1e-6
+    assert _hausdorff_vertices(V, _quantecon_vertices(U, 0.3)) <= 1e-6
+    np.testing.assert_allclose(sol.threat_point, [V[:, 0].min(), 0.0], atol=1e-9)
+
+
+@pytest.mark.slow
+def test_jit_and_vmap_match_batch(batch):
+    games, deltas, sol, _ = batch
+
+    def solve(U, d):
+        return solvers.equilibrium_payoffs(solvers.RepeatedGame(U, d), throw=False)
+
+    U = jnp.asarray(games[0])
+    out = jax.jit(jax.vmap(solve, in_axes=(None, 0)))(U, jnp.asarray(deltas))
+    np.testing.assert_allclose(out.vertices, sol.vertices[0], atol=1e-12)
+    np.testing.assert_array_equal(out.num_vertices, sol.num_vertices[0])
+    np.testing.assert_allclose(out.outer_levels, sol.outer_levels[0], atol=1e-12)
+
+
+def test_grim_trigger_closed_form_and_gradient():
+    cd = solvers.grim_trigger_discount(PD)
+    np.testing.assert_allclose(cd.discount, [[1 / 7, 1], [1, 0]], atol=1e-12)
+    np.testing.assert_array_equal(cd.sustainable, [[True, False], [False, True]])
+
+    def crit(U):
+        return solvers.grim_trigger_discount(U).discount[0, 0]
+
+    U = jnp.asarray(PD) + jnp.asarray(np.random.default_rng(1).uniform(-0.3, 0.3, PD.shape))
+    g = np.asarray(jax.grad(crit)(U))
+    h, fd = 1e-6, np.zeros(PD.shape)
+    for idx in np.ndindex(PD.shape):
+        e = np.zeros(PD.shape)
+        e[idx] = h
+        fd[idx] = (float(crit(U + e)) - float(crit(U - e))) / (2 * h)
+    np.testing.assert_allclose(g, fd, atol=1e-7)
+    assert np.count_nonzero(np.abs(g) > 1e-9) >= 3
+    # batched: the same numbers per member
+    both = solvers.grim_trigger_discount(np.stack([PD, np.asarray(U)]))
+    np.testing.assert_allclose(both.discount[1, 0, 0], crit(U), atol=1e-14)
+
+
+def test_no_pure_nash_grim_is_infeasible():
+    mp = np.array([[[1.0, -1.0], [-1.0, 1.0]], [[-1.0, 1.0], [1.0, -1.0]]])
+    assert int(solvers.grim_trigger_discount(mp).result) == Result.INFEASIBLE
+
+
+@pytest.mark.slow
+def test_penal_code_discount_prisoners_dilemma():
+    """Mutual defection is the minmax point, so optimal penal codes are no harsher than Nash
+    reversion: the critical discount of (C, C) is 1/7 either way; (C, D) is never sustained
+    (player 0 gets 1 < minmax 3)."""
+    out = solvers.penal_code_discount(PD, (0, 0))
+    assert abs(float(out.discount) - 1 / 7) <= 1e-6 and bool(out.sustainable)
+    out = solvers.penal_code_discount(PD, (0, 1), max_discount=0.9, throw=False)
+    assert not bool(out.sustainable)
+
+
+def test_validation():
+    with pytest.raises(ValueError, match="discount"):
+        solvers.RepeatedGame(PD, 1.0)
+    with pytest.raises(ValueError, match="stage_game"):
+        solvers.RepeatedGame(np.zeros((3, 2, 2)), 0.5)
+    with pytest.raises(ValueError, match="profile"):
+        solvers.penal_code_discount(PD, (2, 0))
+    with pytest.raises(ValueError, match="num_directions"):
+        solvers.equilibrium_payoffs(solvers.RepeatedGame(PD, 0.5), num_directions=2)
+    with pytest.raises(TypeError, match="game"):
+        solvers.equilibrium_payoffs(PD)
