@@ -327,7 +327,7 @@ def test_boundary_errors():
 
 
 def test_mallows_kendall_tau_law():
-    m, n = 4, 20000
+    m, n = 4, 8000
     phi = 0.5
     p = sc.mallows(jax.random.key(3), n, m, phi, reference=[3, 1, 0, 2])
     r = np.asarray(p.ranks)
@@ -340,12 +340,12 @@ def test_mallows_kendall_tau_law():
         d = sum((perm.index(a) > perm.index(b)) for a in range(m) for b in range(a + 1, m))
         exact[d] += phi**d
     exact /= exact.sum()
-    assert np.abs(emp - exact).max() < 0.015
+    assert np.abs(emp - exact).max() < 0.02
     assert sc.mallows(jax.random.key(0), 5, 4, 0.0).ranks.tolist() == [[0, 1, 2, 3]] * 5
 
 
 def test_single_peaked_is_uniform_on_single_peaked_rankings():
-    m, n = 4, 16000
+    m, n = 4, 8000
     r = np.asarray(sc.single_peaked(jax.random.key(4), n, m).ranks)
     orders = np.argsort(r, axis=-1)
     for o in orders[:200]:  # single-peaked: the top-k sets are intervals of the axis
@@ -354,17 +354,17 @@ def test_single_peaked_is_uniform_on_single_peaked_rankings():
             assert top[-1] - top[0] == k - 1
     _, freq = np.unique(r, axis=0, return_counts=True)
     assert len(freq) == 2 ** (m - 1)
-    assert np.abs(freq / n - 1 / 8).max() < 0.015
+    assert np.abs(freq / n - 1 / 8).max() < 0.02
 
 
 def test_impartial_culture_and_urn():
-    m, n = 3, 12000
+    m, n = 3, 6000
     ic = np.asarray(sc.impartial_culture(jax.random.key(5), n, m).ranks)
     _, freq = np.unique(ic, axis=0, return_counts=True)
-    assert len(freq) == math.factorial(m) and np.abs(freq / n - 1 / 6).max() < 0.015
+    assert len(freq) == math.factorial(m) and np.abs(freq / n - 1 / 6).max() < 0.025
     urn0 = np.asarray(sc.polya_urn(jax.random.key(6), n, m, 0.0).ranks)
     _, freq = np.unique(urn0, axis=0, return_counts=True)
-    assert np.abs(freq / n - 1 / 6).max() < 0.015
+    assert np.abs(freq / n - 1 / 6).max() < 0.025
     # a large alpha: nearly everyone copies the first voter
     urn = sc.polya_urn(jax.random.key(7), 200, 5, 1e4, batch_shape=(3,))
     agree = (urn.ranks == urn.ranks[:, :1]).all(-1).mean()

@@ -18,6 +18,9 @@ from ._profile import (
 # -- random profiles (issue 11) --
 from ._generators import impartial_culture, mallows, polya_urn, single_peaked
 
+# -- PrefLib files (issue 11) --
+from ._preflib import PrefLibInstance, read_preflib, write_preflib
+
 # -- voting rules (issue 11) --
 from ._rules import (
     MAX_KEMENY_CANDIDATES,
@@ -59,6 +62,7 @@ __all__ = [
     "ComparisonNewton",
     "MAX_KEMENY_CANDIDATES",
     "Outcome",
+    "PrefLibInstance",
     "Profile",
     "borda",
     "bradley_terry",
@@ -82,9 +86,11 @@ __all__ = [
     "polya_urn",
     "random_dictatorship",
     "ranked_pairs",
+    "read_preflib",
     "schulze",
     "single_peaked",
     "support_matrix",
     "utilitarian",
     "win_probabilities",
+    "write_preflib",
 ]

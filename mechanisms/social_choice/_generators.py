@@ -18,6 +18,8 @@ strict ballots, one row per voter (``counts`` all one), with shape
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -109,6 +111,11 @@ def mallows(key, num_voters: int, num_candidates: int, dispersion, reference=Non
     phi = jnp.asarray(dispersion, dtype=jnp.result_type(float))
     ref = jnp.arange(m, dtype=jnp.int32) if reference is None else jnp.asarray(reference,
                                                                               jnp.int32)
+    return _profile_from_orders(_mallows(key, phi, ref, n=n, m=m, batch_shape=batch_shape))
+
+
+@functools.partial(jax.jit, static_argnames=("n", "m", "batch_shape"))
+def _mallows(key, phi, ref, *, n, m, batch_shape):
     keys = jax.random.split(key, m)
     shape = (*batch_shape, n)
     order = jnp.zeros((*shape, m), jnp.int32)
@@ -120,7 +127,7 @@ def mallows(key, num_voters: int, num_candidates: int, dispersion, reference=Non
         j = jax.random.categorical(keys[i], logits, shape=shape)[..., None]
         shifted = jnp.roll(order, 1, axis=-1)
         order = jnp.where(idx < j, order, jnp.where(idx == j, ref[i], shifted))
-    return _profile_from_orders(order)
+    return order
 
 
 def single_peaked(key, num_voters: int, num_candidates: int, *,
@@ -199,6 +206,11 @@ def polya_urn(key, num_voters: int, num_candidates: int, replacement, *,
     n, m, batch_shape = _sizes(num_voters, num_candidates, batch_shape)
     check_positive_scalar(replacement, "replacement", allow_zero=True)
     alpha = jnp.asarray(replacement, dtype=jnp.result_type(float))
+    return _profile_from_orders(_urn(key, alpha, n=n, m=m, batch_shape=batch_shape))
+
+
+@functools.partial(jax.jit, static_argnames=("n", "m", "batch_shape"))
+def _urn(key, alpha, *, n, m, batch_shape):
     k_fresh, k_copy, k_pick = jax.random.split(key, 3)
     fresh = jnp.argsort(jax.random.uniform(k_fresh, (*batch_shape, n, m)), axis=-1)
     t = jnp.arange(n)
@@ -211,4 +223,4 @@ def polya_urn(key, num_voters: int, num_candidates: int, replacement, *,
         return orders.at[..., i, :].set(row), None
 
     orders, _ = jax.lax.scan(step, fresh, jnp.arange(n))
-    return _profile_from_orders(orders)
+    return orders
