@@ -50,6 +50,7 @@ from ._scoring import (
     spherical_score,
 )
 from . import incomplete_contracts, social_choice
+from . import elicitation
 from . import bayes
 from . import auctions
 from . import envs
@@ -104,6 +105,7 @@ __all__ = [
     "contract_certificates",
     "design",
     "design_mechanism",
+    "elicitation",
     "envs",
     "expected_score",
     "incomplete_contracts",
