@@ -1,0 +1,121 @@
+"""Learning dynamics in the environments: no-regret learners reach the known equilibria.
+
+(a) two bidders learning by Hedge in a first-price auction, values on a 101-point grid: mean
+bid slope close to the Bayes-Nash 1/2 (ORACLES: about 0.497) and revenue 1/3 (revenue
+equivalence); (b) second-price learners bid their values; (c) a principal learning over a grid
+of contracts against a best-responding agent reaches ``mechanisms.optimal_contract``'s payment
+and value; plus the learners' own known values (biased rock-paper-scissors, ORACLES) and
+learning through ``deviation_rewards`` of an environment.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from socialign import mechanisms
+from socialign.mechanisms import auctions, envs
+
+K = 101
+V = jnp.linspace(0.0, 1.0, K)  # value grid (uniform prior over it)
+B = jnp.linspace(0.0, 1.0, K)  # bid grid
+
+
+def _first_price(pol):
+    """Expected reward of every bid at every value, ``[2, K values, K bids]``."""
+    W = auctions.win_probability(pol.mean(1))
+    return (V[None, :, None] - B[None, None, :]) * W[:, None, :]
+
+
+def _second_price(pol):
+    q = pol.mean(1)[::-1]  # the other bidder's bid distribution
+    W = auctions.win_probability(pol.mean(1))
+    below = jnp.cumsum(q * B, -1) - q * B  # E[b'; b' < b]
+    return V[None, :, None] * W[:, None, :] - (below + 0.5 * q * B)[:, None, :]
+
+
+def test_hedge_first_price_self_play_reaches_the_bne_slope():
+    learner = envs.Hedge(learning_rate=50.0)
+    s = jax.jit(lambda: envs.self_play(learner, _first_price, K, (2, K), num_steps=1000))()
+    P = s.average
+    mean_bid = P @ B  # [2, K]
+    slope = float((mean_bid[:, 1:] / V[1:]).mean())
+    assert abs(slope - 0.5) < 0.02, slope
+    W = auctions.win_probability(P.mean(1))
+    revenue = float(jnp.sum(jnp.mean((P * (B * W[:, None, :])).sum(-1), -1)))
+    assert revenue == pytest.approx(1 / 3, abs=0.01)  # revenue equivalence
+    # every bidder's average regret per step is small (the no-regret guarantee)
+    assert float(jnp.max(s.regret) / s.steps) < 0.01
+
+
+def test_second_price_learners_bid_their_values():
+    learner = envs.Hedge(learning_rate=50.0)
+    s = jax.jit(lambda: envs.self_play(learner, _second_price, K, (2, K), num_steps=1000))()
+    mean_bid = learner.policy(s) @ B
+    np.testing.assert_allclose(mean_bid, jnp.broadcast_to(V, (2, K)), atol=0.01)
+
+
+@pytest.fixture(scope="module")
+def contract_rewards():
+    env = envs.ContractGame()
+    params = env.default_params
+    _, state = env.reset(jax.random.key(0), params)
+    g = jnp.linspace(0.0, 5.0, 21)  # payments on failure x success, step 0.25
+    grid = jnp.stack(jnp.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+
+    def principal(pay):
+        acts = jnp.stack([pay, env.best_response(pay, params)])
+        return env.outcome(acts, state, params)[0][0]
+
+    return params, grid, jax.jit(jax.vmap(principal))(grid), mechanisms.optimal_contract(
+        params.problem)
+
+
+@pytest.mark.parametrize("learner", [envs.Hedge(2.0), envs.OptimisticHedge(2.0),
+                                     envs.RegretMatching(plus=True)])
+def test_learning_principal_reaches_the_optimal_contract(contract_rewards, learner):
+    params, grid, R, c = contract_rewards
+    s = envs.self_play(learner, lambda p: R, grid.shape[0], (), num_steps=300)
+    P = learner.policy(s)
+    np.testing.assert_allclose(grid[jnp.argmax(P)], c.payments, atol=1e-9)  # (0, 2.5)
+    assert float(P @ R) == pytest.approx(float(c.principal_value), abs=0.02)  # 6.0
+
+
+def test_regret_matching_plus_on_biased_rock_paper_scissors():
+    A = jnp.array([[0, -0.25, 0.5], [0.25, 0, -0.05], [-0.5, 0.05, 0]])
+    fn = lambda p: jnp.stack([A @ p[1], -A.T @ p[0]])  # noqa: E731
+    for learner in (envs.RegretMatching(plus=True), envs.OptimisticRegretMatching()):
+        s = envs.self_play(learner, fn, 3, (2,), num_steps=3000)
+        np.testing.assert_allclose(s.average[0], [1 / 16, 10 / 16, 5 / 16], atol=0.02)
+
+
+def test_optimistic_hedge_last_iterate_converges_in_asymmetric_matching_pennies():
+    # Ochs's asymmetric matching pennies (ORACLES): equilibrium row (1/2, 1/2), column (1/5, 4/5)
+    A = jnp.array([[1.1141, 0.0], [0.0, 0.2785]])
+    Bc = jnp.array([[0.0, 1.1141], [1.1141, 0.0]])
+    fn = lambda p: jnp.stack([A @ p[1], Bc.T @ p[0]])  # noqa: E731
+    eq = jnp.array([[0.5, 0.5], [0.2, 0.8]])
+    opt = envs.self_play(envs.OptimisticHedge(0.3), fn, 2, (2,), num_steps=2000)
+    np.testing.assert_allclose(envs.OptimisticHedge(0.3).policy(opt), eq, atol=1e-3)
+    plain = envs.self_play(envs.Hedge(0.3), fn, 2, (2,), num_steps=2000)
+    # plain Hedge's last iterate cycles away from the equilibrium; its average converges
+    assert float(jnp.abs(envs.Hedge(0.3).policy(plain) - eq).max()) > 0.1
+    np.testing.assert_allclose(plain.average, eq, atol=0.02)
+
+
+def test_learning_through_deviation_rewards_in_the_prisoners_dilemma():
+    env = envs.RepeatedGame()
+    params = env.default_params
+    _, state = env.reset(jax.random.key(0), params)
+    learner = envs.Hedge(0.5)
+    grid = jnp.arange(2, dtype=jnp.int32)
+
+    def step(s, key):
+        a = jax.random.categorical(key, jnp.log(learner.policy(s)))  # sampled play
+        r = envs.deviation_rewards(env, a.astype(jnp.int32), state, params, grid)
+        return learner.update(s, r), None
+
+    s = learner.init(2, (2,))
+    s, _ = jax.lax.scan(step, s, jax.random.split(jax.random.key(1), 100))
+    assert float(learner.policy(s)[:, 1].min()) > 0.99  # defect is dominant
