@@ -213,9 +213,10 @@ class RegretMatchingPlus(_RegretMatchingFamily):
     gets weight ``t`` in the reported average ``sum_t t s_i^t / sum_t t`` (each player averages
     the strategy it played in its own update). This is the RM+ of CFR+ (Tammelin 2014) and of
     Burch, Moravcik and Schmid (2019), who prove that alternation keeps the ``O(1/sqrt(T))``
-    guarantee; in practice it converges far faster, often close to ``O(1/T)``.
-    :class:`SimultaneousRegretMatchingPlus` is the textbook simultaneous, uniformly averaged
-    variant.
+    guarantee; in practice it converges much faster than the textbook simultaneous, uniformly
+    averaged variant (:class:`SimultaneousRegretMatchingPlus`): on ORACLES.md's biased
+    rock-paper-scissors NashConv is 4.3e-6 after 100,000 steps against 2.2e-4 (1e-6 is first
+    met at step 727,909; :class:`PredictiveRegretMatchingPlus` meets it at step 2,113).
 
     Args:
       linear_averaging: weight iteration ``t`` by ``t`` (True, the default) or uniformly

@@ -1,0 +1,182 @@
+"""Convergence of the no-regret dynamics: NashConv against steps on three standard games.
+
+Every learning dynamics of ``socialign.solvers`` (regret matching, RM+ as the field runs it and
+its simultaneous variant, predictive RM+, Hedge, optimistic Hedge, and for comparison fictitious
+play and replicator dynamics) runs from the uniform profile on
+
+* ORACLES.md's biased rock-paper-scissors (zero-sum, unique equilibrium (1, 10, 5)/16);
+* a random 10x10 zero-sum game (standard normal payoffs, seed 0);
+* Shapley's game (3x3 general-sum, unique equilibrium uniform; fictitious play cycles, and
+  no-regret dynamics only approach the coarse correlated equilibria, so NashConv need not fall).
+
+NashConv of each solver's answer (its average, or its last iterate for optimistic Hedge and
+replicator dynamics) is recorded at 1, 2, 5, 10, ..., ``--steps`` steps: one jitted program per
+solver and game shape advances the state between checkpoints and measures NashConv exactly.
+
+Run: ``python benchmarks/convergence.py [--steps 100000]``. Writes
+``benchmarks/results/convergence_nashconv.json`` and ``benchmarks/results/convergence_nashconv.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import numpy as np  # noqa: E402
+from socialign import solvers  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+SOLVERS = {
+    "RegretMatching": solvers.RegretMatching(),
+    "RegretMatchingPlus": solvers.RegretMatchingPlus(),
+    "SimultaneousRegretMatchingPlus": solvers.SimultaneousRegretMatchingPlus(),
+    "PredictiveRegretMatchingPlus": solvers.PredictiveRegretMatchingPlus(),
+    "Hedge(0.05)": solvers.Hedge(0.05),
+    "OptimisticHedge(0.1)": solvers.OptimisticHedge(0.1),
+    "FictitiousPlay": solvers.FictitiousPlay(),
+    "ReplicatorDynamics(0.1)": solvers.ReplicatorDynamics(0.1),
+}
+
+
+def games():
+    biased = np.array([[0.0, -0.25, 0.5], [0.25, 0.0, -0.05], [-0.5, 0.05, 0.0]])
+    rand = np.random.default_rng(0).normal(size=(10, 10))
+    shapley_a = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    shapley_b = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    return {
+        "biased RPS (zero-sum 3x3)": solvers.NormalFormGame.zero_sum(biased),
+        "random zero-sum 10x10": solvers.NormalFormGame.zero_sum(rand),
+        "Shapley's game (general-sum 3x3)": solvers.NormalFormGame.from_bimatrix(shapley_a,
+                                                                                shapley_b),
+    }
+
+
+def checkpoints(limit: int) -> list:
+    out, k = [], 1
+    while k <= limit:
+        out += [m * k for m in (1, 2, 5) if m * k <= limit]
+        k *= 10
+    return out
+
+
+@jax.jit
+def _advance(game, state, n, solver):
+    """``n`` steps (traced) then the exact NashConv of the answer: one program per shape."""
+    state = jax.lax.fori_loop(0, n, lambda _, s: solver.step(game, s), state)
+    return state, solvers.nash_conv(game, solver.strategies(game, state))
+
+
+def curve(game, solver, steps: int) -> tuple:
+    state = solver.init(game, None)
+    done, out = 0, []
+    t0 = time.perf_counter()
+    for c in checkpoints(steps):
+        state, conv = _advance(game, state, c - done, solver)
+        done = c
+        out.append(float(conv))
+    return out, time.perf_counter() - t0
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["games"])
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.8), sharey=True)
+    floor = 1e-16
+    for ax, name in zip(axes, names):
+        entry = results["games"][name]
+        for sname, ys in entry["nash_conv"].items():
+            ax.loglog(entry["steps"], np.maximum(ys, floor), marker=".", label=sname)
+        ax.set_title(name)
+        ax.set_xlabel("steps")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("NashConv (average, or last iterate for optimistic Hedge / replicator)")
+    axes[-1].legend(fontsize=8, loc="lower left")
+    fig.suptitle("socialign no-regret dynamics: NashConv against steps (float64, from uniform)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def time_check_schedules(game, solver, *, steps: int, tol: float, tuned=(1, 10, 100, 1000),
+                         repeats: int = 7) -> dict:
+    """Wall time of ``solvers.solve`` with the solver's default check schedule against fixed
+    ``check_every`` values (the hand-tuned alternatives), same game, same ``tol``.
+
+    Every setting is compiled first; then the settings run in interleaved rounds (so all see the
+    same load from other processes) and each keeps its fastest round. ``speed_vs_best_tuned``
+    is the best tuned time over the default's time (>= 0.9 is the target). The checks are
+    counted from the schedule (the initial check included), never inferred from time.
+    """
+    from socialign.kernel import GeometricChecks
+
+    settings = {"default": None, **{str(k): k for k in tuned if k <= steps}}
+
+    def run(ce):
+        eq = solvers.solve(game, solver, max_steps=steps, tol=tol, throw=False, check_every=ce)
+        jax.block_until_ready(eq.nash_conv)
+        return eq
+
+    info = {}
+    for name, ce in settings.items():
+        t = time.perf_counter()
+        eq = run(ce)
+        n = int(np.max(np.asarray(eq.stats["num_steps"])))
+        sched = solver.default_check_every if ce is None else ce
+        checks = (len(sched.check_steps(n)) if isinstance(sched, GeometricChecks)
+                  else -(-n // sched)) + 1
+        info[name] = {"check_every": repr(sched), "compile_and_run_s": time.perf_counter() - t,
+                      "num_steps": n, "num_checks": checks,
+                      "max_nash_conv": float(np.max(np.asarray(eq.nash_conv)))}
+    wall = {k: [] for k in settings}
+    cpu = {k: [] for k in settings}
+    load_before = os.getloadavg()
+    for _ in range(repeats):
+        for name, ce in settings.items():
+            t, c = time.perf_counter(), time.process_time()
+            run(ce)
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
+    for name in settings:
+        info[name]["seconds"] = min(wall[name])
+        info[name]["cpu_seconds"] = min(cpu[name])
+    best = min(info[k]["seconds"] for k in settings if k != "default")
+    best_name = min((k for k in settings if k != "default"), key=lambda k: info[k]["seconds"])
+    return {"steps": steps, "tol": tol, "repeats": repeats, "settings": info,
+            "best_tuned": best_name, "speed_vs_best_tuned": best / info["default"]["seconds"],
+            "load_average_before_after": [load_before[0], os.getloadavg()[0]]}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--out", default=os.path.join(RESULTS, "convergence_nashconv.json"))
+    args = ap.parse_args(argv)
+    results = {"backend": jax.default_backend(), "jax": jax.__version__, "dtype": "float64",
+               "steps_max": args.steps, "solvers": {k: repr(v) for k, v in SOLVERS.items()},
+               "games": {}}
+    for gname, game in games().items():
+        entry = {"steps": checkpoints(args.steps), "nash_conv": {}, "seconds_incl_compile": {}}
+        for sname, solver in SOLVERS.items():
+            ys, secs = curve(game, solver, args.steps)
+            entry["nash_conv"][sname] = ys
+            entry["seconds_incl_compile"][sname] = secs
+            print(f"{gname:34s} {sname:32s} NashConv at {args.steps}: {ys[-1]:.2e}", flush=True)
+        results["games"][gname] = entry
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    plot(results, args.out.replace(".json", ".png"))
+    print("wrote", args.out, "and", args.out.replace(".json", ".png"))
+
+
+if __name__ == "__main__":
+    main()
