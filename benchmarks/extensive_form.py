@@ -14,6 +14,11 @@ For every game and algorithm both implementations run for the same wall time (``
   ``solvers.MCCFR(num_samples=64)``, sampled trajectories per second and exploitability after
   equal wall time.
 
+* the check schedule: ``solvers.solve(leduc, CFRPlus(), max_steps=1000, tol=...)`` with the
+  default schedule (``kernel.GeometricChecks``) against hand-tuned ``check_every`` values
+  (target: >= 90% of the best tuned speed); ``--only-check-schedule`` runs just this part and
+  updates the ``check_schedule`` entry of an existing JSON.
+
 The two implementations run in interleaved rounds, so both see the same load from other
 processes. OpenSpiel's ``JaxCFR`` is included when it imports (it needs ``chex``).
 
@@ -201,6 +206,27 @@ def batch_benchmark(batch, steps, seconds):
             "max_exploitability": float(jnp.max(eq.nash_conv)) / 2}
 
 
+def check_schedule_benchmark(repeats):
+    """Default check schedule against fixed ``check_every`` on Leduc CFR+, 1,000 iterations:
+    with ``tol=1e-9`` (never met: the schedule's pure overhead) and ``tol=1e-3`` (met after
+    some hundreds of iterations: the default also stops soon after)."""
+    from convergence import time_check_schedules
+
+    leduc = solvers.ExtensiveFormGame.from_openspiel("leduc_poker")
+    out = {}
+    for tol in (1e-9, 1e-3):
+        r = time_check_schedules(leduc, solvers.CFRPlus(), steps=1000, tol=tol,
+                                 tuned=(1, 10, 100, 1000), repeats=repeats)
+        st = r["settings"]
+        print(f"check schedule, Leduc CFR+ 1000 it, tol {tol:g}: default "
+              f"{st['default']['seconds']:.3f} s ({st['default']['num_checks']} checks, "
+              f"{st['default']['num_steps']} it), best tuned check_every={r['best_tuned']} "
+              f"{st[r['best_tuned']]['seconds']:.3f} s ({st[r['best_tuned']]['num_steps']} it): "
+              f"{100 * r['speed_vs_best_tuned']:.0f}% of its speed", flush=True)
+        out[f"leduc_cfr+_tol_{tol:g}"] = r
+    return out
+
+
 def jaxcfr_status():
     try:
         from open_spiel.python.jax.cfr import jax_cfr  # noqa: F401
@@ -221,7 +247,20 @@ def main():
                     help="trajectories per player per MCCFR iteration (ours)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                   "extensive_form.json"))
+    ap.add_argument("--only-check-schedule", action="store_true",
+                    help="run only the check-schedule timing; update an existing JSON")
+    ap.add_argument("--schedule-repeats", type=int, default=5)
     args = ap.parse_args()
+    if args.only_check_schedule:
+        results = {}
+        if os.path.exists(args.out):
+            with open(args.out) as f:
+                results = json.load(f)
+        results["check_schedule"] = check_schedule_benchmark(args.schedule_repeats)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1, default=float)
+        print(f"wrote {args.out}")
+        return
 
     results = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
                "cpu_count": os.cpu_count(), "platform": platform.platform(),
@@ -257,6 +296,7 @@ def main():
         game = solvers.ExtensiveFormGame.from_openspiel(os_game)
         mc[gname] = run_mccfr(os_game, game, args.seconds, args.mccfr_samples)
     results["mccfr"] = mc
+    results["check_schedule"] = check_schedule_benchmark(args.schedule_repeats)
 
     print(f"{'game':10s} {'algo':5s} {'OpenSpiel it/s':>14s} {'ours it/s':>10s} {'ratio':>7s} "
           f"{'expl OS':>10s} {'expl ours':>10s} {'curve diff':>10s}")

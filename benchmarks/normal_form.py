@@ -6,12 +6,16 @@ Sections (each prints a row and goes into benchmarks/results/normal_form.json):
   lemke_howson:  LemkeHowson on a batch of random bimatrix games vs nashpy's lemke_howson.
   dynamics:      RegretMatching / ReplicatorDynamics on a batch vs OpenSpiel's Python
                  regret_matching / projected_replicator_dynamics, same iteration count.
+  check_schedule: solve(batch, RegretMatchingPlus(), max_steps=1000, tol=1e-9) on 4,096 random
+                 zero-sum 8x8 games with the default check schedule (kernel.GeometricChecks)
+                 against hand-tuned check_every (target: >= 90% of the best tuned speed).
 
 Times exclude compilation (each socialign call is warmed up on a same-shaped batch first).
 HiGHS and nashpy are timed on a random sample of the games (``--ref-sample``) and the per-game
 time is multiplied by the batch size; the JSON says so.
 
 Usage: python benchmarks/normal_form.py [--games 4096] [--actions 16] [--ref-sample 512]
+With ``--skip``, the sections that ran replace theirs in an existing JSON and the others stay.
 """
 
 from __future__ import annotations
@@ -192,6 +196,21 @@ def bench_dynamics(args, rng):
     return rows
 
 
+def bench_check_schedule(args, rng):
+    from convergence import time_check_schedules
+
+    games = solvers.NormalFormGame.zero_sum(rng.normal(size=(args.sched_games, 8, 8)))
+    r = time_check_schedules(games, solvers.RegretMatchingPlus(), steps=1000, tol=1e-9,
+                             repeats=args.sched_repeats)
+    r["games"] = f"{args.sched_games} random zero-sum 8x8, RegretMatchingPlus()"
+    st = r["settings"]
+    print(f"check schedule, {r['games']}, 1000 steps, tol 1e-9: default "
+          f"{st['default']['seconds']:.3f} s ({st['default']['num_checks']} checks), best tuned "
+          f"check_every={r['best_tuned']} {st[r['best_tuned']]['seconds']:.3f} s: "
+          f"{100 * r['speed_vs_best_tuned']:.0f}% of its speed")
+    return r
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--games", type=int, default=4096)
@@ -209,7 +228,10 @@ def main(argv=None):
     p.add_argument("--dt", type=float, default=0.01)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip", nargs="*", default=[], choices=["zero_sum", "lemke_howson", "dynamics"])
+    p.add_argument("--sched-games", type=int, default=4096)
+    p.add_argument("--sched-repeats", type=int, default=7)
+    p.add_argument("--skip", nargs="*", default=[],
+                   choices=["zero_sum", "lemke_howson", "dynamics", "check_schedule"])
     p.add_argument("--out", default=RESULTS)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -224,6 +246,15 @@ def main(argv=None):
         out["lemke_howson"] = bench_lemke_howson(args, rng)
     if "dynamics" not in args.skip:
         out["dynamics"] = bench_dynamics(args, rng)
+    if "check_schedule" not in args.skip:
+        out["check_schedule"] = bench_check_schedule(args, np.random.default_rng(args.seed))
+    if args.skip and os.path.exists(args.out):  # keep the sections that did not run
+        with open(args.out) as f:
+            kept = json.load(f)
+        kept.update({k: v for k, v in out.items() if k not in ("machine", "args")})
+        kept.setdefault("partial_updates", []).append({"machine": out["machine"],
+                                                       "args": out["args"]})
+        out = kept
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
