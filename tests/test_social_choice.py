@@ -396,3 +396,75 @@ def test_rules_match_pref_voting_on_thousands_of_profiles(pv):
                         continue
                     ref = [c for c in range(m) if ref[c] > 0]
                 assert np.asarray(out.winners[i]).tolist() == _mask(ref, m).tolist(), (name, i)
+
+
+# ----------------------------------------------------------------------------- axioms
+
+
+def _pv_winners(pv, name, profile):
+    return _mask(pv[name](_to_pv(profile.ranks, profile.counts)), profile.num_candidates)
+
+
+def test_plurality_violates_condorcet_and_schulze_does_not(pv):
+    key = jax.random.key(0)
+    cx = sc.find_violation(sc.plurality, "condorcet_winner", key, num_profiles=32,
+                           num_voters=7, num_candidates=3)
+    assert cx is not None
+    cw = np.asarray(sc.condorcet_winner(cx.profile))
+    assert cw.any() and cx.winners.tolist() != cw.tolist()
+    assert cx.winners.tolist() == _pv_winners(pv, "plurality", cx.profile).tolist()
+    assert sc.find_violation(sc.schulze, "condorcet_winner", key, num_profiles=32,
+                             num_voters=7, num_candidates=3) is None
+    # the same profiles: Schulze passes where plurality fails
+    check = sc.check_axiom(sc.schulze, "condorcet_winner", cx.profile)
+    assert not bool(check.violated)
+
+
+def test_instant_runoff_is_not_monotonic(pv):
+    cx = sc.find_violation(sc.instant_runoff, "monotonicity", jax.random.key(0),
+                           num_profiles=8, num_voters=17, num_candidates=3)
+    assert cx is not None and cx.axiom == "monotonicity"
+    w = int(np.argmax(cx.winners))
+    # the witness raises w on one voter's ballot and nothing else
+    before, after = np.asarray(cx.profile.ranks), np.asarray(cx.witness.ranks)
+    counts_after = np.asarray(cx.witness.counts)
+    k = int(np.flatnonzero(np.asarray(cx.profile.counts) != counts_after[:-1])[0])
+    assert counts_after[-1] == 1 and after[-1, w] == before[k, w] - 1
+    assert not cx.witness_winners[w]
+    # pref_voting agrees on both elections
+    assert cx.winners.tolist() == _pv_winners(pv, "instant_runoff", cx.profile).tolist()
+    assert (cx.witness_winners.tolist()
+            == _pv_winners(pv, "instant_runoff", cx.witness).tolist())
+
+
+def test_condorcet_loser_and_pareto():
+    key = jax.random.key(0)
+    assert sc.find_violation(sc.plurality, "condorcet_loser", key, num_profiles=32,
+                             num_voters=7, num_candidates=3) is not None
+    assert sc.find_violation(sc.copeland, "condorcet_loser", key, num_profiles=32,
+                             num_voters=7, num_candidates=3) is None
+    assert sc.find_violation(sc.borda, "pareto", key, num_profiles=32, num_voters=7,
+                             num_candidates=3) is None
+    # a hand-made check: candidate 2 is dominated by 0; no rule here elects it
+    p = sc.Profile.from_orders([[0, 2, 1], [1, 0, 2]])
+    assert bool(sc.check_axiom(sc.plurality, "pareto", p).violated) is False
+
+
+@pytest.mark.slow
+def test_instant_runoff_violates_participation():
+    key = jax.random.key(0)
+    cx = sc.find_violation(sc.instant_runoff, "participation", key, num_profiles=256,
+                           num_voters=17, num_candidates=3)
+    assert cx is not None
+    # the abstaining voter ranks every new winner above every old one
+    k = int(np.flatnonzero(np.asarray(cx.profile.counts) != np.asarray(cx.witness.counts)[:-1])[0])
+    r = np.asarray(cx.profile.ranks[k])
+    assert r[cx.witness_winners].max() < r[cx.winners].min()
+
+
+def test_axiom_errors():
+    p = sc.Profile.from_orders([[0, 1]])
+    with pytest.raises(ValueError, match="axiom"):
+        sc.check_axiom(sc.borda, "anonymity", p)
+    with pytest.raises(ValueError, match="culture"):
+        sc.find_violation(sc.borda, "pareto", jax.random.key(0), culture="uniform")

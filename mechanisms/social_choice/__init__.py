@@ -21,6 +21,9 @@ from ._generators import impartial_culture, mallows, polya_urn, single_peaked
 # -- PrefLib files (issue 11) --
 from ._preflib import PrefLibInstance, read_preflib, write_preflib
 
+# -- axioms (issue 11) --
+from ._axioms import AXIOMS, AxiomCheck, Counterexample, check_axiom, find_violation
+
 # -- voting rules (issue 11) --
 from ._rules import (
     MAX_KEMENY_CANDIDATES,
@@ -56,19 +59,24 @@ from ._comparisons import (
 )
 
 __all__ = [
+    "AXIOMS",
+    "AxiomCheck",
     "Aggregate",
     "ComparisonFit",
     "ComparisonMM",
     "ComparisonNewton",
+    "Counterexample",
     "MAX_KEMENY_CANDIDATES",
     "Outcome",
     "PrefLibInstance",
     "Profile",
     "borda",
+    "check_axiom",
     "bradley_terry",
     "condorcet_loser",
     "condorcet_winner",
     "copeland",
+    "find_violation",
     "egalitarian",
     "impartial_culture",
     "instant_runoff",
