@@ -229,22 +229,19 @@ class _AuditProblem:
     party: jax.Array          # int scalar
     start: jax.Array          # [K] initial report of the party
     step_size: jax.Array      # scalar, in reward units
-    with_payments: jax.Array  # bool scalar
+    charge: jax.Array         # 1.0 with payments, 0.0 without
+    truthful: jax.Array       # scalar: the party's utility when truthful
+
+
+def _utility_of(party, report, true_r, w, mu, t, charge):
+    reports = true_r.at[party].set(report)
+    pi = _policy(reports, w, mu, t)
+    return true_r[party] @ pi - charge * _payments(reports, w, mu, t)[party]
 
 
 def _gain_of(report, prob):
-    reports = prob.true_rewards.at[prob.party].set(report)
-    u = jnp.where(prob.with_payments,
-                  _utilities(prob.true_rewards, reports, prob.weights, prob.reference,
-                             prob.temperature, True),
-                  _utilities(prob.true_rewards, reports, prob.weights, prob.reference,
-                             prob.temperature, False))
-    u0 = jnp.where(prob.with_payments,
-                   _utilities(prob.true_rewards, prob.true_rewards, prob.weights,
-                              prob.reference, prob.temperature, True),
-                   _utilities(prob.true_rewards, prob.true_rewards, prob.weights,
-                              prob.reference, prob.temperature, False))
-    return u[prob.party] - u0[prob.party]
+    return _utility_of(prob.party, report, prob.true_rewards, prob.weights, prob.reference,
+                       prob.temperature, prob.charge) - prob.truthful
 
 
 @pytree_dataclass
@@ -325,10 +322,12 @@ def _audit(r, w, mu, t, with_payments, key, step_size, spread, *, num_steps, num
     starts = starts.at[:, 0, :].set(r)
     party = jnp.repeat(jnp.arange(n), num_restarts)
     starts = starts.reshape(n * num_restarts, k)
+    charge = jnp.where(with_payments, 1.0, 0.0).astype(r.dtype)
+    truthful = _utilities(r, r, w, mu, t, False) - charge * _payments(r, w, mu, t)
 
     def one(x):
         p, s = x
-        prob = _AuditProblem(r, w, mu, t, p, s, step_size * scale, with_payments)
+        prob = _AuditProblem(r, w, mu, t, p, s, step_size * scale, charge, truthful[p])
         it = iterate(_ReportAscent(), prob, jnp.zeros((), r.dtype), jax.random.key(0),
                      max_steps=num_steps)
         final = _gain_of(it.state.report, prob)
@@ -342,8 +341,6 @@ def _audit(r, w, mu, t, with_payments, key, step_size, spread, *, num_steps, num
     best = jnp.argmax(gains, axis=1)
     g = jnp.take_along_axis(gains, best[:, None], axis=1)[:, 0]
     rep = jnp.take_along_axis(reports, best[:, None, None], axis=1)[:, 0]
-    truthful = jnp.where(with_payments, _utilities(r, r, w, mu, t, True),
-                         _utilities(r, r, w, mu, t, False))
     return MisreportAudit(incentive_violation=jnp.maximum(g, 0.0), gains=g, best_reports=rep,
                           truthful_utilities=truthful)
 

@@ -47,6 +47,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -174,20 +175,26 @@ def _identity_index(s: int) -> int:
 
 
 def _check(pay, s):
-    """``pay [N]`` expected payment of each strategy -> :class:`Truthfulness` (unbatched)."""
+    """``pay [N]`` expected payment of each strategy -> :class:`Truthfulness` (unbatched).
+
+    Gains within rounding (``16 eps`` times the largest payment) count as ties, and ties go to
+    truthful reporting."""
     strategies = jnp.asarray(_strategies(s))
     truth = pay[_identity_index(s)]
     best = jnp.argmax(pay)
-    # ties go to truthful reporting
-    best = jnp.where(pay[best] <= truth, _identity_index(s), best)
+    noise = 16 * jnp.finfo(pay.dtype).eps * jnp.max(jnp.abs(pay))
+    best = jnp.where(pay[best] - truth <= noise, _identity_index(s), best)
     return truth, jnp.maximum(pay[best] - truth, 0.0), pay[best], strategies[best]
 
 
-def _finish(pay_fn, signal_fn, data, batch_shape, s):
+@functools.partial(jax.jit, static_argnames=("kind", "batch_shape", "s"))
+def _finish(data, *, kind, batch_shape, s):
+    pay_fn, signal_fn = _RULES[kind]
+
     def one(x):
-        truth, gain, best, strat = _check(pay_fn(x), s)
+        truth, gain, best, strat = _check(pay_fn(x, s), s)
         return Truthfulness(incentive_violation=gain, truthful_payment=truth,
-                            signal_payments=signal_fn(x), best_payment=best,
+                            signal_payments=signal_fn(x, s), best_payment=best,
                             best_strategy=strat)
 
     return batch_map(one, data, batch_shape=batch_shape)
@@ -249,13 +256,16 @@ def output_agreement_truthfulness(joint) -> Truthfulness:
       ([1, 1], 0.1)
     """
     j = _joint(joint)
-    s = j.shape[-1]
+    return _finish(j, kind="oa", batch_shape=tuple(j.shape[:-2]), s=j.shape[-1])
+
+
+def _oa_pay(x, s):
     strat = jnp.asarray(_strategies(s))
+    return jnp.sum(x[None, :, :] * jax.nn.one_hot(strat, s, dtype=x.dtype), axis=(1, 2))
 
-    def pay(x):
-        return jnp.sum(x[None, :, :] * jax.nn.one_hot(strat, s, dtype=x.dtype), axis=(1, 2))
 
-    return _finish(pay, lambda x: jnp.diagonal(_conditional(x)), j, tuple(j.shape[:-2]), s)
+def _oa_signal(x, s):
+    return jnp.diagonal(_conditional(x))
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,13 +326,19 @@ def correlated_agreement(reports, score_matrix) -> jax.Array:
     _check_range(r, s)
     if r.shape[-1] < 2:
         raise ValueError("correlated_agreement needs at least 2 tasks")
+    return _ca_data(r, sc)
+
+
+@jax.jit
+def _ca_data(r, sc):
+    s = sc.shape[-1]
     x = jax.nn.one_hot(r[..., 0, :], s, dtype=sc.dtype)
     y = jax.nn.one_hot(r[..., 1, :], s, dtype=sc.dtype)
-    all_pairs = jnp.einsum("...ta,...ab,...ub->...tu", x, sc, y)    # Sc(x_t, y_u)
     t = r.shape[-1]
-    bonus = jnp.trace(all_pairs, axis1=-2, axis2=-1) / t
-    penalty = (jnp.sum(all_pairs, axis=(-2, -1)) - bonus * t) / (t * (t - 1))
-    return bonus - penalty
+    same = jnp.einsum("...ta,...ab,...tb->...", x, sc, y)            # sum_t Sc(x_t, y_t)
+    # sum over all (t, u) of Sc(x_t, y_u) from the report counts, O(T S)
+    every = jnp.einsum("...a,...ab,...b->...", jnp.sum(x, -2), sc, jnp.sum(y, -2))
+    return same / t - (every - same) / (t * (t - 1))
 
 
 def ca_truthfulness(joint, score_matrix=None) -> Truthfulness:
@@ -355,20 +371,21 @@ def ca_truthfulness(joint, score_matrix=None) -> Truthfulness:
     s = j.shape[-1]
     sc = signal_score_matrix(j) if score_matrix is None else \
         jnp.broadcast_to(as_float_array(score_matrix, "score_matrix").astype(j.dtype), j.shape)
-    strat = jnp.asarray(_strategies(s))
+    return _finish((j, sc), kind="ca", batch_shape=tuple(j.shape[:-2]), s=s)
 
-    def delta(x):
-        return x[0] - jnp.outer(jnp.sum(x[0], 1), jnp.sum(x[0], 0))
 
-    def pay(x):
-        reported = x[1][strat]                                # [N, S(signal), S(peer)]
-        return jnp.sum(delta(x)[None] * reported, axis=(1, 2))
+def _delta(j):
+    return j - jnp.outer(jnp.sum(j, 1), jnp.sum(j, 0))
 
-    def signal_pay(x):
-        m = jnp.sum(x[0], 1)
-        return jnp.sum(delta(x) * x[1], 1) / jnp.where(m > 0, m, 1.0)
 
-    return _finish(pay, signal_pay, (j, sc), tuple(j.shape[:-2]), s)
+def _ca_pay(x, s):
+    reported = x[1][jnp.asarray(_strategies(s))]              # [N, S(signal), S(peer)]
+    return jnp.sum(_delta(x[0])[None] * reported, axis=(1, 2))
+
+
+def _ca_signal(x, s):
+    m = jnp.sum(x[0], 1)
+    return jnp.sum(_delta(x[0]) * x[1], 1) / jnp.where(m > 0, m, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,18 +466,19 @@ def dmi_truthfulness(joint, num_tasks: int) -> Truthfulness:
     if num_tasks < 2 * s:
         raise ValueError(f"num_tasks must be at least 2 S = {2 * s}, got {num_tasks}")
     h1, h2 = num_tasks // 2, num_tasks - num_tasks // 2
-    k = math.perm(h1, s) * math.perm(h2, s)
-    strat = jax.nn.one_hot(jnp.asarray(_strategies(s)), s)           # [N, S, S] sigma[s, r]
+    k = jnp.full(j.shape[:-2], math.perm(h1, s) * math.perm(h2, s), j.dtype)
+    return _finish((j, k), kind="dmi", batch_shape=tuple(j.shape[:-2]), s=s)
 
-    def pay(x):
-        u = jnp.einsum("nsr,st->nrt", strat.astype(x.dtype), x)
-        return k * jnp.linalg.det(u) ** 2
 
-    def signal_pay(x):
-        # per-signal shares are not defined for a determinant; report the total on each signal
-        return jnp.full((s,), k * jnp.linalg.det(x) ** 2, x.dtype)
+def _dmi_pay(x, s):
+    strat = jax.nn.one_hot(jnp.asarray(_strategies(s)), s, dtype=x[0].dtype)  # sigma[s, r]
+    u = jnp.einsum("nsr,st->nrt", strat, x[0])
+    return x[1] * jnp.linalg.det(u) ** 2
 
-    return _finish(pay, signal_pay, j, tuple(j.shape[:-2]), s)
+
+def _dmi_signal(x, s):
+    # per-signal shares are not defined for a determinant: the total, on each signal
+    return jnp.full((s,), x[1] * jnp.linalg.det(x[0]) ** 2, x[0].dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -568,29 +586,35 @@ def bts_truthfulness(state_prior, signal_given_state, alpha=1.0) -> Truthfulness
     p = jnp.broadcast_to(p, batch + (w,))
     lik = jnp.broadcast_to(lik, batch + (w, s))
     a = jnp.broadcast_to(a, batch)
+    return _finish((p, lik, a), kind="bts", batch_shape=batch, s=s)
+
+
+def _bts_expected(x):
+    prior, lk, al = x
+    pt = prior @ lk                                                   # P(t)
+    post = prior[:, None] * lk / pt[None, :]                          # P(w | t)  [W, S]
+    pred = post.T @ lk                                                # P(k | t)  [S, S]
+    log_ybar = lk @ jnp.log(pred)                                     # [W, S]: log ybar_k(w)
+    info = post.T @ (jnp.log(lk) - log_ybar)                          # [t, r]
+    pscore = al * jnp.einsum("wt,wk,tk->t", post, lk, jnp.log(pred)) - \
+        al * jnp.einsum("wt,wk->t", post, lk * jnp.log(lk))
+    return pt, info, pscore
+
+
+def _bts_pay(x, s):
+    pt, info, pscore = _bts_expected(x)
     strat = jnp.asarray(_strategies(s))
+    chosen = jnp.take_along_axis(info[None, :, :], strat[:, :, None], axis=2)[..., 0]
+    return jnp.sum(pt[None, :] * (chosen + pscore[None, :]), axis=1)
 
-    def expected(x):
-        prior, lk, al = x
-        pt = prior @ lk                                               # P(t)
-        post = prior[:, None] * lk / pt[None, :]                      # P(w | t)  [W, S]
-        pred = post.T @ lk                                            # P(k | t)  [S, S]
-        log_ybar = lk @ jnp.log(pred)                                 # [W, S]: log ybar_k(w)
-        info = post.T @ (jnp.log(lk) - log_ybar)                      # [t, r]
-        pscore = al * jnp.einsum("wt,wk,tk->t", post, lk, jnp.log(pred)) - \
-            al * jnp.einsum("wt,wk->t", post, lk * jnp.log(lk))
-        return pt, info, pscore
 
-    def pay(x):
-        pt, info, pscore = expected(x)
-        chosen = jnp.take_along_axis(info[None, :, :], strat[:, :, None], axis=2)[..., 0]
-        return jnp.sum(pt[None, :] * (chosen + pscore[None, :]), axis=1)
+def _bts_signal(x, s):
+    _, info, pscore = _bts_expected(x)
+    return jnp.diagonal(info) + pscore
 
-    def signal_pay(x):
-        _, info, pscore = expected(x)
-        return jnp.diagonal(info) + pscore
 
-    return _finish(pay, signal_pay, (p, lik, a), batch, s)
+_RULES = {"oa": (_oa_pay, _oa_signal), "ca": (_ca_pay, _ca_signal),
+          "dmi": (_dmi_pay, _dmi_signal), "bts": (_bts_pay, _bts_signal)}
 
 
 # --------------------------------------------------------------------------------------------
