@@ -23,12 +23,19 @@ from ._holdup import (
     first_best,
     holdup_equilibrium,
 )
+from ._property_rights import OwnershipOutcome, PropertyRights, ownership_structures
+from ._relational import RelationalContract, relational_contract
 
 __all__ = [
     "HoldUp",
     "HoldUpOutcome",
+    "OwnershipOutcome",
+    "PropertyRights",
+    "RelationalContract",
     "TradeContract",
     "best_trade_contract",
     "first_best",
     "holdup_equilibrium",
+    "ownership_structures",
+    "relational_contract",
 ]

@@ -46,6 +46,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 
@@ -204,8 +205,14 @@ def _payoffs(i, model, contract, weights):
 
 def _marginal(i, model, contract, mode):
     """``partial U_k / partial i_k`` for both parties: ``[2]``."""
-    jac = jax.jacfwd(lambda x: _payoffs(x, model, contract, mode))(i)
-    return jnp.diagonal(jac)
+    # reverse mode, one coordinate at a time: a forward tangent through sqrt(0) of the other
+    # party's investment would be 0 * inf = NaN
+    def own(k):
+        mask = jnp.arange(2) == k
+        return jax.grad(lambda x: _payoffs(jnp.where(mask, x, i), model, contract, mode)[k])(
+            i[k])
+
+    return jnp.stack([own(0), own(1)])
 
 
 def _foc(i, args, mode):
@@ -301,8 +308,15 @@ def _validate_model(model, name="model"):
     top = as_float_array(model.max_investment, "max_investment")
     if is_concrete(top) and not bool(np.all(np.asarray(top) > 0)):
         raise ValueError(f"max_investment must be > 0, got {np.asarray(top)}")
-    if is_concrete((model.params, top)) and np.ndim(top) == 0:
-        _check_shapes(model, float(top))
+    leaves = jax.tree_util.tree_leaves((model.params, top))
+    if is_concrete(leaves):
+        batch = _batch_shape((model.params, top))
+        n = int(np.prod(batch)) if batch else 1
+        flat = [np.broadcast_to(np.asarray(x), batch).reshape(-1) for x in leaves]
+        treedef = jax.tree_util.tree_structure((model.params, top))
+        for j in range(min(n, 8)):      # the first members of a batch
+            params, t = jax.tree_util.tree_unflatten(treedef, [x[j] for x in flat])
+            _check_shapes(dataclasses.replace(model, params=params), float(t))
 
 
 def _check_shapes(model, top, points: int = 17):
