@@ -59,8 +59,8 @@ def test_symmetric_first_price_and_all_pay_bids(u01):
     np.testing.assert_allclose(auctions.symmetric_equilibrium_bids(u01, 2, "second_price"), v)
 
 
-@pytest.mark.parametrize("kind", ["first_price", pytest.param("second_price",
-                                                               marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["first_price", "second_price"])
 def test_monte_carlo_revenue_equivalence_with_standard_errors(kind):
     d = auctions.uniform([0.0, 0.0], [1.0, 1.0], K)
     key = jax.random.key(3)
@@ -183,6 +183,7 @@ def test_asymmetric_first_price_is_certified_by_best_response_gain(asymmetric_eq
         assert float(eq.bids[0, k_weak]) >= float(eq.bids[1, k_strong]) - 0.05
 
 
+@pytest.mark.slow
 def test_symmetric_grid_equilibrium_near_closed_form():
     d = auctions.uniform([0.0, 0.0], [1.0, 1.0], 21)
     eq = auctions.bayes_nash_bids(d, num_bids=41, tol=0.0, max_steps=3000)  # shared compile
@@ -225,7 +226,17 @@ def test_auction_outcomes_by_hand():
         auctions.auction_outcome(b, v, "dutch")
 
 
-def test_distributions_validate_and_sample():
+@pytest.mark.slow
+def test_distributions_sample_and_mean():
+    # from_cdf of F(v) = v^2 on [0, 1]: mean 2/3, samples agree
+    v = np.linspace(0, 1, K)
+    d = auctions.from_cdf(v, v**2)
+    assert float(d.mean()) == pytest.approx(2 / 3, abs=1e-4)
+    s = d.sample(jax.random.key(0), (10_000,))
+    assert abs(float(s.mean()) - 2 / 3) < 4 * float(s.std()) / np.sqrt(10_000)
+
+
+def test_distributions_validate():
     with pytest.raises(ValueError, match="lo"):
         auctions.uniform(1.0, 0.0)
     with pytest.raises(ValueError, match="pdf"):
@@ -234,12 +245,6 @@ def test_distributions_validate_and_sample():
         auctions.from_cdf([0.0, 1.0], [0.0, 0.5])
     with pytest.raises(ValueError, match="increasing"):
         auctions.from_pdf([0.0, 0.0, 1.0], [1.0, 1.0, 1.0])
-    # from_cdf of F(v) = v^2 on [0, 1]: mean 2/3, samples agree
-    v = np.linspace(0, 1, K)
-    d = auctions.from_cdf(v, v**2)
-    assert float(d.mean()) == pytest.approx(2 / 3, abs=1e-4)
-    s = d.sample(jax.random.key(0), (10_000,))
-    assert abs(float(s.mean()) - 2 / 3) < 4 * float(s.std()) / np.sqrt(10_000)
 
 
 # ----------------------------------------------------------------------------- VCG
@@ -256,6 +261,7 @@ def test_vcg_oracle_and_affine_maximizer():
     np.testing.assert_allclose(aff.payments, out.payments)
 
 
+@pytest.mark.slow
 def test_vcg_is_truthful_and_matches_brute_force():
     rng = np.random.default_rng(0)
     n, m = 3, 2

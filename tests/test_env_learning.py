@@ -72,8 +72,9 @@ def contract_rewards():
         params.problem)
 
 
-@pytest.mark.parametrize("learner", [envs.Hedge(2.0), envs.OptimisticHedge(2.0),
-                                     envs.RegretMatching(plus=True)])
+@pytest.mark.parametrize("learner", [
+    envs.Hedge(2.0), pytest.param(envs.OptimisticHedge(2.0), marks=pytest.mark.slow),
+    pytest.param(envs.RegretMatching(plus=True), marks=pytest.mark.slow)])
 def test_learning_principal_reaches_the_optimal_contract(contract_rewards, learner):
     params, grid, R, c = contract_rewards
     s = envs.self_play(learner, lambda p: R, grid.shape[0], (), num_steps=300)
@@ -82,6 +83,7 @@ def test_learning_principal_reaches_the_optimal_contract(contract_rewards, learn
     assert float(P @ R) == pytest.approx(float(c.principal_value), abs=0.02)  # 6.0
 
 
+@pytest.mark.slow
 def test_regret_matching_plus_on_biased_rock_paper_scissors():
     A = jnp.array([[0, -0.25, 0.5], [0.25, 0, -0.05], [-0.5, 0.05, 0]])
     fn = lambda p: jnp.stack([A @ p[1], -A.T @ p[0]])  # noqa: E731
@@ -90,6 +92,7 @@ def test_regret_matching_plus_on_biased_rock_paper_scissors():
         np.testing.assert_allclose(s.average[0], [1 / 16, 10 / 16, 5 / 16], atol=0.02)
 
 
+@pytest.mark.slow
 def test_optimistic_hedge_last_iterate_converges_in_asymmetric_matching_pennies():
     # Ochs's asymmetric matching pennies (ORACLES): equilibrium row (1/2, 1/2), column (1/5, 4/5)
     A = jnp.array([[1.1141, 0.0], [0.0, 0.2785]])
@@ -104,6 +107,7 @@ def test_optimistic_hedge_last_iterate_converges_in_asymmetric_matching_pennies(
     np.testing.assert_allclose(plain.average, eq, atol=0.02)
 
 
+@pytest.mark.slow
 def test_learning_through_deviation_rewards_in_the_prisoners_dilemma():
     env = envs.RepeatedGame()
     params = env.default_params

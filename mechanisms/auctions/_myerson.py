@@ -98,9 +98,9 @@ def myerson_auction(dists: ValueDistribution, *, num_quadrature: int | None = No
 
     Example:
       >>> from socialign.mechanisms import auctions
-      >>> opt = auctions.myerson_auction(auctions.uniform([0.0], [1.0], 101))   # one bidder
-      >>> round(float(opt.reserve_prices[0]), 6), round(float(opt.principal_value), 6)
-      (0.5, 0.25)
+      >>> opt = auctions.myerson_auction(auctions.uniform([0.0, 0.0], [1.0, 2.0], 101))  # 31/48
+      >>> [round(float(r), 6) for r in opt.reserve_prices], round(float(opt.principal_value), 5)
+      ([0.5, 1.0], 0.64583)
     """
     if not isinstance(dists, ValueDistribution):
         raise TypeError(f"dists must be a ValueDistribution, got {type(dists).__name__}")
@@ -174,7 +174,12 @@ def myerson_outcome(auction: OptimalAuction, values) -> AuctionOutcome:
     if v.ndim < 1 or v.shape[-1] != n:
         raise ValueError(f"values must have shape [*samples, {n}]; got {tuple(v.shape)}")
     check_finite(v, "values")
+    return _outcomes(auction, v.astype(auction.values.dtype))
+
+
+@jax.jit
+def _outcomes(auction, v):
     fn = functools.partial(_outcome_one, auction.values, auction.ironed_virtual_values)
     for _ in v.shape[:-1]:
         fn = jax.vmap(fn)
-    return fn(v.astype(auction.values.dtype))
+    return fn(v)

@@ -41,7 +41,7 @@ from ...kernel import (
     check_positive_int,
     pytree_dataclass,
 )
-from ._distributions import ValueDistribution, _cumtrapz, _interp
+from ._distributions import ValueDistribution, _interp
 
 __all__ = ["AUCTION_KINDS", "AuctionOutcome", "MonteCarloEstimate", "auction_outcome",
            "expected_revenue", "expected_welfare", "monte_carlo_revenue",

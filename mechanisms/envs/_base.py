@@ -140,7 +140,7 @@ class MultiAgentEnv(abc.ABC):
         """
         params = self.default_params if params is None else params
         self.check_params(params)
-        return self.reset_env(key, params)
+        return _reset(self, key, params)
 
     def step(self, key, state, actions, params=None):
         """One step with automatic reset (module docstring).
@@ -156,15 +156,28 @@ class MultiAgentEnv(abc.ABC):
         params = self.default_params if params is None else params
         self.check_params(params)
         actions = self.check_actions(actions)
-        key_step, key_reset = jax.random.split(key)
-        obs, state_next, rewards, terminated, truncated, info = self.step_env(
-            key_step, state, actions, params)
-        obs_reset, state_reset = self.reset_env(key_reset, params)
-        done = terminated | truncated
-        state_next = jax.tree_util.tree_map(lambda r, s: jnp.where(done, r, s), state_reset,
-                                            state_next)
-        obs = jnp.where(done, obs_reset, obs)
-        return obs, state_next, rewards, terminated, truncated, info
+        return _step(self, key, state, actions, params)
+
+
+# The environment is a pytree without leaves (its sizes are static), so it is part of the jit
+# cache key: one compiled program per configuration and shape. Inside a user's jit these are
+# inlined; eagerly they avoid dispatching every primitive on its own.
+@jax.jit
+def _reset(env, key, params):
+    return env.reset_env(key, params)
+
+
+@jax.jit
+def _step(env, key, state, actions, params):
+    key_step, key_reset = jax.random.split(key)
+    obs, state_next, rewards, terminated, truncated, info = env.step_env(
+        key_step, state, actions, params)
+    obs_reset, state_reset = env.reset_env(key_reset, params)
+    done = terminated | truncated
+    state_next = jax.tree_util.tree_map(lambda r, s: jnp.where(done, r, s), state_reset,
+                                        state_next)
+    obs = jnp.where(done, obs_reset, obs)
+    return obs, state_next, rewards, terminated, truncated, info
 
 
 def _concrete_any(x) -> bool:
