@@ -331,10 +331,8 @@ def write_preflib(profile: Profile, path=None, *, data_type: str | None = None,
     Example:
       >>> from socialign.mechanisms import social_choice as sc
       >>> p = sc.Profile.from_ballots([[1, (0, 2)], [2]], 3, counts=[2, 1])
-      >>> print(sc.write_preflib(p).split("\\n", 5)[-1])
-      2: 2,{1,3}
-      1: 3
-      <BLANKLINE>
+      >>> sc.write_preflib(p).splitlines()[-2:]
+      ['2: 2,{1,3}', '1: 3']
     """
     if not isinstance(profile, Profile):
         raise TypeError(f"profile must be a Profile, got {type(profile).__name__}")
