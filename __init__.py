@@ -9,6 +9,11 @@ The one import root of the distribution. Its subpackages load on first use, so
 - :mod:`socialign.mechanisms`: contracts, screening, persuasion, mechanism design, scoring rules.
 - :mod:`socialign.llm_bridge`: the Flax NNX language-model bridge.
 
+Importing it switches JAX's persistent compilation cache on (``~/.cache/socialign/jax``, or
+``$SOCIALIGN_CACHE_DIR``, or a folder already configured for JAX), so a new process loads the
+programs an earlier one compiled; ``SOCIALIGN_NO_COMPILE_CACHE=1`` opts out (see
+:func:`socialign.kernel.enable_compile_cache`).
+
 Example:
   >>> from socialign import solvers
   >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
@@ -17,6 +22,10 @@ Example:
 """
 
 import importlib
+
+from .kernel._cache import _switch_on_by_default
+
+_switch_on_by_default()
 
 __version__ = "0.1.0"
 __all__ = ["kernel", "llm_bridge", "mechanisms", "solvers"]

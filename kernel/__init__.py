@@ -7,6 +7,8 @@ Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The ker
   rule for when it checks: :class:`GeometricChecks`, :func:`as_check_schedule`;
 - one batching rule: :func:`batch_map`, over many devices too: :func:`shard_batch`,
   :func:`as_mesh`, :func:`batch_sharding`;
+- one persistent compilation cache (on by default): :func:`enable_compile_cache`,
+  :func:`compile_cache_dir`, :func:`clear_compile_cache`;
 - one way to declare pytrees: :func:`pytree_dataclass`, :func:`static_field`;
 - one ``throw``: :func:`raise_if_failed`, :class:`NotConvergedError`;
 - one adjoint: :class:`ImplicitAdjoint`, :func:`implicit_solution`;
@@ -19,6 +21,7 @@ Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The ker
 
 from ._adjoint import ImplicitAdjoint, implicit_solution, no_gradient
 from ._batch import batch_map, check_batch_size
+from ._cache import clear_compile_cache, compile_cache_dir, enable_compile_cache
 from ._checks import (
     as_float_array,
     check_finite,
@@ -59,7 +62,10 @@ __all__ = [
     "check_positive_int",
     "check_positive_scalar",
     "check_simplex",
+    "clear_compile_cache",
+    "compile_cache_dir",
     "default_tol",
+    "enable_compile_cache",
     "eps",
     "implicit_solution",
     "is_concrete",
