@@ -170,10 +170,18 @@ def _gambit_profile(game, prof):
 
 
 def _gambit(A, B, rational=True):
-    """pygambit's enummixed: the extreme equilibria and the cliques (as point sets)."""
+    """pygambit's enummixed: the extreme equilibria and the cliques (as point sets).
+
+    enummixed lists some extreme equilibria of degenerate games twice (seen on 10x10 games),
+    so its list is made distinct.
+    """
     g = _gambit_game(A, B)
     res = gbt.nash.enummixed_solve(g, rational=rational, cliques=True)
-    points = [_gambit_profile(g, p) for p in res.equilibria]
+    points = []
+    for prof in res.equilibria:
+        p = _gambit_profile(g, prof)
+        if _index_of(points, p) is None:
+            points.append(p)
     cliques = [[_gambit_profile(g, p) for p in clique] for clique in res.cliques]
     return points, cliques
 
