@@ -6,7 +6,7 @@ Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The ker
 - one iteration driver: :class:`IterativeSolver`, :func:`iterate`, :class:`Iteration`, and one
   rule for when it checks: :class:`GeometricChecks`, :func:`as_check_schedule`;
 - one batching rule: :func:`batch_map`, over many devices too: :func:`shard_batch`,
-  :func:`as_mesh`, :func:`batch_sharding`;
+  :func:`as_mesh`, :func:`batch_sharding`, :func:`gather`;
 - one persistent compilation cache (on by default): :func:`enable_compile_cache`,
   :func:`compile_cache_dir`, :func:`clear_compile_cache`;
 - one way to declare pytrees: :func:`pytree_dataclass`, :func:`static_field`;
@@ -40,7 +40,7 @@ from ._iterate import (
 )
 from ._module import pytree_dataclass, static_field
 from ._result import Result, result_message
-from ._shard import as_mesh, batch_sharding, shard_batch
+from ._shard import as_mesh, batch_sharding, gather, shard_batch
 from ._throw import NotConvergedError, raise_if_failed
 from ._tolerance import default_tol, eps, lp_tol, pivot_tol, scale_of
 
@@ -67,6 +67,7 @@ __all__ = [
     "default_tol",
     "enable_compile_cache",
     "eps",
+    "gather",
     "implicit_solution",
     "is_concrete",
     "iterate",

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["as_mesh", "batch_sharding", "shard_batch"]
+__all__ = ["as_mesh", "batch_sharding", "gather", "shard_batch"]
 
 #: the axis name of the 1-D mesh that :func:`as_mesh` builds from a list of devices
 BATCH_AXIS = "batch"
@@ -95,6 +95,33 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     if mesh is None:
         raise TypeError("mesh must be a jax.sharding.Mesh or a sequence of devices, not None")
     return NamedSharding(mesh, _spec(mesh))
+
+
+def gather(tree):
+    """Every leaf whole on every process: a no-op unless a leaf spans other processes' devices.
+
+    With several processes (``jax.distributed``) an answer sharded over ``jax.devices()`` holds
+    only this process's shards; reading it (``np.asarray``) fails. ``gather`` all-gathers such
+    leaves (``multihost_utils.process_allgather``) into NumPy arrays of the global shape; leaves
+    this process holds entirely, and traced values, are returned unchanged. Every process must
+    call it (it is a collective).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign.kernel import gather
+      >>> gather({"x": jnp.arange(3)})["x"].tolist()
+      [0, 1, 2]
+    """
+
+    def one(x):
+        if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and \
+                not x.is_fully_addressable:
+            from jax.experimental import multihost_utils
+
+            return multihost_utils.process_allgather(x, tiled=True)
+        return x
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 def _spec(mesh: Mesh) -> PartitionSpec:

@@ -26,6 +26,7 @@ from ..kernel import (
     as_mesh,
     check_positive_int,
     check_positive_scalar,
+    gather,
     pytree_dataclass,
     raise_if_failed,
     shard_batch,
@@ -154,7 +155,7 @@ def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
         out = _design_sharded(problem, designer, tol, max_steps=max_steps,
                               batch_shape=batch_shape, mesh=mesh)
     if throw:
-        raise_if_failed(out.result, type(designer).__name__)
+        raise_if_failed(gather(out.result), type(designer).__name__)
     return out
 
 

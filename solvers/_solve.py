@@ -38,6 +38,7 @@ from ..kernel import (
     check_positive_int,
     check_positive_scalar,
     default_tol,
+    gather,
     is_concrete,
     iterate,
     raise_if_failed,
@@ -284,7 +285,7 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
     eq = _run(game, solver, tol, key, adjoint, max_steps=max_steps, check_every=check_every,
               batch_shape=_batch_shape(game), batch_size=batch_size, mesh=mesh)
     if throw:
-        raise_if_failed(eq.result, type(solver).__name__)
+        raise_if_failed(gather(eq.result), type(solver).__name__)
     return eq
 
 
