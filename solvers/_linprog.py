@@ -59,6 +59,7 @@ from ..kernel import (
     check_batch_size,
     check_finite,
     check_positive_int,
+    gather,
     is_concrete,
     iterate,
     lp_tol,
@@ -718,5 +719,5 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
                        batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size,
                        mesh=mesh)
     if throw:
-        raise_if_failed(sol.status, f"linprog(method={method!r})")
+        raise_if_failed(gather(sol.status), f"linprog(method={method!r})")
     return sol

@@ -59,6 +59,71 @@ def test_agrees_with_highs_on_random_lps(pattern, seed):
             assert status == Result.UNBOUNDED
 
 
+def _awkward_lp(rng):
+    """A 4 x 6 (+ 1 equality) program with the structures that break LP codes: empty rows,
+    duplicate rows, contradictory rows, rows and columns scaled over 12 orders of magnitude.
+    Same shapes as test_agrees_with_highs_on_random_lps (no new compilation)."""
+    c, A, b, A_eq, b_eq = _random_lp(rng, 4, 6)
+    kind = rng.integers(0, 6)
+    if kind == 0:  # an empty inequality row, feasible (0 <= b) or not (0 <= -1)
+        A[1] = 0.0
+        b[1] = rng.choice([1.0, -1.0])
+    elif kind == 1:  # a duplicate inequality row
+        A[2], b[2] = A[0], b[0]
+    elif kind == 2:  # an empty equality row 0 x = b_eq: infeasible unless b_eq = 0
+        A_eq[0] = 0.0
+        b_eq[0] = rng.choice([0.0, 3.0])
+    elif kind == 3:  # contradictory inequalities a x <= -1 and -a x <= -1 ... (a x >= 1)
+        A[3], b[3] = -A[0], -b[0] - 1.0
+    elif kind == 4:  # unbounded descent along a free variable
+        A[:, 2] = 0.0
+        A_eq[0, 2] = 0.0
+        c[2] = -1.0
+    # badly scaled: rows and columns by 10^k, k in [-6, 6]
+    rs = 10.0 ** rng.integers(-6, 7, size=4)
+    cs = 10.0 ** rng.integers(-6, 7, size=6) if kind != 4 else np.ones(6)
+    A = rs[:, None] * A * cs[None, :]
+    b = rs * b
+    A_eq = A_eq * cs[None, :]
+    c = c * cs
+    return c, A, b, A_eq, b_eq
+
+
+@given(seed=st.integers(0, 100_000))
+def test_awkward_programs_status_against_highs(seed):
+    """Issue 9: INFEASIBLE only with a Farkas ray, UNBOUNDED only with an improving ray, every
+    field finite, on empty, duplicate, contradictory and badly scaled rows (HiGHS decides)."""
+    rng = np.random.default_rng(seed)
+    c, A, b, A_eq, b_eq = _awkward_lp(rng)
+    bounds = BOUND_PATTERNS[1]  # free, shifted, boxed and half-bounded variables
+    ref = so.linprog(c, A, b, A_eq, b_eq, bounds=bounds, method="highs")
+    sol = solvers.linprog(c, A, b, A_eq, b_eq, bounds=bounds)
+    for leaf in jax.tree_util.tree_leaves(sol):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+    status = int(sol.status)
+    if ref.status == 0:
+        assert status in (Result.CONVERGED, Result.FAILED, Result.STALLED), status
+        if status == Result.CONVERGED:
+            assert float(sol.fun) == pytest.approx(ref.fun, rel=1e-6, abs=1e-6)
+    elif ref.status == 2:
+        assert status in (Result.INFEASIBLE, Result.FAILED), status
+    elif ref.status == 3:
+        assert status in (Result.UNBOUNDED, Result.FAILED), status
+
+
+def test_zero_row_equality_is_infeasible_not_unbounded():
+    """Issue 9's case: 0 x = 3 cannot hold; every method says INFEASIBLE, with finite fields."""
+    for method in ("auto", "dual_simplex", "interior_point"):
+        sol = solvers.linprog(c=[4.0], A_eq=[[0.0], [9.0]], b_eq=[3.0, 10.0], method=method)
+        assert int(sol.status) == Result.INFEASIBLE, method
+        assert all(np.all(np.isfinite(np.asarray(v))) for v in jax.tree_util.tree_leaves(sol))
+    # the same empty row with a zero right-hand side is vacuous: x = 10/9
+    sol = solvers.linprog(c=[4.0], A_eq=[[0.0], [9.0]], b_eq=[0.0, 10.0],
+                          method="interior_point")
+    assert int(sol.status) == Result.CONVERGED
+    assert float(sol.x[0]) == pytest.approx(10 / 9, abs=1e-8)
+
+
 def test_infeasible_and_unbounded_are_reported_not_nan():
     inf = solvers.linprog([1.0, 1.0], A_ub=[[1.0, 1.0]], b_ub=[-1.0])
     assert int(inf.status) == Result.INFEASIBLE
