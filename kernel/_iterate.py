@@ -24,8 +24,9 @@ When ``terminate`` runs (the check schedule, ``check_every``) is set once, here:
   22, 24, 27, 30, ... : about ``1 / ratio + log(ratio T) / log(1 + ratio)`` checks in ``T``
   steps (53 for ``T = 1,000``, 92 for ``T = 100,000``: ``O(log T)``), and a run stops at most
   ``ratio * s`` (12.5%) steps after the first step ``s`` at which it met ``tol``. Iterative
-  methods whose certificate costs as much as several steps (NashConv of an average strategy:
-  no-regret dynamics, CFR) use it by default.
+  methods whose certificate is extra work of the order of a step (the exact NashConv of an
+  average strategy: the no-regret dynamics and CFR) use it by default; methods whose
+  certificate comes with the step (LP, pivoting) keep checking every step or every few.
 
 Every schedule also checks at the initial state and at ``max_steps``.
 """
