@@ -78,8 +78,10 @@ def test_two_items_closed_form():
     w10 = np.array([3.0, 9.0, 1.0, 2.5])
     wins = np.zeros((4, 2, 2))
     wins[:, 0, 1], wins[:, 1, 0] = w01, w10
+    fits = []
     for solver in (sc.ComparisonNewton(), sc.ComparisonMM()):
         fit = sc.bradley_terry(wins, solver=solver, tol=1e-12, max_steps=MM_STEPS)
+        fits.append(fit)
         assert fit.scores.shape == (4, 2)
         np.testing.assert_array_equal(fit.result, Result.CONVERGED)
         p = np.asarray(sc.win_probabilities(fit.scores))[:, 0, 1]
@@ -88,8 +90,7 @@ def test_two_items_closed_form():
     # Plackett-Luce on rankings of two items is the same model
     pl = sc.plackett_luce([[0, 1], [1, 0]], counts=[7.0, 3.0], tol=1e-12)
     np.testing.assert_allclose(pl.scores, [np.log(7 / 3) / 2, -np.log(7 / 3) / 2], atol=1e-10)
-    bt = sc.bradley_terry(wins[:1], tol=1e-12)
-    np.testing.assert_allclose(pl.log_likelihood, bt.log_likelihood[0], atol=1e-10)
+    np.testing.assert_allclose(pl.log_likelihood, fits[0].log_likelihood[0], atol=1e-10)
     # gradient of the closed form theta_0 = log(w01 / w10) / 2 (implicit function theorem)
     g = jax.grad(lambda w: sc.bradley_terry(w, tol=1e-13).scores[0, 0])(jnp.asarray(wins[:1]))
     np.testing.assert_allclose(g[0, 0, 1], 1 / (2 * 7.0), atol=1e-8)
@@ -131,6 +132,7 @@ def test_eager_jit_vmap_agree(random_wins):
     np.testing.assert_array_equal(both.num_steps, eager.num_steps)
 
 
+@pytest.mark.slow   # compiles its own programs; the 40 s default budget
 def test_gradient_wrt_wins_matches_finite_differences(random_wins):
     w = jnp.asarray(random_wins[0])
     v = jnp.arange(1.0, ITEMS + 1)
@@ -203,6 +205,7 @@ def test_plackett_luce_matches_scipy_with_top_k_rankings():
         np.testing.assert_allclose(fit.scores, _pl_scipy(orders, counts, m), atol=1e-6)
 
 
+@pytest.mark.slow   # compiles its own programs; the 40 s default budget
 def test_plackett_luce_accepts_profiles_and_groups():
     rng = np.random.default_rng(8)
     ranks = np.argsort(rng.permuted(np.tile(np.arange(ITEMS), (2, 5, 1)), axis=-1), axis=-1)
@@ -289,6 +292,7 @@ def test_nash_welfare_closed_form_and_scipy(group_utilities):
     np.testing.assert_allclose(agg2.lottery, agg.lottery, atol=1e-6)
 
 
+@pytest.mark.slow   # compiles its own programs; the 40 s default budget
 def test_egalitarian_matches_highs(group_utilities):
     u, w = group_utilities
     agg = sc.egalitarian(u, w)
@@ -306,6 +310,7 @@ def test_egalitarian_matches_highs(group_utilities):
     np.testing.assert_allclose(eq.lottery, [1 / 3, 2 / 3], atol=1e-8)
 
 
+@pytest.mark.slow   # compiles its own programs; the 40 s default budget
 def test_maximal_lottery_agrees_with_profile_rule():
     # ORACLES: a > b > c (3 voters), b > c > a (2 voters): Condorcet winner a with probability 1
     p = sc.Profile.from_orders([[0, 1, 2], [1, 2, 0]], counts=[3, 2])
@@ -366,6 +371,7 @@ def test_preference_equilibrium_limits(preferences):
     np.testing.assert_allclose(hot.lottery, mu, atol=1e-4)       # tau -> inf: the reference
 
 
+@pytest.mark.slow   # compiles its own programs; the 40 s default budget
 def test_preference_equilibrium_gradient(preferences):
     P = jnp.asarray(preferences)
     v = jnp.arange(5.0)

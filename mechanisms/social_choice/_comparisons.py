@@ -103,6 +103,14 @@ class _Pairwise:
         d = theta[:, None] - theta[None, :]
         return jnp.sum(self.wins * jax.nn.log_sigmoid(d))
 
+    def grad_hess(self, theta):
+        """Gradient ``sum_j w_ij - n_ij p_ij`` and Hessian (minus the weighted Laplacian)."""
+        p = jax.nn.sigmoid(theta[:, None] - theta[None, :])
+        n = self.wins + self.wins.T
+        g = jnp.sum(self.wins - n * p, axis=1)
+        c = n * p * (1 - p) * (1 - jnp.eye(n.shape[0], dtype=n.dtype))
+        return g, c - jnp.diag(jnp.sum(c, axis=1))
+
     def mm_update(self, theta):
         g = jnp.exp(theta - jnp.max(theta))
         n = self.wins + self.wins.T
@@ -129,6 +137,16 @@ class _Rankings:
         lse = jax.nn.logsumexp(jnp.where(self.in_set > 0, theta, -jnp.inf), axis=-1)
         lse = jnp.where(self.weight > 0, lse, 0.0)
         return jnp.sum(self.weight * (self.chosen @ theta - lse))
+
+    def grad_hess(self, theta):
+        """Gradient ``sum w (chosen - q)`` and Hessian ``-sum w (diag q - q q^T)``, ``q`` the
+        choice probabilities of each stage."""
+        logits = jnp.where(self.in_set > 0, theta, -jnp.inf)
+        q = jnp.where(self.in_set > 0, jax.nn.softmax(logits, axis=-1), 0.0)
+        wq = self.weight[..., None] * q
+        g = jnp.einsum("kj,kjm->m", self.weight, self.chosen) - jnp.sum(wq, axis=(0, 1))
+        h = jnp.einsum("kja,kjb->ab", wq, q) - jnp.diag(jnp.sum(wq, axis=(0, 1)))
+        return g, h
 
     def mm_update(self, theta):
         g = jnp.exp(theta - jnp.max(theta))
@@ -168,7 +186,7 @@ def _center(theta):
 
 
 def _certificate(model, theta):
-    g = jax.grad(model.log_likelihood)(theta)
+    g, _ = model.grad_hess(theta)
     total = jnp.maximum(model.total(), jnp.finfo(theta.dtype).tiny)
     return jnp.max(jnp.abs(g)) / total
 
@@ -265,8 +283,8 @@ class ComparisonNewton(IterativeSolver):
         model = fit.model
         m = theta.shape[-1]
         ll = model.log_likelihood
-        ll0, g = jax.value_and_grad(ll)(theta)
-        h = jax.hessian(ll)(theta)
+        ll0 = ll(theta)
+        g, h = model.grad_hess(theta)
         a = -h + jnp.ones((m, m), theta.dtype) / m
         d = _center(jnp.linalg.solve(a, g))
         ts = jnp.asarray(_STEPS, theta.dtype)
