@@ -166,10 +166,10 @@ class AuctionEquilibrium:
 
     Example:
       >>> from socialign.mechanisms import auctions
-      >>> d = auctions.uniform([0.0, 0.0], [1.0, 1.0], 11)
-      >>> eq = auctions.bayes_nash_bids(d, num_bids=11, tol=0.05, max_steps=200)
+      >>> d = auctions.uniform([0.0, 0.0], [1.0, 2.0], 21)
+      >>> eq = auctions.bayes_nash_bids(d, num_bids=41, tol=0.02, max_steps=500)
       >>> eq.bid_probs.shape, bool(eq.incentive_violation < 0.05)
-      ((2, 11, 11), True)
+      ((2, 21, 41), True)
     """
 
     bid_probs: jax.Array

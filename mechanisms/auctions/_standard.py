@@ -343,7 +343,7 @@ class MonteCarloEstimate:
       >>> from socialign.mechanisms import auctions
       >>> d = auctions.uniform([0.0, 0.0], [1.0, 1.0], 101)
       >>> est = auctions.monte_carlo_revenue(jax.random.key(0), d, "second_price",
-      ...                                    num_samples=20000)
+      ...                                    d.values, num_samples=20000)
       >>> abs(float(est.revenue) - 1 / 3) < 4 * float(est.revenue_se)
       True
     """
@@ -384,9 +384,9 @@ def monte_carlo_revenue(key, dists: ValueDistribution, kind: str = "second_price
       >>> import jax
       >>> from socialign.mechanisms import auctions
       >>> d = auctions.uniform([0.0, 0.0], [1.0, 1.0], 101)
-      >>> b = auctions.symmetric_equilibrium_bids(d, 2, "first_price")
-      >>> est = auctions.monte_carlo_revenue(jax.random.key(1), d, "first_price", b,
-      ...                                    num_samples=20000)
+      >>> b = auctions.symmetric_equilibrium_bids(d, 2, "first_price")   # v / 2
+      >>> est = auctions.monte_carlo_revenue(jax.random.key(1), d, "second_price", 2 * b,
+      ...                                    num_samples=20000)     # truthful: 2 b = v
       >>> abs(float(est.revenue) - 1 / 3) < 4 * float(est.revenue_se)
       True
     """
