@@ -262,7 +262,7 @@ def _cvar_core(samples, eps, tol, *, max_steps):
     # CVaR at a level <= 1/S is the largest draw's value: clip (the same program, well scaled)
     eps = jnp.maximum(eps, 1.0 / S)
     c, A_ub, b_ub, bounds = _cvar_lps(samples, eps)
-    sol = solvers.linprog(c, A_ub, b_ub, bounds=bounds, method="interior_point", tol=tol,
+    sol = solvers.linprog(c, A_ub, b_ub, bounds=bounds, method="auto", tol=tol,
                           max_steps=max_steps)
     t = jnp.maximum(sol.x[..., :O], 0.0)  # [E, A, O] (>= 0 up to the LP's tolerance)
     ok = sol.status == Result.CONVERGED
@@ -294,7 +294,7 @@ def _check_eps(epsilon, S):
 
 
 def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=None,
-                                max_steps: int = 100) -> RobustContract:
+                                max_steps: int | None = None) -> RobustContract:
     r"""Cheapest contract whose IC and IR hold with posterior probability ``>= 1 - epsilon``.
 
     For each target action ``k``, sample-average approximation over the draws with the chance
@@ -308,7 +308,7 @@ def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=Non
         \tau + \frac{1}{\epsilon S} \sum_s z_s \le 0.
 
     Any feasible ``t`` violates IC or IR in at most ``epsilon S`` draws. All targets form one
-    batched LP (:func:`socialign.solvers.linprog`, interior point); the target with the best
+    batched LP (:func:`socialign.solvers.linprog`, ``method="auto"``); the target with the best
     design value ``bar B_k - bar P_k t`` is kept. Under fresh posterior draws the constraint
     holds with probability about ``1 - epsilon`` or more (SAA error shrinks as ``S`` grows).
 
@@ -318,7 +318,7 @@ def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=Non
       epsilon: the allowed violation probability in ``(0, 1)``; ``epsilon < 1 / S`` requires IC
         in every draw.
       tol: the LP tolerance (default :func:`socialign.kernel.lp_tol`).
-      max_steps: interior-point iterations (static).
+      max_steps: iteration limit of the LP methods (static; ``None``: linprog's default).
 
     Returns:
       A :class:`RobustContract` (``stats["epsilon"]``).
@@ -344,7 +344,7 @@ def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=Non
     tol = jnp.asarray(_lp_tol(samples, tol), samples.dtype)
     # the epsilon grid's shape, so this and bayes_optimal_contract share one compiled LP batch
     e_grid = jnp.asarray(_EPS_GRID, samples.dtype).at[0].set(e)
-    t, design, status, gap = _cvar_core(samples, e_grid, tol, max_steps=int(max_steps))
+    t, design, status, gap = _cvar_core(samples, e_grid, tol, max_steps=max_steps)
     tk, k, dv, code, g = _pick(samples, t, design, status, gap)
     return _finish(samples, tk[0], k[0], dv[0], code[0], g[0], {"epsilon": e})
 
@@ -372,13 +372,13 @@ def _maxmin_core(samples, tol, *, max_steps):
     c = jnp.broadcast_to(jnp.concatenate([jnp.zeros((O,), dtype), -jnp.ones((1,), dtype)]),
                          (A, O + 1))
     sol = solvers.linprog(c, A_ub, b_ub, bounds=[(0, None)] * O + [(None, None)],
-                          method="interior_point", tol=tol, max_steps=max_steps)
+                          method="auto", tol=tol, max_steps=max_steps)
     ok = sol.status == Result.CONVERGED
     design = jnp.where(ok, -sol.fun, -jnp.inf)
     return jnp.maximum(sol.x[..., :O], 0.0)[None], design[None], sol.status[None], sol.duality_gap[None]
 
 
-def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int = 100
+def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int | None = None
                     ) -> RobustContract:
     r"""The max-min contract over a credible set of draws: the best worst case.
 
@@ -393,7 +393,7 @@ def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int = 100
       samples: a :class:`socialign.mechanisms.PrincipalAgent` with one batch axis ``[S]``,
         risk neutral, limited liability.
       tol: the LP tolerance.
-      max_steps: interior-point iterations (static).
+      max_steps: iteration limit of the LP methods (static; ``None``: linprog's default).
 
     Returns:
       A :class:`RobustContract`.
@@ -415,7 +415,7 @@ def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int = 100
     """
     _check_samples(samples)
     tol = jnp.asarray(_lp_tol(samples, tol), samples.dtype)
-    t, design, status, gap = _maxmin_core(samples, tol, max_steps=int(max_steps))
+    t, design, status, gap = _maxmin_core(samples, tol, max_steps=max_steps)
     tk, k, dv, code, g = _pick(samples, t, design, status, gap)
     return _finish(samples, tk[0], k[0], dv[0], code[0], g[0], {})
 
@@ -425,7 +425,7 @@ _EPS_GRID = (1e-9, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def bayes_optimal_contract(samples: PrincipalAgent, *, epsilons=None, tol=None,
-                           max_steps: int = 100) -> RobustContract:
+                           max_steps: int | None = None) -> RobustContract:
     r"""The contract with the best posterior expected value, the agent best-responding per draw.
 
     Maximises ``mean_s V^s(t)`` with ``V^s(t) = P^s_{a^s(t)} (r - t - m)`` and ``a^s(t)`` the
@@ -446,7 +446,7 @@ def bayes_optimal_contract(samples: PrincipalAgent, *, epsilons=None, tol=None,
       epsilons: the violation probabilities to try (default: every draw, then 0.02 to 0.7;
         eleven values).
       tol: the LP tolerance.
-      max_steps: interior-point iterations (static).
+      max_steps: iteration limit of the LP methods (static; ``None``: linprog's default).
 
     Returns:
       A :class:`RobustContract`; ``stats`` holds ``"epsilon"`` of the chosen candidate (NaN-free:
@@ -474,7 +474,7 @@ def bayes_optimal_contract(samples: PrincipalAgent, *, epsilons=None, tol=None,
     eps = eps.reshape(-1)
     tol_v = _lp_tol(samples, tol)
     t, design, status, gap = _cvar_core(samples, eps, jnp.asarray(tol_v, samples.dtype),
-                                        max_steps=int(max_steps))
+                                        max_steps=max_steps)
     # the plug-in: the optimal contract on the posterior mean
     mean_problem = PrincipalAgent(jnp.mean(samples.outcome_probs, 0),
                                   jnp.mean(samples.costs, 0), jnp.mean(samples.rewards, 0),
