@@ -124,11 +124,11 @@ def pv():
 
 @pytest.fixture(scope="module")
 def batches():
-    """Three shapes shared by every default test (each rule compiles once per shape)."""
+    """Two shapes shared by every default test (each rule compiles once per shape; the slow
+    tests cover 5 and 7 candidates on thousands of profiles)."""
     rng = np.random.default_rng(0)
     return {3: _with([CYCLE, CONDORCET_NOT_BORDA], rng, 60, 7, 3),
-            4: _with([TENNESSEE], rng, 90, 7, 4),
-            6: _random_linear(rng, 40, 9, 6)}
+            4: _with([TENNESSEE], rng, 90, 7, 4)}
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +228,7 @@ def test_rules_match_pref_voting_on_random_linear_profiles(name, pv, batches, ou
                 ref = [c for c in range(m) if ref[c] > 0]
             assert winners[i].tolist() == _mask(ref, m).tolist(), (name, i, ranks[i], counts[i])
             checked += 1
-    assert checked == 190
+    assert checked == 150
 
 
 def test_maximal_lottery_matches_pref_voting_when_unique(pv, batches, ours):
@@ -272,7 +272,7 @@ def _agree(rule, p, batched, rows):
     np.testing.assert_array_equal(chunked.winners, np.asarray(batched.winners))
 
 
-@pytest.mark.parametrize("name", ["instant_runoff", "ranked_pairs", "borda"])
+@pytest.mark.parametrize("name", ["instant_runoff"])
 def test_eager_jit_and_vmap_agree(name, batches, ours):
     _agree(RULES[name], batches[3], ours[3][name], (0, 1, 7))
 
@@ -280,7 +280,7 @@ def test_eager_jit_and_vmap_agree(name, batches, ours):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RULES))
 def test_eager_jit_and_vmap_agree_every_rule(name, batches, ours):
-    _agree(RULES[name], batches[6], ours[6][name], (0, 5, 17))
+    _agree(RULES[name], batches[4], ours[4][name], (0, 5, 17))
 
 
 def test_ranked_pairs_tie_breaker_is_a_vmappable_leaf():
@@ -358,13 +358,13 @@ def test_single_peaked_is_uniform_on_single_peaked_rankings():
 
 
 def test_impartial_culture_and_urn():
-    m, n = 3, 6000
+    m, n = 3, 3000
     ic = np.asarray(sc.impartial_culture(jax.random.key(5), n, m).ranks)
     _, freq = np.unique(ic, axis=0, return_counts=True)
-    assert len(freq) == math.factorial(m) and np.abs(freq / n - 1 / 6).max() < 0.025
+    assert len(freq) == math.factorial(m) and np.abs(freq / n - 1 / 6).max() < 0.035
     urn0 = np.asarray(sc.polya_urn(jax.random.key(6), n, m, 0.0).ranks)
     _, freq = np.unique(urn0, axis=0, return_counts=True)
-    assert np.abs(freq / n - 1 / 6).max() < 0.025
+    assert np.abs(freq / n - 1 / 6).max() < 0.035
     # a large alpha: nearly everyone copies the first voter
     urn = sc.polya_urn(jax.random.key(7), 200, 5, 1e4, batch_shape=(3,))
     agree = (urn.ranks == urn.ranks[:, :1]).all(-1).mean()
@@ -438,16 +438,21 @@ def test_instant_runoff_is_not_monotonic(pv):
 
 
 def test_condorcet_loser_and_pareto():
+    # 3 a>b>c, 2 b>c>a, 2 c>b>a: plurality elects a, whom b and c each beat 4-3
+    p = sc.Profile.from_orders([[0, 1, 2], [1, 2, 0], [2, 1, 0]], counts=[3, 2, 2])
+    assert sc.condorcet_loser(p).tolist() == [True, False, False]
+    assert bool(sc.check_axiom(sc.plurality, "condorcet_loser", p).violated)
+    assert not bool(sc.check_axiom(sc.copeland, "condorcet_loser", p).violated)
+    # instant runoff eliminates b and c together (tied last) and elects the loser too
+    assert bool(sc.check_axiom(sc.instant_runoff, "condorcet_loser", p).violated)
     key = jax.random.key(0)
-    assert sc.find_violation(sc.plurality, "condorcet_loser", key, num_profiles=32,
+    assert sc.find_violation(sc.plurality, "condorcet_winner", key, num_profiles=32,
                              num_voters=7, num_candidates=3) is not None
-    assert sc.find_violation(sc.copeland, "condorcet_loser", key, num_profiles=32,
-                             num_voters=7, num_candidates=3) is None
     assert sc.find_violation(sc.borda, "pareto", key, num_profiles=32, num_voters=7,
                              num_candidates=3) is None
-    # a hand-made check: candidate 2 is dominated by 0; no rule here elects it
-    p = sc.Profile.from_orders([[0, 2, 1], [1, 0, 2]])
-    assert bool(sc.check_axiom(sc.plurality, "pareto", p).violated) is False
+    # candidate 2 is dominated by 0: plurality (strict ballots) never elects it
+    q = sc.Profile.from_orders([[0, 2, 1], [1, 0, 2]])
+    assert bool(sc.check_axiom(sc.plurality, "pareto", q).violated) is False
 
 
 @pytest.mark.slow

@@ -237,8 +237,10 @@ def support_matrix(profile: Profile) -> jax.Array:
       >>> sc.support_matrix(p).tolist()
       [[0.0, 3.0, 3.0], [2.0, 0.0, 5.0], [2.0, 0.0, 0.0]]
     """
-    strict = _strict(profile).astype(profile.counts.dtype)
-    return jnp.einsum("...k,...kab->...ab", profile.counts, strict)
+    # a masked sum (not an einsum) so that XLA fuses the comparison into the reduction instead
+    # of materialising the [ballots, m, m] tensor
+    c = profile.counts[..., :, None, None]
+    return jnp.where(_strict(profile), c, jnp.zeros((), c.dtype)).sum(-3)
 
 
 def margin_matrix(profile: Profile) -> jax.Array:
