@@ -7,9 +7,14 @@ compare the sharded answers with the one-device answers of the same process:
 - 4,096 zero-sum 3x3 games (``ZeroSumLP``) on a 1-D ``Auto`` mesh: equal answers, equal step
   counts, the values sharded 1,024 per device;
 - 10,000 contracts through ``mechanisms.design`` on an ``Explicit`` mesh (``jax.make_mesh``'s
-  default): the best linear contract by default, the optimal (LP) contract in the slow suite
-  (its compile alone takes ~30 CPU seconds);
+  default);
 - 10,002 contracts (not a multiple of 4): padded, stripped, equal, and replicated.
+
+By default the contracts are the best linear ones (a closed form, compiled in a second); the slow
+suite runs the same checks with the optimal (LP) contract, whose compile alone takes ~30 CPU
+seconds. (An iterative solver stopped by ``max_steps`` is not a good witness here: XLA's CPU
+code may round differently for a batch of 1,024 than for 4,096, and regret matching amplifies
+those last-bit differences to 1e-3 in 500 steps; an LP's answer does not move.)
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ def where(x):
             "replicated": bool(x.is_fully_replicated)}
 
 games = solvers.NormalFormGame.zero_sum(rng.normal(size=(4096, 3, 3)))
+slow = "--optimal" in sys.argv
 one = solvers.solve(games, solvers.ZeroSumLP())
 four = solvers.solve(games, solvers.ZeroSumLP(), mesh=jax.devices())
 out["zs"] = {"err": max(err(four.values, one.values),
@@ -54,8 +60,7 @@ out["zs"] = {"err": max(err(four.values, one.values),
 
 P = rng.dirichlet(np.ones(3), size=(10_000, 2))
 pa = mechanisms.PrincipalAgent(P, np.array([0., 1.]), np.array([0., 5., 10.]))
-designer = mechanisms.OptimalContract() if "--optimal" in sys.argv else \
-    mechanisms.BestLinearContract()
+designer = mechanisms.OptimalContract() if slow else mechanisms.BestLinearContract()
 one = mechanisms.design(pa, designer)
 mesh = jax.make_mesh((4,), ("x",))
 four = mechanisms.design(pa, designer, mesh=mesh)
@@ -139,13 +144,3 @@ def test_shard_batch_pads_multi_axis_batches_and_checks_outputs():
         kernel.shard_batch(lambda s: s.sum(), x, batch_shape=(2, 3), mesh=mesh)
     with pytest.raises(ValueError, match="batch shape"):
         kernel.shard_batch(lambda s: s, x, batch_shape=(3,), mesh=mesh)
-
-
-def test_one_device_mesh_equals_no_mesh():
-    games = solvers.NormalFormGame.zero_sum(np.random.default_rng(1).normal(size=(5, 2, 3)))
-    rm = solvers.RegretMatchingPlus()   # compiles in half the time of an LP
-    a = solvers.solve(games, rm, max_steps=300, throw=False)
-    b = solvers.solve(games, rm, max_steps=300, throw=False, mesh=jax.devices())
-    np.testing.assert_allclose(b.values, a.values, rtol=0, atol=1e-14)
-    np.testing.assert_array_equal(b.result, a.result)
-    np.testing.assert_array_equal(b.stats["num_steps"], a.stats["num_steps"])
