@@ -1,9 +1,10 @@
 """The persistent compilation cache: on at import, in the user's folder, opt-out, clearable.
 
 The timing test runs two fresh processes one after the other on the same (temporary) cache
-folder; the second's first ``solve`` of a 2x2 game loads the compiled program instead of
-compiling it. Both subprocesses get their own ``SOCIALIGN_CACHE_DIR``, so nothing here writes
-into the user's cache.
+folder, the first told by ``SOCIALIGN_CACHE_DIR``, the second by JAX's own
+``JAX_COMPILATION_CACHE_DIR``; the second's first ``solve`` of a 2x2 game loads the compiled
+program instead of compiling it. Every subprocess is pointed at a temporary folder (or opted
+out), so nothing here writes into the user's cache.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ if "--light" in sys.argv:   # a tiny program: is anything written, and where
 else:
     game = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
     run = lambda: float(solvers.solve(game, solvers.ZeroSumLP()).values[0])
+c1 = time.process_time()
 value = run()
 t2 = time.perf_counter()
+c2 = time.process_time()
 run()
 t3 = time.perf_counter()
 d = kernel.compile_cache_dir()
 print("RESULT " + json.dumps({"import_s": t1 - t0, "first_s": t2 - t1, "warm_s": t3 - t2,
+    "first_cpu_s": c2 - c1,
     "value": value, "dir": str(d) if d else None,
     "min_size": jax.config.jax_persistent_cache_min_entry_size_bytes,
     "min_time": jax.config.jax_persistent_cache_min_compile_time_secs}))
@@ -59,24 +63,24 @@ def test_second_process_first_call_loads_from_the_cache(tmp_path):
     cold = _fresh({"SOCIALIGN_CACHE_DIR": str(cache)})
     files = [p for p in cache.rglob("*") if p.is_file()]
     assert files, "the first process wrote nothing into the cache"
-    warm = _fresh({"SOCIALIGN_CACHE_DIR": str(cache)})
+    # the second process finds the same folder through JAX's own variable: respected
+    warm = _fresh({"JAX_COMPILATION_CACHE_DIR": str(cache)})
     print(f"first call: {cold['first_s']:.3f} s compiling, {warm['first_s']:.3f} s from the "
-          f"cache; warm call {warm['warm_s'] * 1e3:.1f} ms")
+          f"cache (CPU {cold['first_cpu_s']:.3f} s, {warm['first_cpu_s']:.3f} s); warm call "
+          f"{warm['warm_s'] * 1e3:.1f} ms")
     assert cold["dir"] == warm["dir"] == str(cache.resolve())
     assert cold["value"] == warm["value"] == 0.0
     assert cold["min_size"] == -1 and cold["min_time"] == 0.0
-    # loose: compile time at least halved (typically 10x on an idle machine)
-    assert warm["first_s"] <= 0.5 * cold["first_s"], (cold, warm)
+    # loose: the first call's CPU time (what the load of a shared machine does not inflate) at
+    # least halved; measured 3x to 5x on 2 loaded cores
+    assert warm["first_cpu_s"] <= 0.5 * cold["first_cpu_s"], (cold, warm)
 
 
-def test_opt_out_and_respects_a_jax_cache_dir(tmp_path):
-    off = _fresh({"SOCIALIGN_NO_COMPILE_CACHE": "1", "HOME": str(tmp_path)}, "--light")
+def test_opt_out_leaves_jax_alone(tmp_path):
+    off = _fresh({"SOCIALIGN_NO_COMPILE_CACHE": "1", "HOME": str(tmp_path),
+                  "XDG_CACHE_HOME": str(tmp_path / "xdg")}, "--light")
     assert off["dir"] is None and off["min_size"] != -1
-    assert not (tmp_path / ".cache").exists()
-    theirs = tmp_path / "jax-own"
-    got = _fresh({"JAX_COMPILATION_CACHE_DIR": str(theirs), "HOME": str(tmp_path)}, "--light")
-    assert got["dir"] == str(theirs.resolve()) and any(theirs.iterdir())
-    assert not (tmp_path / ".cache").exists()
+    assert not (tmp_path / ".cache").exists() and not (tmp_path / "xdg").exists()
 
 
 def test_enable_and_clear(tmp_path):
