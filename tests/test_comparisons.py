@@ -290,6 +290,9 @@ def test_nash_welfare_closed_form_and_scipy(group_utilities):
     u2[:, 0] *= 1000.0
     agg2 = sc.nash_welfare(u2, w, tol=1e-9)
     np.testing.assert_allclose(agg2.lottery, agg.lottery, atol=1e-6)
+    # a gradient is refused clearly (the optimum may sit on a face of the simplex)
+    with pytest.raises(TypeError, match="nash_welfare"):
+        jax.grad(lambda x: sc.nash_welfare(x, w, tol=1e-9).welfare.sum())(jnp.asarray(u))
 
 
 @pytest.mark.slow   # compiles its own programs; the 40 s default budget

@@ -69,6 +69,7 @@ from ...kernel import (
     is_concrete,
     iterate,
     lp_tol,
+    no_gradient,
     pytree_dataclass,
     raise_if_failed,
     scale_of,
@@ -249,7 +250,8 @@ def _nash_batch(u, w, tol, *, batch_shape, max_steps):
     def one(x):
         prob = _NashProblem(*x)
         it = iterate(_CoverSolver(), prob, tol, jax.random.key(0), max_steps=max_steps)
-        p = it.state
+        # the optimum can sit on a face of the simplex, where it is not smooth: no gradients
+        p = no_gradient(jax.lax.stop_gradient(it.state), "nash_welfare", prob)
         v = prob.utilities @ p
         welfare = jnp.sum(prob.weights * jnp.log(v))
         return Aggregate(lottery=p, welfare=welfare, group_utilities=v,
@@ -280,7 +282,9 @@ def nash_welfare(utilities, weights=None, *, tol=None, max_steps: int = 20_000,
       throw: raise :class:`socialign.kernel.NotConvergedError` unless every member converged.
 
     Returns:
-      :class:`Aggregate` with ``welfare = sum_g w_g log <p, u_g>``.
+      :class:`Aggregate` with ``welfare = sum_g w_g log <p, u_g>``. The lottery is not
+      differentiable (a gradient request raises ``TypeError``): the optimum often lies on a
+      face of the simplex.
 
     Raises:
       TypeError: if an argument is not numeric or ``throw`` is not a bool.
