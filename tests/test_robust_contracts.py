@@ -6,8 +6,8 @@ import pytest
 from socialign import kernel, mechanisms
 from socialign.mechanisms import bayes
 
-S = 200
-COSTS, REWARDS = [0.0, 1.0], [0.0, 20.0]
+S = 100
+COSTS, REWARDS = [0.0, 1.0], [0.0, 100.0]
 
 
 def _draws(n, seed):
@@ -46,9 +46,9 @@ def test_bayes_optimal_beats_the_plug_in_contract(designs):
     assert float(b.implement_probability) > 0.8
     assert float(b.posterior_value) > float(plug_value.mean) + 0.5
     assert abs(float(b.payments[1]) - float(plug.payments[1])) > 0.5
-    # the candidates it chose among include the plug-in (last) and IC in every draw (first)
+    # the candidates it chose among include the plug-in (last)
     values = np.asarray(b.stats["candidate_values"])
-    np.testing.assert_allclose(values[-1], float(plug_value.mean), atol=1e-9)
+    np.testing.assert_allclose(values[-1], float(plug_value.mean), rtol=1e-9)
     assert float(b.posterior_value) == pytest.approx(values.max())
     assert float(b.posterior_value) >= float(designs["maxmin"].posterior_value) - 1e-9
 
@@ -80,7 +80,7 @@ def test_maxmin_has_the_best_worst_case_and_pays_for_it(designs):
     # the worst case is attained at a draw: min over draws of P_s,1 (r - t)
     P1 = np.asarray(_draws(S, 0).outcome_probs)[:, 1, 1]
     np.testing.assert_allclose(float(mm.worst_case_value),
-                               np.min(P1 * (20.0 - float(mm.payments[1]))), rtol=1e-7)
+                               np.min(P1 * (100.0 - float(mm.payments[1]))), rtol=1e-7)
     # the smallest success payment that keeps IC in every draw: c / min (p1 - p0)
     P = np.asarray(_draws(S, 0).outcome_probs)
     np.testing.assert_allclose(float(mm.payments[1]), 1.0 / np.min(P[:, 1, 1] - P[:, 0, 1]),
@@ -90,7 +90,7 @@ def test_maxmin_has_the_best_worst_case_and_pays_for_it(designs):
 def test_carroll_closed_form_and_its_guarantee():
     # the known technology: B = P r = (8, 16), costs (0.5, 1)
     known = mechanisms.PrincipalAgent(np.array([[[0.6, 0.4], [0.2, 0.8]]]), [0.5, 1.0],
-                                      REWARDS)
+                                      [0.0, 20.0])
     cl = bayes.carroll_linear_contract(known)
     B, c = np.array([8.0, 16.0]), np.array([0.5, 1.0])
     alphas = np.linspace(1e-4, 1.0, 200_001)
@@ -103,12 +103,12 @@ def test_carroll_closed_form_and_its_guarantee():
     # the worst case is real: add an unknown costless action that gives the agent a hair more
     # than its best known action, with as little output as possible
     alpha, u_star = 0.25, max(0.25 * B - c)
-    q = (u_star + 1e-9) / (alpha * 20.0)
+    q = (u_star + 1e-6) / (alpha * 20.0)  # beyond the evaluation's tie tolerance
     P3 = np.array([[[0.6, 0.4], [0.2, 0.8], [1 - q, q]]])
-    world = mechanisms.PrincipalAgent(P3, [0.5, 1.0, 0.0], REWARDS)
+    world = mechanisms.PrincipalAgent(P3, [0.5, 1.0, 0.0], [0.0, 20.0])
     ev = bayes.evaluate_contract(world, cl.payments)
     assert int(ev.actions[0]) == 2
-    np.testing.assert_allclose(float(ev.mean), float(cl.worst_case_value), atol=1e-6)
+    np.testing.assert_allclose(float(ev.mean), float(cl.worst_case_value), atol=1e-5)
     # with the known actions only it earns more, and less than the best linear contract there
     best_linear = mechanisms.best_linear_contract(known[0])
     assert float(cl.worst_case_value) < float(cl.posterior_value) <= float(
