@@ -218,11 +218,17 @@ def _chain(Q, valid, tol):
     return H, t
 
 
-def convex_hull(P, M, tol):
-    """Counter-clockwise hull vertices ``[K, 2]`` (padded with the first) and their count."""
+def convex_hull(P, M, tol, snap):
+    """Counter-clockwise hull vertices ``[K, 2]`` (padded with the first) and their count.
+
+    Points are sorted by ``x`` rounded to multiples of ``snap`` (then by ``y``): points on a
+    vertical edge whose ``x`` differ by rounding noise are then ordered along the edge, which
+    the monotone chain needs.
+    """
     K = P.shape[0]
     big = _big(P.dtype)
-    order = jnp.lexsort((jnp.where(M, P[:, 1], big), jnp.where(M, P[:, 0], big)))
+    x = jnp.round(P[:, 0] / snap)
+    order = jnp.lexsort((jnp.where(M, P[:, 1], big), jnp.where(M, x, big)))
     Q, valid = P[order], M[order]
     lower, tl = _chain(Q, valid, tol)
     upper, tu = _chain(Q[::-1], valid[::-1], tol)
@@ -348,8 +354,9 @@ class AbreuSannikov(IterativeSolver):
         IC = u + (1 - delta) / delta * gain
         lo1, hi1 = _slice(P, M, IC[:, 0], 0, tol)
         lo2, hi2 = _slice(P, M, IC[:, 1], 1, tol)
+        # as QuantEcon.py: the IC test is exact, the hull test has a small tolerance
         plo, phi = _slice(P, M, pay[:, 0], 0, tol)
-        self_ok = jnp.all(pay >= IC - tol, axis=1) & (plo <= pay[:, 1] + tol) & \
+        self_ok = jnp.all(pay >= IC, axis=1) & (plo <= pay[:, 1] + tol) & \
             (pay[:, 1] <= phi + tol)
         c = jnp.stack([
             jnp.stack([IC[:, 0], hi1], 1),
@@ -544,9 +551,11 @@ def _solve_one(problem, tol, num_directions, max_steps):
     step_tol = jnp.maximum(tol * 1e-4 * (1 - delta), 10 * eps(U.dtype))
     it = iterate(AbreuSannikov(), (U, delta), step_tol, key, max_steps=max_steps)
     dist_tol = 1e-2 * tol * scale
-    V, n = convex_hull(it.state.points, it.state.mask, dist_tol * scale)
+    V, n = convex_hull(it.state.points, it.state.mask, dist_tol * scale, dist_tol)
     V, n = _drop_flat(V, n, dist_tol)
-    jyc = iterate(JuddYeltekinConklin(num_directions), (U, delta), step_tol, key,
+    # every JYC iterate contains the SPE set (the levels decrease from the feasible set's), so
+    # stopping at the certificate's tolerance keeps the outer bound valid
+    jyc = iterate(JuddYeltekinConklin(num_directions), (U, delta), tol, key,
                   max_steps=max_steps)
     H = _directions(num_directions, U.dtype)
     OV = _outer_vertices(H, jyc.state.levels)
