@@ -151,21 +151,27 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.games, a.games3, a.repeats = 16, 4, 1
-    rows = [run(a.games, a.deltas, 2, a.seed, a.repeats)]
-    if a.games3:
-        rows.append(run(a.games3, a.deltas, 3, a.seed + 1, a.repeats))
-    result = dict(benchmark="repeated_games", device=jax.devices()[0].device_kind,
-                  platform=platform.platform(), load=list(os.getloadavg()),
-                  dtype="float64", quick=a.quick, rows=rows,
-                  note="QuantEcon.py solves one pair per call; socialign one batched call. "
-                       "Times exclude compilation. Machine shared with other jobs: the load "
-                       "average says how busy it was; ratios are indicative.")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(result, f, indent=2)
-    print("wrote", RESULTS)
     if a.figure:
         figure()
+    rows = []
+
+    def write():
+        result = dict(benchmark="repeated_games", device=jax.devices()[0].device_kind,
+                      platform=platform.platform(), load=list(os.getloadavg()),
+                      dtype="float64", quick=a.quick, rows=rows,
+                      note="QuantEcon.py solves one pair per call; socialign one batched call. "
+                           "Times exclude compilation. Machine shared with other jobs: the "
+                           "load average says how busy it was; ratios are indicative.")
+        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+        with open(RESULTS, "w") as f:   # after every row: a later crash keeps what ran
+            json.dump(result, f, indent=2)
+        print("wrote", RESULTS, flush=True)
+
+    rows.append(run(a.games, a.deltas, 2, a.seed, a.repeats))
+    write()
+    if a.games3:
+        rows.append(run(a.games3, a.deltas, 3, a.seed + 1, a.repeats))
+        write()
 
 
 if __name__ == "__main__":
