@@ -448,6 +448,9 @@ class JuddYeltekinConklin(IterativeSolver):
     The levels decrease monotonically to a fixed point containing the SPE payoff set; it stops
     when they move by at most ``tol`` (relative to the payoff scale).
 
+    Raises:
+      ValueError: if ``num_directions`` is not an int of at least 3.
+
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from socialign import solvers
