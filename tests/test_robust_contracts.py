@@ -7,6 +7,10 @@ from socialign import kernel, mechanisms
 from socialign.mechanisms import bayes
 
 S = 100
+# The three designers' LP batches (linprog method="auto" on 100 draws) take about 100 s to compile
+# on an idle 2-core machine, far beyond this module's share of the default suite's budget: the
+# tests that need them run with `make test-slow` (they pass there) until that compile is cheaper.
+SLOW_LPS = pytest.mark.slow
 COSTS, REWARDS = [0.0, 1.0], [0.0, 100.0]
 
 
@@ -36,6 +40,7 @@ def designs(draws):
     }
 
 
+@SLOW_LPS
 def test_bayes_optimal_beats_the_plug_in_contract(designs):
     plug, plug_value = designs["plug_in"]
     b = designs["bayes"]
@@ -53,6 +58,7 @@ def test_bayes_optimal_beats_the_plug_in_contract(designs):
     assert float(b.posterior_value) >= float(designs["maxmin"].posterior_value) - 1e-9
 
 
+@SLOW_LPS
 def test_chance_constraint_holds_with_the_stated_probability_under_fresh_draws(designs):
     cc = designs["chance"]
     eps = 0.1
@@ -67,6 +73,7 @@ def test_chance_constraint_holds_with_the_stated_probability_under_fresh_draws(d
     assert float(cc.payments[1]) < float(designs["maxmin"].payments[1])
 
 
+@SLOW_LPS
 def test_maxmin_has_the_best_worst_case_and_pays_for_it(designs):
     mm = designs["maxmin"]
     assert int(mm.result) == kernel.Result.CONVERGED
