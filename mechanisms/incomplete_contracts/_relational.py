@@ -75,8 +75,8 @@ class RelationalContract:
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> pa = mechanisms.PrincipalAgent([[1., 0.], [0.5, 0.5]], [0., 0.1], [0., 1.])
       >>> rc = ic.relational_contract(pa, [0.1, 0.5])
-      >>> rc.action.tolist(), rc.critical_discount.round(4).tolist()
-      [[0, 1], [0.0, 0.3333]]
+      >>> rc.action.tolist(), [round(float(x), 4) for x in rc.critical_discount]
+      ([0, 1], [0.0, 0.3333])
     """
 
     action: jax.Array
