@@ -1,8 +1,14 @@
 """Test configuration: float64 for accuracy tests, hypothesis profile sized for 2 CPU cores."""
 
-import jax
-import pytest
-from hypothesis import HealthCheck, settings
+import os
+
+# hermetic runs: the suite neither reads nor fills the user's persistent compilation cache
+# (socialign switches it on at import; see socialign.kernel.enable_compile_cache)
+os.environ.setdefault("SOCIALIGN_NO_COMPILE_CACHE", "1")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 

@@ -79,9 +79,9 @@ def _awkward_lp(rng):
         A[:, 2] = 0.0
         A_eq[0, 2] = 0.0
         c[2] = -1.0
-    # badly scaled: rows and columns by 10^k, k in [-6, 6]
-    rs = 10.0 ** rng.integers(-6, 7, size=4)
-    cs = 10.0 ** rng.integers(-6, 7, size=6) if kind != 4 else np.ones(6)
+    # badly scaled: rows and columns by 10^k, k in [-3, 3] (entries over 12 orders of magnitude)
+    rs = 10.0 ** rng.integers(-3, 4, size=4)
+    cs = 10.0 ** rng.integers(-3, 4, size=6) if kind != 4 else np.ones(6)
     A = rs[:, None] * A * cs[None, :]
     b = rs * b
     A_eq = A_eq * cs[None, :]
