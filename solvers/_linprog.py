@@ -65,8 +65,6 @@ from ..kernel import (
     lp_tol,
     pytree_dataclass,
     raise_if_failed,
-    scale_of,
-    static_field,
 )
 from ._pivot import threshold
 from ._simplex import DualSimplex, InequalityLP, PrimalSimplex, verify
@@ -120,10 +118,7 @@ def _ipm_step(A, b, c, st: IPMState) -> IPMState:
     # Symmetric Jacobi scaling: D = x / z spans many orders of magnitude near the solution, and
     # scaling M to unit diagonal keeps the LU residual small relative to every row.
     diag = jnp.abs(jnp.diagonal(M))
-    # an empty row (all-zero in A; `_by_ipm` zeroes its right-hand side) gets unit scaling so its
-    # multiplier stays put instead of being blown up by a 1e-30 floor
-    dmax = jnp.max(diag, initial=0.0)
-    sc = 1.0 / jnp.sqrt(jnp.where(diag > dmax * 1e-30, diag, jnp.maximum(dmax, 1e-300)))
+    sc = 1.0 / jnp.sqrt(jnp.maximum(diag, jnp.max(diag, initial=0.0) * 1e-30 + 1e-300))
     Ms = M * sc[:, None] * sc[None, :]
     reg = 1e-13 if dtype == jnp.float64 else 1e-6
     lu = jax.scipy.linalg.lu_factor(Ms + reg * jnp.eye(M.shape[0], dtype=dtype))
@@ -183,101 +178,22 @@ def _indicators(A, b, c, st: IPMState):
     return rho_p, rho_d, rho_a, rho_g, rho_mu
 
 
-def _farkas_ray(A, b, y, tol):
-    """``y`` certifies that ``A z = b, z >= 0`` has no solution: ``A^T y <= 0`` and ``b^T y > 0``.
-
-    Each column's violation is measured against that column's own size: ``(A^T y)_j <=
-    tol max_i |A_ij| max |y|`` (a Farkas certificate for a matrix within ``tol`` of ``A``,
-    column by column), and ``b^T y > tol |b|^T |y|``.
-    """
-    sy = scale_of(y)
-    col = jnp.max(jnp.abs(A), axis=0, initial=0.0)
-    return ((jnp.max(A.T @ y - tol * col * sy, initial=0.0) <= 0)
-            & (b @ y > tol * (jnp.abs(b) @ jnp.abs(y))))
-
-
-def _improving_ray(A, c, x, tol):
-    """``x`` is a direction of unbounded descent: ``x >= 0``, ``A x = 0`` and ``c^T x < 0``
-    (row by row against each row's size, as :func:`_farkas_ray` does column by column)."""
-    sx = scale_of(x)
-    row = jnp.max(jnp.abs(A), axis=1, initial=0.0)
-    return ((jnp.min(x, initial=0.0) >= -tol * sx)
-            & (jnp.max(jnp.abs(A @ x) - tol * row * sx, initial=0.0) <= 0)
-            & (c @ x < -tol * (jnp.abs(c) @ jnp.abs(x))))
-
-
-def _equilibrate(A, sweeps: int = 10):
-    """Ruiz's scaling: positive ``r [m]``, ``s [n]`` with every row and column of ``r A s``
-    of max-norm close to 1 (empty rows and columns keep scale 1).
-
-    D. Ruiz, "A scaling algorithm to equilibrate both rows and columns norms in matrices",
-    RAL-TR-2001-034.
-    """
-    def sweep(_, rs):
-        r, s = rs
-        B = jnp.abs(A) * r[:, None] * s[None, :]
-        rn, cn = jnp.max(B, axis=1, initial=0.0), jnp.max(B, axis=0, initial=0.0)
-        return (r / jnp.sqrt(jnp.where(rn > 0, rn, 1.0)),
-                s / jnp.sqrt(jnp.where(cn > 0, cn, 1.0)))
-
-    m, n = A.shape
-    return jax.lax.fori_loop(0, sweeps, sweep, (jnp.ones(m, A.dtype), jnp.ones(n, A.dtype)))
-
-
-def _primal_ok(A, b, z, tol):
-    """``z`` is feasible for ``A z = b, z >= 0``, each row against its own terms: ``|A_i z - b_i|
-    <= tol (|b_i| + |A_i| |z|)``, unchanged by any rescaling of rows and columns."""
-    return (jnp.all(jnp.abs(A @ z - b) <= tol * (jnp.abs(b) + jnp.abs(A) @ jnp.abs(z)))
-            & (jnp.min(z, initial=0.0) >= -tol * scale_of(z)))
-
-
-def _verify_standard(A, b, c, z, y, tol):
-    """Is ``(z, y)`` optimal for ``min c z, A z = b, z >= 0`` (data equilibrated)? The primal
-    rows componentwise (:func:`_primal_ok`), each reduced cost against its column's size
-    (``c_j - A_j^T y >= -tol (|c_j| + max_i |A_ij| max |y|)``) and the duality gap against
-    ``|c|^T |z| + |b|^T |y|`` (with a floor of ``tol`` times the objective's scale)."""
-    col = jnp.max(jnp.abs(A), axis=0, initial=0.0)
-    d_ok = jnp.all(c - A.T @ y >= -tol * (jnp.abs(c) + col * scale_of(y)))
-    gap_ok = jnp.abs(c @ z - b @ y) <= tol * (jnp.abs(c) @ jnp.abs(z) + jnp.abs(b) @ jnp.abs(y)
-                                              + scale_of(c))
-    return _primal_ok(A, b, z, tol) & d_ok & gap_ok
-
-
-def _ipm_status(A, b, c, st: IPMState, tol, componentwise: bool = False):
-    """Return ``(done, result_code)`` by Andersen & Andersen's stopping criteria (section 4.5).
-
-    ``INFEASIBLE`` and ``UNBOUNDED`` are reported only with a ray that checks out on the data
-    (a Farkas certificate ``y``: ``A^T y <= 0, b^T y > 0``; an improving direction ``x``:
-    ``x >= 0, A x = 0, c^T x < 0``); when the iterate says "infeasible or unbounded" but neither
-    ray verifies, the code is ``FAILED``.
-    """
+def _ipm_status(A, b, c, st: IPMState, tol):
+    """Return ``(done, result_code)`` by Andersen & Andersen's stopping criteria (section 4.5)."""
     rho_p, rho_d, rho_a, rho_g, rho_mu = _indicators(A, b, c, st)
-    # optimal: Andersen & Andersen's normwise test (and, if asked, the componentwise one of
-    # _verify_standard)
-    z, y = st.x / st.tau, st.y / st.tau
-    # with c = 0 (a feasibility problem) every feasible point is optimal and y is only noise
     optimal = (rho_p <= tol) & (rho_d <= tol) & (rho_a <= tol)
-    if componentwise:
-        optimal &= jnp.where(jnp.all(c == 0), _primal_ok(A, b, z, tol),
-                             _verify_standard(A, b, c, z, y, tol))
     inf1 = (rho_p < tol) & (rho_d < tol) & (rho_g < tol) & (st.tau < tol * jnp.maximum(1.0, st.kappa))
     inf2 = (rho_mu < tol) & (st.tau < tol * jnp.minimum(1.0, st.kappa))
     infeasible_like = (inf1 | inf2) & ~optimal
     # Complementarity far below what the residuals can follow: numerical stall, not an answer.
     stalled = (rho_mu < tol * tol) & ~optimal & ~infeasible_like
-    farkas = _farkas_ray(A, b, st.y, tol)
-    improving = _improving_ray(A, c, st.x, tol)
-    ray_code = jnp.where(farkas, Result.INFEASIBLE,
-                         jnp.where(improving, Result.UNBOUNDED, Result.FAILED))
     code = jnp.where(
         optimal,
         Result.CONVERGED,
-        jnp.where(infeasible_like, ray_code,
-                  jnp.where(stalled & (farkas | improving), ray_code, Result.STALLED)),
+        jnp.where(stalled, Result.STALLED,
+                  jnp.where(b @ st.y > tol, Result.INFEASIBLE, Result.UNBOUNDED)),
     ).astype(jnp.int32)
-    # "infeasible or unbounded" without a ray that checks out yet: keep iterating (the ray
-    # sharpens as tau -> 0) until one does, the method stalls or the steps run out
-    return optimal | (infeasible_like & (farkas | improving)) | stalled, code
+    return optimal | infeasible_like | stalled, code
 
 
 def ipm_solution(st: IPMState):
@@ -291,9 +207,6 @@ class StandardLP:
 
     Attributes:
       A: ``[m, n]``; b: ``[m]``; c: ``[n]``.
-      componentwise: static; ``True`` adds the componentwise optimality checks of
-        ``_verify_standard`` to the stopping test (what :func:`linprog` uses, on equilibrated
-        data); ``False`` keeps Andersen and Andersen's normwise test alone.
       active: bool scalar; ``False`` makes :class:`InteriorPoint` stop at once (``FAILED``),
         so that ``linprog(method="auto")`` can skip members a pivoting method certified.
 
@@ -308,7 +221,6 @@ class StandardLP:
     b: jax.Array
     c: jax.Array
     active: jax.Array = True
-    componentwise: bool = static_field(default=False)
 
 
 @pytree_dataclass
@@ -337,7 +249,7 @@ class InteriorPoint(IterativeSolver):
         return _ipm_step(lp.A, lp.b, lp.c, st)
 
     def terminate(self, lp: StandardLP, st: IPMState, tol):
-        done, code = _ipm_status(lp.A, lp.b, lp.c, st, tol, lp.componentwise)
+        done, code = _ipm_status(lp.A, lp.b, lp.c, st, tol)
         rho_p, rho_d, rho_a, _, _ = _indicators(lp.A, lp.b, lp.c, st)
         cert = jnp.maximum(jnp.maximum(rho_p, rho_d), rho_a)
         inactive = ~jnp.asarray(lp.active)
@@ -356,17 +268,11 @@ class LPSolution:
       x: primal solution ``[*batch, n]``.
       fun: objective value ``c @ x``, ``[*batch]``.
       status: ``int32`` :class:`socialign.kernel.Result` code, ``[*batch]``: ``CONVERGED``
-        (verified optimal: every constraint row within ``tol`` of its own terms, every reduced
-        cost and the duality gap within ``tol``), ``INFEASIBLE`` (only with a Farkas ray that
-        checks out on the data), ``UNBOUNDED`` (only with an improving ray that checks out and a
-        feasible point), ``MAX_STEPS_REACHED``,
+        (verified optimal), ``INFEASIBLE`` / ``UNBOUNDED`` (certified), ``MAX_STEPS_REACHED``,
         ``NONFINITE``, ``STALLED`` (interior point), ``CERTIFICATE_ABOVE_TOLERANCE`` (a pivoting
         method finished but its answer failed the check on the original data) or ``FAILED``
         (the method does not apply to this member, e.g. ``"dual_simplex"`` with a negative
-        cost, or the interior point saw "infeasible or unbounded" but no ray checked out).
-        The interior point runs on an equilibrated copy of the data (Ruiz's row and column
-        scaling), so badly scaled programs get the same answers as well-scaled ones; empty
-        rows ``0 x = b`` are presolved (infeasible when ``b != 0``).
+        cost).
       duality_gap: ``|c^T x - dual objective|`` at the returned point (absolute).
       primal_residual: largest violation of any constraint or bound by ``x`` (absolute).
       dual_residual: largest violation of dual feasibility (relative to ``|c|``).
@@ -558,44 +464,9 @@ class _Answer(NamedTuple):
 
 def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     A_s, b_s, c_s = _standard_form(c, A_ub, b_ub, A_eq, b_eq, st)
-    # presolve of empty rows (0 z = b_i): with b_i != 0 the program is infeasible and e_i sign(b_i)
-    # is its Farkas certificate; the interior point runs on the program without them (b_i := 0),
-    # which keeps its normal equations from blowing up on a zero row
-    empty = jnp.max(jnp.abs(A_s), axis=1, initial=0.0) == 0
-    y_empty = jnp.where(empty, jnp.sign(b_s), 0.0)
-    infeasible_row = _farkas_ray(A_s, b_s, y_empty, tol)
-    b_run = jnp.where(empty, 0.0, b_s)
-    # the method runs on an equilibrated copy (rows and columns by Ruiz's scaling, b and c to
-    # unit size), so its stopping test means the same on data scaled over many orders of
-    # magnitude; every claim is then checked on the original data
-    r, col = _equilibrate(A_s)
-    rb, cc = r * b_run, col * c_s
-    beta = jnp.where(jnp.max(jnp.abs(rb)) > 0, jnp.max(jnp.abs(rb)), 1.0)
-    gamma = jnp.where(jnp.max(jnp.abs(cc)) > 0, jnp.max(jnp.abs(cc)), 1.0)
-    lp = StandardLP(A_s * r[:, None] * col[None, :], rb / beta, cc / gamma,
-                    active & ~infeasible_row, componentwise=True)
+    lp = StandardLP(A_s, b_s, c_s, active)
     it = iterate(InteriorPoint(), lp, tol, None, max_steps=max_steps)
-    zh, yh, sh = ipm_solution(it.state)
-    zs, y, s = beta * col * zh, gamma * r * yh, gamma * sh / col
-    # The rays behind INFEASIBLE / UNBOUNDED were checked by the method on the equilibrated data
-    # (a positive diagonal rescaling of the original, which keeps every sign): see _ipm_status.
-    # A claimed optimum passed _verify_standard in the method's own stopping test: the primal
-    # rows and the duality gap componentwise (unchanged by the rescaling, so they hold on the
-    # original data), the reduced costs against their columns' size.
-    code = it.result
-    # An improving ray makes the program unbounded only if it is feasible: a second run with
-    # c = 0 (which cannot have an improving ray) finds a feasible point or a Farkas certificate.
-    # Under vmap it costs only while some member needs it (the others are inactive).
-    ray = code == Result.UNBOUNDED
-    feas = iterate(InteriorPoint(), StandardLP(lp.A, lp.b, jnp.zeros_like(lp.c), active & ray,
-                                               componentwise=True),
-                   tol, None, max_steps=max_steps)
-    code = jnp.where(ray, jnp.where(feas.result == Result.CONVERGED, Result.UNBOUNDED,
-                                    jnp.where(feas.result == Result.INFEASIBLE,
-                                              Result.INFEASIBLE, Result.FAILED)), code)
-    y = jnp.where(ray & (feas.result == Result.INFEASIBLE), gamma * r * feas.state.y, y)
-    y = jnp.where(infeasible_row, y_empty, y)
-    status = jnp.where(infeasible_row & active, Result.INFEASIBLE, code)
+    zs, y, s = ipm_solution(it.state)
     m_ub, m_eq, nz = A_ub.shape[0], A_eq.shape[0], st.nz
     dtype = c.dtype
     z = zs[:nz]
@@ -609,8 +480,7 @@ def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     cs = 1.0 + jnp.max(jnp.abs(c_s))
     d_res = jnp.maximum(jnp.max(jnp.abs(c_s - A_s.T @ y - s), initial=0.0) / cs,
                         jnp.max(-s, initial=0.0) / cs)
-    return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], status, gap, p_res, d_res,
-                   it.num_steps + feas.num_steps)
+    return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], it.result, gap, p_res, d_res, it.num_steps)
 
 
 def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
