@@ -238,6 +238,13 @@ SLOW_DOCTESTS = {
     "socialign.llm_bridge.flagship.design": "the contract design on measured shares: ~18 s",
     "socialign.llm_bridge.flagship.measurement": "sampling and classifying answers: ~14 s",
     "socialign.llm_bridge._sampler": "KV-cache sampling of the tiny model: ~15 s",
+    # NUTS and batched-LP examples, each covered by tests/test_bayes.py,
+    # tests/test_robust_contracts.py, tests/test_repeated.py, tests/test_incomplete_contracts.py
+    "socialign.mechanisms.bayes._robust": "robust-contract LP batches: ~53 s",
+    "socialign.mechanisms.bayes._qre_estimation": "QRE likelihood and NUTS: ~29 s",
+    "socialign.mechanisms.bayes._agents": "NUTS over agents: ~23 s",
+    "socialign.solvers._repeated": "equilibrium payoff sets: ~23 s",
+    "socialign.mechanisms.incomplete_contracts._relational": "relational-contract LPs: ~22 s",
 }
 MODULES = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_DOCTESTS else m
            for m in _package_modules()]
