@@ -65,6 +65,7 @@ from ..kernel import (
     lp_tol,
     pytree_dataclass,
     raise_if_failed,
+    scale_of,
 )
 from ._pivot import threshold
 from ._simplex import DualSimplex, InequalityLP, PrimalSimplex, verify
@@ -118,7 +119,10 @@ def _ipm_step(A, b, c, st: IPMState) -> IPMState:
     # Symmetric Jacobi scaling: D = x / z spans many orders of magnitude near the solution, and
     # scaling M to unit diagonal keeps the LU residual small relative to every row.
     diag = jnp.abs(jnp.diagonal(M))
-    sc = 1.0 / jnp.sqrt(jnp.maximum(diag, jnp.max(diag, initial=0.0) * 1e-30 + 1e-300))
+    # an empty row (all-zero in A; `_by_ipm` zeroes its right-hand side) gets unit scaling so its
+    # multiplier stays put instead of being blown up by a 1e-30 floor
+    dmax = jnp.max(diag, initial=0.0)
+    sc = 1.0 / jnp.sqrt(jnp.where(diag > dmax * 1e-30, diag, jnp.maximum(dmax, 1e-300)))
     Ms = M * sc[:, None] * sc[None, :]
     reg = 1e-13 if dtype == jnp.float64 else 1e-6
     lu = jax.scipy.linalg.lu_factor(Ms + reg * jnp.eye(M.shape[0], dtype=dtype))
@@ -464,9 +468,17 @@ class _Answer(NamedTuple):
 
 def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     A_s, b_s, c_s = _standard_form(c, A_ub, b_ub, A_eq, b_eq, st)
-    lp = StandardLP(A_s, b_s, c_s, active)
+    # presolve of empty rows (0 z = b_i): with b_i != 0 the program is infeasible and e_i sign(b_i)
+    # is its Farkas certificate (A^T y = 0, b^T y = |b_i| > 0); the interior point runs without
+    # them (b_i := 0), which keeps its normal equations from blowing up on a zero row
+    empty = jnp.max(jnp.abs(A_s), axis=1, initial=0.0) == 0
+    infeasible_row = jnp.any(empty & (jnp.abs(b_s) > tol * scale_of(b_s)))
+    y_empty = jnp.where(empty & (jnp.abs(b_s) > tol * scale_of(b_s)), jnp.sign(b_s), 0.0)
+    lp = StandardLP(A_s, jnp.where(empty, 0.0, b_s), c_s, active & ~infeasible_row)
     it = iterate(InteriorPoint(), lp, tol, None, max_steps=max_steps)
     zs, y, s = ipm_solution(it.state)
+    y = jnp.where(infeasible_row, y_empty, y)
+    status = jnp.where(infeasible_row & active, Result.INFEASIBLE, it.result)
     m_ub, m_eq, nz = A_ub.shape[0], A_eq.shape[0], st.nz
     dtype = c.dtype
     z = zs[:nz]
@@ -480,7 +492,7 @@ def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     cs = 1.0 + jnp.max(jnp.abs(c_s))
     d_res = jnp.maximum(jnp.max(jnp.abs(c_s - A_s.T @ y - s), initial=0.0) / cs,
                         jnp.max(-s, initial=0.0) / cs)
-    return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], it.result, gap, p_res, d_res, it.num_steps)
+    return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], status, gap, p_res, d_res, it.num_steps)
 
 
 def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:

@@ -68,6 +68,19 @@ def test_infeasible_and_unbounded_are_reported_not_nan():
     assert int(eq_inf.status) == Result.INFEASIBLE
 
 
+def test_empty_equality_row_is_infeasible_for_every_method():
+    """Issue 9's case: 0 x = 3 cannot hold (x >= 0); was UNBOUNDED under the interior point."""
+    for method in ("auto", "dual_simplex", "interior_point"):
+        sol = solvers.linprog(c=[4.0], A_eq=[[0.0], [9.0]], b_eq=[3.0, 10.0], method=method)
+        assert int(sol.status) == Result.INFEASIBLE, method
+        assert all(np.all(np.isfinite(np.asarray(v))) for v in jax.tree_util.tree_leaves(sol))
+    # the same empty row with a zero right-hand side is vacuous: x = 10/9
+    sol = solvers.linprog(c=[4.0], A_eq=[[0.0], [9.0]], b_eq=[0.0, 10.0],
+                          method="interior_point")
+    assert int(sol.status) == Result.CONVERGED
+    assert float(sol.x[0]) == pytest.approx(10 / 9, abs=1e-8)
+
+
 def test_batched_equals_loop_and_vmap():
     rng = np.random.default_rng(3)
     B, n = 6, 4
