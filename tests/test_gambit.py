@@ -9,15 +9,10 @@ from fractions import Fraction
 
 import jax.numpy as jnp
 import numpy as np
+import pygambit as gbt  # the reference implementation side by side (a dev-extra dependency)
 import pyspiel
 import pytest
 from socialign import solvers
-
-try:  # the reference implementation side by side (dev extra); the tests without it still run
-    import pygambit as gbt
-except ImportError:  # pragma: no cover
-    gbt = None
-needs_gambit = pytest.mark.skipif(gbt is None, reason="pygambit is not installed")
 
 # Myerson (1991), Game Theory, section 2.1: one-card poker. A card is red or black (1/2 each);
 # player 1 sees it and raises or folds; after a raise player 2 meets or passes. Each antes 1,
@@ -330,14 +325,12 @@ def test_kuhn_poker_through_gambit_text(kuhn):
     assert abs(float(solvers.nash_conv(exported, exported.uniform_policy())) - 11 / 12) < 1e-12
 
 
-@needs_gambit
 def test_pygambit_catalog_reads_the_same():
     """Every game of the catalog shipped with pygambit: same payoffs, chance and structure."""
     from importlib.resources import files
 
     root = files("pygambit") / "catalog_data"
-    if not root.is_dir():
-        pytest.skip("pygambit ships no catalog data")
+    assert root.is_dir(), "pygambit (>=17.0.0b2, dev extra) ships its catalog in catalog_data"
     paths = sorted(str(p) for p in __import__("pathlib").Path(str(root)).rglob("*")
                    if p.suffix in (".nfg", ".efg"))
     assert len(paths) >= 20

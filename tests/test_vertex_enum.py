@@ -13,18 +13,13 @@ from fractions import Fraction
 import jax
 import nashpy
 import numpy as np
+import pygambit as gbt  # the reference implementation side by side (a dev-extra dependency)
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from socialign import solvers
 from socialign.solvers import Result
 from socialign.solvers._vertex_enum import _enumerate_one
-
-try:  # the reference implementation side by side (dev extra); the tests without it still run
-    import pygambit as gbt
-except ImportError:  # pragma: no cover
-    gbt = None
-needs_gambit = pytest.mark.skipif(gbt is None, reason="pygambit is not installed")
 
 DEGENERATE_A = [[3, 3], [2, 5], [0, 6]]
 DEGENERATE_B = [[3, 3], [2, 6], [3, 1]]
@@ -228,7 +223,6 @@ def test_von_stengel_75(original):
     assert int(eqs.num_cliques) == 75
 
 
-@needs_gambit
 def test_von_stengel_75_against_gambit():
     """The original large-payoff version against pygambit's enummixed, point by point."""
     A, B = _vs75(original=True)
@@ -264,7 +258,6 @@ def test_against_exact_rational_oracle():
     assert degenerate_seen >= 8  # the sample does exercise degenerate games
 
 
-@needs_gambit
 def test_against_gambit_enummixed_with_cliques():
     for A, B in _random_tie_games(2, 18):
         eqs = solvers.extreme_equilibria(solvers.NormalFormGame.from_bimatrix(A, B))
@@ -291,7 +284,6 @@ def test_pivoting_search_equals_all_bases():
         assert len(full["members"]) == len(pivots["members"])
 
 
-@needs_gambit
 @pytest.mark.parametrize("seed, size, low, high", [(5, 8, -50, 50), (6, 7, 0, 2)])
 def test_larger_games_against_gambit(seed, size, low, high):
     """Games past the all-bases threshold (the pivoting search) against enummixed."""
