@@ -23,9 +23,12 @@ Example:
 
 import importlib
 
-from .kernel._cache import _switch_on_by_default
+# Only as the package `socialign`: pytest may import this file on its own (as a plain module,
+# e.g. when the clone's folder name is not an identifier), where a relative import cannot work.
+if __package__:
+    from .kernel._cache import _switch_on_by_default
 
-_switch_on_by_default()
+    _switch_on_by_default()
 
 __version__ = "0.1.0"
 __all__ = ["kernel", "llm_bridge", "mechanisms", "solvers"]
