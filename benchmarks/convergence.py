@@ -15,23 +15,21 @@ NashConv of each solver's answer (its average, or its last iterate for optimisti
 replicator dynamics) is recorded at 1, 2, 5, 10, ..., ``--steps`` steps: one jitted program per
 solver and game shape advances the state between checkpoints and measures NashConv exactly.
 
-Run: ``python benchmarks/convergence.py [--steps 100000]``. Writes
+Run: ``python benchmarks/convergence.py [--platform cpu] [--dtype float64] [--steps 100000]``
+(the JSON holds ``_common.run_record``: device, JAX version, CPUs, load). Writes
 ``benchmarks/results/convergence_nashconv.json`` and ``benchmarks/results/convergence_nashconv.png``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 
 import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-from socialign import solvers  # noqa: E402
+import numpy as np
+from _common import make_parser, parse_args, run_record
+from socialign import solvers
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
@@ -102,7 +100,8 @@ def plot(results, path):
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("NashConv (average, or last iterate for optimistic Hedge / replicator)")
     axes[0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("socialign no-regret dynamics: NashConv against steps (float64, from uniform)")
+    fig.suptitle(f"socialign no-regret dynamics: NashConv against steps ({results['dtype']}, "
+                 "from uniform)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -161,11 +160,10 @@ def time_check_schedules(game, solver, *, steps: int, tol: float, tuned=(1, 10, 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = make_parser(__doc__, out=os.path.join(RESULTS, "convergence_nashconv.json"))
     ap.add_argument("--steps", type=int, default=100_000)
-    ap.add_argument("--out", default=os.path.join(RESULTS, "convergence_nashconv.json"))
-    args = ap.parse_args(argv)
-    results = {"backend": jax.default_backend(), "jax": jax.__version__, "dtype": "float64",
+    args = parse_args(ap, argv)
+    results = {**run_record(args),
                "steps_max": args.steps, "solvers": {k: repr(v) for k, v in SOLVERS.items()},
                "games": {}}
     for gname, game in games().items():

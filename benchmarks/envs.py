@@ -17,28 +17,24 @@ per-step time is multiplied up to the same number of env steps (its cost per ste
 depend on how many instances there are). The JSON has steps per second for both and the ratio
 (target >= 1,000x at 10,000 environments), the device, the load average and the sizes.
 
-Usage: python benchmarks/envs.py [--envs 10000 --steps 100 --ref-envs 200] [--quick]
-Writes benchmarks/results/envs.json.
+Usage: python benchmarks/envs.py [--platform cpu] [--dtype float64] [--batch-sizes 10000]
+       [--steps 100 --ref-envs 200 --repeats 3] [--quick]
+``--batch-sizes`` sweeps the number of parallel environments. Writes
+benchmarks/results/envs.json (``--out``) with the run record of ``_common.run_record``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
+import statistics
 import time
 
 import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from socialign.mechanisms import envs  # noqa: E402
-
-RESULTS = os.path.join(os.path.dirname(__file__), "results", "envs.json")
-
+import jax.numpy as jnp
+import numpy as np
+from _common import make_parser, parse_args, run_record
+from socialign.mechanisms import envs
 
 # ----------------------------------------------------------------------------- ours
 
@@ -142,8 +138,12 @@ def numpy_contract(n_envs, steps, rng):
 # ----------------------------------------------------------------------------- driver
 
 
-def bench(name, env, rollout, ref, args):
-    n, T = args.envs, args.steps
+def _spread(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+
+def bench(name, env, rollout, ref, n, args):
+    T = args.steps
     fn = jax.jit(jax.vmap(rollout(env, T)))
     keys = jax.random.split(jax.random.key(0), n)
     params = batched_params(env, n)
@@ -161,36 +161,45 @@ def bench(name, env, rollout, ref, args):
     ref_sps = args.ref_envs * T / min(theirs)
     row = {"env_steps_per_s": ours_sps, "reference_env_steps_per_s": ref_sps,
            "ratio": ours_sps / ref_sps, "envs": n, "steps": T, "reference_envs": args.ref_envs,
-           "seconds_ours": min(ours), "seconds_reference": min(theirs)}
-    print(f"{name:9s} ours {ours_sps:,.0f} steps/s  numpy loop {ref_sps:,.0f} steps/s  "
-          f"ratio {row['ratio']:,.0f}x")
+           "seconds_ours": min(ours), "seconds_reference": min(theirs),
+           "seconds_ours_repeats": _spread(ours), "seconds_reference_repeats": _spread(theirs),
+           "env_steps_per_s_median": n * T / statistics.median(ours)}
+    print(f"{name:9s} {n:>7,d} envs  ours {ours_sps:,.0f} steps/s  numpy loop {ref_sps:,.0f} "
+          f"steps/s  ratio {row['ratio']:,.0f}x")
     return row
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--envs", type=int, default=10_000)
+def main(argv=None):
+    ap = make_parser(__doc__, out="results/envs.json", batch_sizes=[10_000])
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--ref-envs", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="1,000 envs, 20 steps, 1 repeat")
-    args = ap.parse_args()
+    ap.add_argument("--cases", nargs="+", choices=["auction", "contract"],
+                    default=["auction", "contract"], help="which environments to time")
+    ap.add_argument("--quick", action="store_true",
+                    help="1,000 envs, 20 steps, 50 reference envs, 1 repeat")
+    args = parse_args(ap, argv)
     if args.quick:
-        args.envs, args.steps, args.ref_envs, args.repeats = 1_000, 20, 50, 1
-    out = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
-           "machine": platform.platform(), "cpus": os.cpu_count(),
-           "load_average": os.getloadavg(), "dtype": "float64",
+        args.batch_sizes, args.steps, args.ref_envs, args.repeats = [1_000], 20, 50, 1
+    out = {**run_record(args),
            "note": "reference = the same env as a plain Python/NumPy step loop, one instance "
-                   "at a time; its steps/s is measured on ref_envs instances",
-           "auction": bench("auction", envs.SealedBidAuction(num_agents=2, kind="first_price"),
-                            auction_rollout, numpy_auction, args),
-           "contract": bench("contract", envs.ContractGame(), contract_rollout, numpy_contract,
-                             args)}
-    out["load_average_after"] = os.getloadavg()
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
+                   "at a time; its steps/s is measured on ref_envs instances; 'auction' and "
+                   "'contract' hold the largest batch size, 'sweep' every one",
+           "sweep": {name: [] for name in args.cases}}
+    cases = {"auction": (envs.SealedBidAuction(num_agents=2, kind="first_price"),
+                         auction_rollout, numpy_auction),
+             "contract": (envs.ContractGame(), contract_rollout, numpy_contract)}
+    for n in args.batch_sizes:
+        for name in args.cases:
+            env, rollout, ref = cases[name]
+            row = bench(name, env, rollout, ref, n, args)
+            out["sweep"][name].append(row)
+            out[name] = row
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -22,26 +22,24 @@ For every game and algorithm both implementations run for the same wall time (``
 The two implementations run in interleaved rounds, so both see the same load from other
 processes. OpenSpiel's ``JaxCFR`` is included when it imports (it needs ``chex``).
 
-Run: ``python benchmarks/extensive_form.py [--seconds 3] [--games kuhn leduc liars goofspiel]``.
-Writes ``benchmarks/results/extensive_form.json``.
+Run: ``python benchmarks/extensive_form.py [--platform cpu] [--dtype float64] [--seconds 3]
+[--games kuhn leduc liars goofspiel] [--batch-sizes 256]`` (``--batch-sizes`` sweeps the Kuhn
+batch). Writes ``benchmarks/results/extensive_form.json`` (``--out``) with
+``_common.run_record`` (device, JAX version, CPUs, load).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import time
 
 import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pyspiel  # noqa: E402
-from socialign import solvers  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
+import pyspiel
+from _common import make_parser, parse_args, run_record
+from socialign import solvers
 
 GAMES = {
     "kuhn": "kuhn_poker",
@@ -235,22 +233,19 @@ def jaxcfr_status():
     return "available (not benchmarked here)"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None):
+    ap = make_parser(__doc__, out="results/extensive_form.json", batch_sizes=[256])
     ap.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
     ap.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
     ap.add_argument("--seconds", type=float, default=3.0, help="wall time per run")
-    ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--batch-steps", type=int, default=1000)
     ap.add_argument("--mccfr-games", nargs="*", default=["leduc"], choices=list(GAMES))
     ap.add_argument("--mccfr-samples", type=int, default=64,
                     help="trajectories per player per MCCFR iteration (ours)")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                  "extensive_form.json"))
     ap.add_argument("--only-check-schedule", action="store_true",
                     help="run only the check-schedule timing; update an existing JSON")
     ap.add_argument("--schedule-repeats", type=int, default=5)
-    args = ap.parse_args()
+    args = parse_args(ap, argv)
     if args.only_check_schedule:
         results = {}
         if os.path.exists(args.out):
@@ -262,9 +257,7 @@ def main():
         print(f"wrote {args.out}")
         return
 
-    results = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
-               "cpu_count": os.cpu_count(), "platform": platform.platform(),
-               "jax": jax.__version__, "dtype": "float64", "seconds_per_run": args.seconds,
+    results = {**run_record(args), "seconds_per_run": args.seconds,
                "jaxcfr": jaxcfr_status(), "games": {}}
     rows = []
     for gname in args.games:
@@ -289,7 +282,9 @@ def main():
                          ours["its_per_s"] / ref["its_per_s"], ref["exploitability"],
                          ours["exploitability"], diff))
         results["games"][gname] = entry
-    results["batch"] = batch_benchmark(args.batch, args.batch_steps, args.seconds)
+    results["batch_sweep"] = [batch_benchmark(n, args.batch_steps, args.seconds)
+                              for n in args.batch_sizes]
+    results["batch"] = results["batch_sweep"][-1]
     mc = {}
     for gname in args.mccfr_games:
         os_game = load(GAMES[gname])

@@ -11,12 +11,13 @@ Each reports its import time, its first call (``solve`` of a 3x3 zero-sum game w
 ``ZeroSumLP``, up to a Python float) and the median of 20 warm calls. Writes
 ``benchmarks/results/first_call.json`` with the device, the JAX version and the machine's load.
 
-Usage: ``.venv/bin/python benchmarks/first_call.py [--repeats N]``.
+Usage: ``.venv/bin/python benchmarks/first_call.py [--platform cpu] [--dtype float64]
+[--repeats N] [--out PATH]`` (``--platform`` is passed to the fresh processes through
+``JAX_PLATFORMS``; without it they run on the CPU). The JSON holds ``_common.run_record``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -26,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from _common import make_parser, parse_args, run_record
+
 GAME = [[0.0, -1.0, 2.0], [1.0, 0.0, -1.0], [-2.0, 1.0, 0.0]]
 
 SOCIALIGN = r"""
@@ -33,7 +36,7 @@ import json, statistics, sys, time
 t0 = time.perf_counter()
 import jax
 from socialign import solvers
-jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_enable_x64", sys.argv[2] == "float64")
 t1 = time.perf_counter()
 game = solvers.NormalFormGame.zero_sum(json.loads(sys.argv[1]))
 run = lambda: float(solvers.solve(game, solvers.ZeroSumLP()).values[0])
@@ -78,11 +81,12 @@ print("RESULT " + json.dumps({"import_s": t1 - t0, "first_call_s": t2 - t1, "fir
 """
 
 
-def _fresh(code: str, env_extra: dict) -> dict:
+def _fresh(code: str, env_extra: dict, dtype: str = "float64") -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("SOCIALIGN_NO_COMPILE_CACHE", "SOCIALIGN_CACHE_DIR")}
     env.update(env_extra, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(GAME)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(GAME), dtype],
+                          capture_output=True,
                           text=True, env=env, cwd=tempfile.gettempdir(), timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
@@ -90,19 +94,18 @@ def _fresh(code: str, env_extra: dict) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> None:
+    parser = make_parser(__doc__, out="results/first_call.json")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results" /
-                                             "first_call.json"))
-    args = parser.parse_args()
+    args = parse_args(parser, argv)
     load_before = os.getloadavg()
     runs = []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as cache:
-            row = {"no_cache": _fresh(SOCIALIGN, {"SOCIALIGN_NO_COMPILE_CACHE": "1"}),
-                   "cache_cold": _fresh(SOCIALIGN, {"SOCIALIGN_CACHE_DIR": cache}),
-                   "cache_warm": _fresh(SOCIALIGN, {"SOCIALIGN_CACHE_DIR": cache}),
+            row = {"no_cache": _fresh(SOCIALIGN, {"SOCIALIGN_NO_COMPILE_CACHE": "1"},
+                                      args.dtype),
+                   "cache_cold": _fresh(SOCIALIGN, {"SOCIALIGN_CACHE_DIR": cache}, args.dtype),
+                   "cache_warm": _fresh(SOCIALIGN, {"SOCIALIGN_CACHE_DIR": cache}, args.dtype),
                    "scipy_highs": _fresh(SCIPY, {})}
         runs.append(row)
         print(json.dumps({k: {m: round(v[m], 4) for m in ("import_s", "first_call_s",
@@ -112,6 +115,7 @@ def main() -> None:
                                                           "first_call_cpu_s", "warm_call_s")}
             for k in runs[0]}
     out = {
+        **run_record(args),
         "benchmark": "first and warm call of a 3x3 zero-sum game in a fresh process",
         "game": GAME,
         "device": runs[0]["no_cache"]["device"],

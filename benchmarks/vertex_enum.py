@@ -15,27 +15,23 @@ once, counted in ``gambit_listed_twice``, so its list is made distinct first). V
 seconds per game over one pass, after one warm-up call per shape (building a game runs jnp
 operations that compile once per shape).
 
-Usage: python benchmarks/vertex_enum.py [--games 5] [--sizes 4 6 8 10] [--nashpy-max-size 8]
-Results: benchmarks/results/vertex_enum.json
+Usage: python benchmarks/vertex_enum.py [--platform cpu] [--games 5] [--sizes 4 6 8 10]
+[--nashpy-max-size 8] [--out PATH]
+Results: benchmarks/results/vertex_enum.json, with ``_common.run_record`` (device, JAX version,
+CPUs, load). The enumeration itself runs on the host in float64 whatever ``--dtype`` says
+(``--dtype`` only sets JAX's default for building the games), so there is no batch sweep.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import time
 import warnings
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-from socialign import solvers  # noqa: E402
-
-RESULTS = os.path.join(os.path.dirname(__file__), "results", "vertex_enum.json")
+import numpy as np
+from _common import make_parser, parse_args, run_record
+from socialign import solvers
 
 VS75_SMALL = [(-81, 72), (-180, -180), (20, 297), (-30, -333), (270, 270), (90, -153), (36, 36),
               (72, -81), (-3, 126), (17, -126), (-153, 90), (-36, -36), (-126, 17), (-333, -30),
@@ -141,20 +137,20 @@ def run(sizes, num_games, nashpy_max_size=8, seed=0):
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = make_parser(__doc__, out="results/vertex_enum.json")
     parser.add_argument("--games", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 6, 8, 10])
     parser.add_argument("--nashpy-max-size", type=int, default=8)
-    args = parser.parse_args()
+    args = parse_args(parser, argv)
     rows = run(args.sizes, args.games, args.nashpy_max_size)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump({"machine": platform.platform(), "cpus": os.cpu_count(),
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({**run_record(args),
                    "note": "seconds per game, one game at a time on both sides; measured while "
                            "the machine was shared, so compare the columns, not the absolute "
                            "times", "rows": rows}, f, indent=1)
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
