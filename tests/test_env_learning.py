@@ -124,3 +124,64 @@ def test_learning_through_deviation_rewards_in_the_prisoners_dilemma():
     s = learner.init(2, (2,))
     s, _ = jax.lax.scan(step, s, jax.random.split(jax.random.key(1), 100))
     assert float(learner.policy(s)[:, 1].min()) > 0.99  # defect is dominant
+
+
+# ----------------------------------------------------------------------------- PPO
+
+# the default suite's PPO run: 2 bidders, 64 auctions per rollout, 200 updates (one compile)
+PPO_SMALL = envs.PPOConfig(num_envs=64, num_steps=4, num_updates=200, hidden=(16, 16))
+VALUES = jnp.linspace(0.05, 1.0, 20)
+
+
+def _bid_slope(params):
+    """Least-squares slope through the origin of the learned mean bid against the value."""
+    obs = jax.vmap(lambda v: jnp.stack([jnp.stack([v, 0.0])] * 2))(VALUES)  # [20, agents, 2]
+    bids = jax.vmap(lambda o: envs.policy_mean(params, o))(obs)[..., 0]  # [20, agents]
+    return (bids * VALUES[:, None]).sum(0) / (VALUES**2).sum(), bids
+
+
+def test_ppo_first_price_bidders_reach_the_bne_slope():
+    env = envs.SealedBidAuction(num_agents=2, kind="first_price")
+    out = jax.jit(envs.make_train(env, PPO_SMALL))(jax.random.key(0))
+    slope, bids = _bid_slope(out.params)
+    # Bayes-Nash bid (n - 1) v / n = v / 2 for two U[0, 1] bidders (ORACLES)
+    np.testing.assert_allclose(slope, 0.5, atol=0.05)
+    assert float(jnp.abs(bids - 0.5 * VALUES[:, None]).max()) < 0.15
+    m = out.metrics
+    assert m["reward"].shape == (PPO_SMALL.num_updates,)
+    # ex-post regret falls as the bidders learn; the policy's noise shrinks
+    assert float(m["regret"][-20:].mean()) < 0.6 * float(m["regret"][:5].mean())
+    assert float(m["log_std"][-1]) < float(PPO_SMALL.init_log_std)
+    assert bool(jnp.all(jnp.isfinite(m["loss"])))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,slope", [("first_price", 0.5), ("second_price", 1.0)])
+def test_ppo_seeds_vmapped_reach_the_equilibrium(kind, slope):
+    # four seeds in one vmapped call; second price: truthful bidding is dominant
+    env = envs.SealedBidAuction(num_agents=2, kind=kind)
+    cfg = envs.PPOConfig(num_envs=64, num_steps=4, num_updates=400, hidden=(16, 16))
+    out = jax.jit(jax.vmap(envs.make_train(env, cfg)))(jax.random.split(jax.random.key(1), 4))
+    for s in range(4):
+        got, _ = _bid_slope(jax.tree_util.tree_map(lambda x, s=s: x[s], out.params))
+        np.testing.assert_allclose(got, slope, atol=0.05)
+
+
+def test_ppo_validates_its_inputs():
+    env = envs.SealedBidAuction(num_agents=2)
+    with pytest.raises(TypeError, match="env"):
+        envs.make_train(envs.RepeatedGame())  # integer actions
+    with pytest.raises(TypeError, match="env"):
+        envs.make_train(object())
+    with pytest.raises(TypeError, match="config"):
+        envs.make_train(env, {"num_envs": 4})
+    with pytest.raises(ValueError, match="config.num_minibatches"):
+        envs.make_train(env, envs.PPOConfig(num_envs=3, num_steps=1, num_minibatches=4))
+    with pytest.raises(ValueError, match="config.num_envs"):
+        envs.PPOConfig(num_envs=0)
+    with pytest.raises(ValueError, match="config.learning_rate"):
+        envs.PPOConfig(learning_rate=-1.0)
+    with pytest.raises(ValueError, match="config.gamma"):
+        envs.PPOConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="config.hidden"):
+        envs.PPOConfig(hidden=())

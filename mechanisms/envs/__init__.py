@@ -18,6 +18,11 @@ Learners over discretised action grids, jittable end to end: :class:`Hedge`,
 :class:`OptimisticHedge`, :class:`RegretMatching` (and RM+), :class:`OptimisticRegretMatching`,
 with :func:`deviation_rewards` (full-information feedback from ``outcome``) and
 :func:`self_play`.
+
+A purejaxrl-style PPO learner for float-action environments: :func:`make_train` (a
+:class:`PPOConfig`) returns a jittable ``train(key) -> PPOResult``, one whole run of nested
+``lax.scan`` loops, ``vmap``-able over seeds and params; :func:`policy_mean` evaluates the trained
+policy.
 """
 
 from ._base import MultiAgentEnv, deviation_rewards
@@ -44,6 +49,7 @@ from ._learners import (
     RegretMatching,
     self_play,
 )
+from ._ppo import PPOConfig, PPOResult, make_train, policy_mean
 
 __all__ = [
     "AuctionParams",
@@ -58,6 +64,8 @@ __all__ = [
     "NoRegretLearner",
     "OptimisticHedge",
     "OptimisticRegretMatching",
+    "PPOConfig",
+    "PPOResult",
     "PersuasionGame",
     "PersuasionParams",
     "PersuasionState",
@@ -72,5 +80,7 @@ __all__ = [
     "VotingParams",
     "VotingState",
     "deviation_rewards",
+    "make_train",
+    "policy_mean",
     "self_play",
 ]
