@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from socialign import mechanisms
+from socialign import mechanisms, solvers
 from socialign.mechanisms import incomplete_contracts as ic
 
 # --------------------------------------------------------------------------------------------
@@ -260,3 +260,219 @@ def test_relational_jit_matches_eager(levin):
     np.testing.assert_array_equal(out.action, rc.action)
     with pytest.raises(ValueError, match="discount"):
         ic.relational_contract(pa, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# repeated games with monetary transfers (Goldlücke-Kranz 2012)
+
+PD = np.array([[[9.0, 1.0], [10.0, 3.0]], [[9.0, 10.0], [1.0, 3.0]]])
+GK_DELTAS = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+
+
+def _gk_brute_force(U, delta, tol=1e-9):
+    """Every simple equilibrium (path, punishment of 0, punishment of 1) checked directly."""
+    m, n = U.shape[1:]
+    profiles = [(r, c) for r in range(m) for c in range(n)]
+    best0 = U[0].max(axis=0)                   # player 0's best reply payoff per column
+    best1 = U[1].max(axis=1)                   # player 1's best reply payoff per row
+    L = {(r, c): best0[c] - U[0, r, c] + best1[r] - U[1, r, c] for r, c in profiles}
+    best = -np.inf
+    for e in profiles:
+        for p0 in profiles:
+            for p1 in profiles:
+                G = U[0][e] + U[1][e] - best0[p0[1]] - best1[p1[0]]
+                M = max(L[e], L[p0], L[p1])
+                if G >= -tol and (1 - delta) * M <= delta * G + tol:
+                    best = max(best, U[0][e] + U[1][e])
+    return best
+
+
+@pytest.fixture(scope="module")
+def gk_batch():
+    rng = np.random.default_rng(5)
+    games = np.concatenate([PD[None], rng.normal(size=(5, 2, 3, 3))[:, :, :2, :2]])
+    G = np.broadcast_to(games[:, None], (6, len(GK_DELTAS), 2, 2, 2))
+    D = np.broadcast_to(GK_DELTAS[None], (6, len(GK_DELTAS)))
+    return games, ic.transfer_equilibrium(solvers.RepeatedGame(G, D))
+
+
+def test_transfers_prisoners_dilemma(gk_batch):
+    """Cooperation needs (1 - delta) 2 <= delta (18 - 3 - 3): delta >= 1/7, as grim trigger."""
+    _, eq = gk_batch
+    np.testing.assert_allclose(eq.critical_discount[0, 0], [[1 / 7, 2 / 7], [2 / 7, 0]],
+                               atol=1e-12)
+    np.testing.assert_allclose(eq.joint_payoff[0], [6, 18, 18, 18, 18], atol=1e-12)
+    np.testing.assert_array_equal(eq.path[0, 0], [1, 1])
+    np.testing.assert_allclose(eq.punishment_payoffs[0, -1], [3, 3], atol=1e-12)
+    assert np.all(np.asarray(eq.slack) >= -1e-9) and np.all(np.asarray(eq.result) == 0)
+
+
+def test_transfers_against_brute_force_and_no_transfer_set(gk_batch):
+    """Random games: the joint payoff equals an exhaustive search over simple equilibria (path
+    and both punishments, checked directly), and is the best joint payoff among the profiles
+    whose critical discount is at most delta."""
+    games, eq = gk_batch
+    for g in range(len(games)):
+        for k, d in enumerate(GK_DELTAS):
+            ref = _gk_brute_force(games[g], d)
+            if np.isfinite(ref):
+                assert float(eq.joint_payoff[g, k]) == pytest.approx(ref, abs=1e-9)
+            else:
+                assert int(eq.result[g, k]) != 0
+    crit = np.asarray(eq.critical_discount[:, 0])
+    U = games.sum(axis=1).reshape(len(games), -1)
+    for g in range(len(games)):     # the best profile with critical discount <= delta
+        for k, d in enumerate(GK_DELTAS):
+            ok = crit[g].reshape(-1) <= d
+            if ok.any():
+                assert float(eq.joint_payoff[g, k]) == pytest.approx(U[g][ok].max(), abs=1e-12)
+
+
+def test_transfers_gradient_vs_finite_differences():
+    def crit(U):
+        return ic.transfer_equilibrium(solvers.RepeatedGame(U, 0.5)).critical_discount[..., 0, 0]
+
+    U = np.asarray(PD) + np.random.default_rng(2).uniform(-0.3, 0.3, PD.shape)
+    g = np.asarray(jax.grad(crit)(jnp.asarray(U)))
+    h = 1e-6
+    E = np.eye(U.size).reshape(-1, *U.shape) * h        # central differences: one batched call
+    fd = (np.asarray(crit(U + E)) - np.asarray(crit(U - E))).reshape(U.shape) / (2 * h)
+    np.testing.assert_allclose(g, fd, atol=1e-7)
+    assert np.count_nonzero(np.abs(g) > 1e-9) >= 3
+
+
+def test_transfers_validation():
+    with pytest.raises(TypeError, match="game"):
+        ic.transfer_equilibrium(PD)
+    with pytest.raises(ValueError, match="discount"):
+        solvers.RepeatedGame(PD, 1.5)
+    with pytest.raises(ValueError, match="stage_game"):
+        solvers.RepeatedGame(np.where(PD > 9.5, np.nan, PD), 0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# option contracts (Nöldeke-Schmidt 1995)
+
+
+def _option_closed_form(D, beta=0.5):
+    """Cooperative investment by party 0 (v_1 = 2 sqrt(i), cost i), party 1 holds the option,
+    strike gap D: invest i_D = D^2/4 when D - i_D beats max_{x <= i_D} 2 beta sqrt(x) - x."""
+    iD = D ** 2 / 4
+    x = min(iD, beta ** 2)
+    below = 2 * beta * np.sqrt(x) - x
+    return iD if D - iD >= below else beta ** 2
+
+
+@pytest.fixture(scope="module")
+def options():
+    """One batch (one compile): six strike gaps at beta = 1/2, six random (gap, beta) pairs."""
+    rng = np.random.default_rng(7)
+    gaps = np.concatenate([[0.5, 1.0, 2.0, 3.0, 3.5, 4.0], rng.uniform(0.2, 3.8, 6)])
+    beta = np.concatenate([np.full(6, 0.5), rng.uniform(0.2, 0.8, 6)])
+    m = ic.HoldUp(cooperative, linear_cost, bargaining_share=jnp.asarray(beta))
+    out = ic.option_equilibrium(m, ic.OptionContract(holder=1, trade_price=-jnp.asarray(gaps)))
+    return gaps, beta, out
+
+
+def test_option_contract_closed_form(options):
+    """A buyer's option with strike gap 2 restores the first best for a cooperative investment
+    where no trade contract beats the null contract (Che-Hausch; surplus 3/4)."""
+    gaps, beta, out = options
+    expect = np.array([_option_closed_form(D, b) for D, b in zip(gaps, beta)])
+    np.testing.assert_allclose(out.investment[:, 0], expect, atol=1e-9)
+    np.testing.assert_allclose(out.surplus, 2 * np.sqrt(expect) - expect, atol=1e-9)
+    assert float(out.loss[2]) == pytest.approx(0.0, abs=1e-10)          # first best at D = 2
+    assert float(out.investment[3, 0]) == pytest.approx(9 / 4, abs=1e-10)   # over-investment
+    assert np.all(np.asarray(out.result) == 0) and float(out.certificate.max()) <= 1e-9
+
+
+def test_option_contract_against_grid_search(options):
+    """The investor's true piecewise payoff (the holder exercising iff it gains, then Nash
+    bargaining) maximised on a fine grid matches the equilibrium, for every member."""
+    gaps, beta, out = options
+    grid = np.linspace(0, 10, 400_001)
+    for j in range(len(gaps)):
+        exercise = 2 * np.sqrt(grid) - gaps[j] >= 0
+        payoff = np.where(exercise, gaps[j], beta[j] * 2 * np.sqrt(grid)) - grid
+        assert abs(float(out.investment[j, 0]) - grid[np.argmax(payoff)]) <= 5e-5
+
+
+def test_option_contract_gradient_and_validation():
+    """On the threshold i = D^2/4, so d i / d D = D/2 (implicit differentiation of m(i) = 0)."""
+    m = ic.HoldUp(cooperative, linear_cost)
+
+    def invest(D):
+        return ic.option_equilibrium(m, ic.OptionContract(1, -D)).investment[0]
+
+    assert float(jax.grad(invest)(2.0)) == pytest.approx(1.0, abs=1e-8)
+    with pytest.raises(TypeError, match="contract"):
+        ic.option_equilibrium(m, ic.TradeContract(1.0))
+    with pytest.raises(ValueError, match="holder"):
+        ic.option_equilibrium(m, ic.OptionContract(holder=2))
+    with pytest.raises(ValueError, match="trade_price"):
+        ic.option_equilibrium(m, ic.OptionContract(1, jnp.nan))
+
+
+# --------------------------------------------------------------------------------------------
+# extensive form: invest, then bargain (alternating offers)
+
+OFFERS = np.arange(13) / 12            # contains Rubinstein's 2/3 and 1/3 at delta = 1/2
+
+
+def _finite_horizon_share(rounds, d, offers):
+    """The first proposer's SPE share of the T-round game on the grid, by hand: the last
+    proposer keeps max(offers) (the responder accepts 0); earlier, the proposer keeps the
+    largest grid share whose complement gives the responder at least delta * its value of
+    proposing next round (equal discounts)."""
+    x = offers.max() if 0.0 in offers else None
+    for _ in range(rounds - 1):
+        need = d * x                       # the responder's continuation value
+        ok = 1 - offers >= need - 1e-12
+        x = offers[ok].max()
+    return x
+
+
+def test_rubinstein_shares_by_backward_induction():
+    """Truncated after two rounds with Rubinstein's split as the continuation, the SPE is
+    Rubinstein's: 1/(1 + delta) to the first proposer; it is a Nash equilibrium (NashConv 0);
+    without the continuation, the finite-horizon split of a hand recursion."""
+    x = float(ic.rubinstein_share(0.5, 0.5))
+    assert x == pytest.approx(2 / 3, abs=1e-15)
+    g = ic.alternating_offers_game(OFFERS, (0.5, 0.5), 2, continuation=(x, 1 - x))
+    spe = ic.backward_induction(g)
+    np.testing.assert_allclose(spe.values, [2 / 3, 1 / 3], atol=1e-12)
+    assert float(solvers.nash_conv(g, spe.policy)) <= 1e-12
+    # the same tree, utilities without the continuation (with_utilities keeps the compile)
+    g0 = ic.alternating_offers_game(OFFERS, (0.5, 0.5), 2)
+    spe0 = ic.backward_induction(g0)
+    share = _finite_horizon_share(2, 0.5, OFFERS)
+    np.testing.assert_allclose(spe0.values, [share, 1 - share], atol=1e-12)
+    assert int(spe.result) == 0 and int(spe0.result) == 0
+
+
+def test_holdup_in_extensive_form():
+    """Party 0 invests from a grid (v = 2 sqrt(i), cost i), then party 1 proposes first:
+    Rubinstein gives the investor the responder's share delta/(1 + delta) = 1/3, so it invests
+    (1/3)^2 = 4/36; under an ultimatum by party 1 (no continuation) it gets 0 and invests 0
+    (the extreme hold-up). Both against the grid argmax of share * v(i) - i."""
+    i = np.arange(8) ** 2 / 36
+    x = float(ic.rubinstein_share(0.5, 0.5))
+    for cont, share in (((x, 1 - x), 0.5 * x), (None, 0.0)):
+        g = ic.invest_then_bargain_game(i, 2 * np.sqrt(i), i, OFFERS, (0.5, 0.5), 1,
+                                        continuation=cont)
+        spe = ic.backward_induction(g)
+        j = int(np.argmax(spe.policy[0]))
+        assert j == int(np.argmax(share * 2 * np.sqrt(i) - i))
+        assert float(spe.values[0]) == pytest.approx(share * 2 * np.sqrt(i[j]) - i[j], abs=1e-12)
+    assert i[j] == 0.0
+
+
+def test_bargaining_validation():
+    with pytest.raises(ValueError, match="discounts"):
+        ic.alternating_offers_game(OFFERS, (0.5, 1.0), 2)
+    with pytest.raises(ValueError, match="offers"):
+        ic.alternating_offers_game([0.5], (0.5, 0.5), 2)
+    with pytest.raises(ValueError, match="rounds"):
+        ic.alternating_offers_game(OFFERS, (0.5, 0.5), 0)
+    with pytest.raises(TypeError, match="game"):
+        ic.backward_induction(OFFERS)
