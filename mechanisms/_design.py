@@ -1,7 +1,8 @@
 """One verb and one result for every mechanism: ``design(problem, designer) -> Design``.
 
 Every designer of :mod:`socialign.mechanisms` (optimal and linear contracts, quantal and
-risk-averse agents, screening menus, persuasion, automated mechanism design, LEN) is a
+risk-averse agents, screening menus, persuasion, automated mechanism design, LEN, and the
+contracts under posterior uncertainty of :mod:`socialign.mechanisms.bayes`) is a
 :class:`Designer`: an immutable pytree whose float settings are leaves, with one method
 ``design(problem, *, tol, max_steps) -> Design``. The entry function :func:`design` validates,
 runs it (eagerly, inside a user's ``jax.jit`` or under ``jax.vmap`` alike) and applies ``throw``.
@@ -89,6 +90,9 @@ class Designer(abc.ABC):
 
     #: problem classes this designer accepts
     problem_types: tuple = ()
+    #: ``True`` for designers that read the problem's batch axis as samples of one problem
+    #: (posterior draws) and return one design for all of them; :func:`design` refuses a mesh
+    draws_axis: bool = False
 
     @abc.abstractmethod
     def design(self, problem, *, tol, max_steps: int) -> Design:
@@ -117,7 +121,9 @@ def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
         (eagerly, or at run time inside ``jax.jit``); ``False`` to read ``result``.
       mesh: for a batched problem, ``None`` (one device) or a :class:`jax.sharding.Mesh` or a
         sequence of devices: the batch is split over them and each device designs for its
-        shard (:func:`socialign.kernel.shard_batch`, as ``solvers.solve(mesh=)``).
+        shard (:func:`socialign.kernel.shard_batch`, as ``solvers.solve(mesh=)``). The robust
+        designers of :mod:`socialign.mechanisms.bayes` (whose batch axis is the posterior
+        draws of one problem) refuse a mesh.
 
     Returns:
       A :class:`Design`.
@@ -125,7 +131,8 @@ def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
     Raises:
       TypeError: if ``designer`` is not a designer instance or cannot handle ``problem``,
         ``throw`` is not a bool, or ``mesh`` is not a mesh or a sequence of devices.
-      ValueError: if ``max_steps`` or ``tol`` is out of range.
+      ValueError: if ``max_steps`` or ``tol`` is out of range, or a ``mesh`` is given to a
+        designer whose batch axis is posterior draws (``socialign.mechanisms.bayes``).
       NotConvergedError: with ``throw=True``, if a design is not certified.
 
     Example:
@@ -148,6 +155,10 @@ def design(problem, designer: Designer, *, tol=None, max_steps: int = 200,
     if not isinstance(throw, bool):
         raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
     mesh = as_mesh(mesh)
+    if mesh is not None and designer.draws_axis:
+        raise ValueError(f"mesh: {type(designer).__name__} reads the problem's batch axis as "
+                         f"posterior draws of one problem and designs once for all of them; "
+                         f"it cannot be split over devices (pass mesh=None)")
     batch_shape = tuple(getattr(problem, "batch_shape", ()))
     if mesh is None or not batch_shape:
         out = designer.design(problem, tol=tol, max_steps=max_steps)

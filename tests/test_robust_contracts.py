@@ -1,16 +1,13 @@
 """mechanisms.bayes contracts under posterior uncertainty: Bayes-optimal vs plug-in, chance
 constraints under fresh draws, max-min, Carroll's linear contract, and the price of robustness."""
 
+import jax
 import numpy as np
 import pytest
 from socialign import kernel, mechanisms
 from socialign.mechanisms import bayes
 
 S = 100
-# The three designers' LP batches (linprog method="auto" on 100 draws) take about 100 s to compile
-# on an idle 2-core machine, far beyond this module's share of the default suite's budget: the
-# tests that need them run with `make test-slow` (they pass there) until that compile is cheaper.
-SLOW_LPS = pytest.mark.slow
 COSTS, REWARDS = [0.0, 1.0], [0.0, 100.0]
 
 
@@ -40,7 +37,6 @@ def designs(draws):
     }
 
 
-@SLOW_LPS
 def test_bayes_optimal_beats_the_plug_in_contract(designs):
     plug, plug_value = designs["plug_in"]
     b = designs["bayes"]
@@ -51,14 +47,15 @@ def test_bayes_optimal_beats_the_plug_in_contract(designs):
     assert float(b.implement_probability) > 0.8
     assert float(b.posterior_value) > float(plug_value.mean) + 0.5
     assert abs(float(b.payments[1]) - float(plug.payments[1])) > 0.5
-    # the candidates it chose among include the plug-in (last)
+    # the candidates it chose among include the plug-in (second to last slot, at its action)
+    # and the max-min contract (last slot)
     values = np.asarray(b.stats["candidate_values"])
-    np.testing.assert_allclose(values[-1], float(plug_value.mean), rtol=1e-9)
+    assert values.shape == (11 + 2, 2)
+    np.testing.assert_allclose(values[-2, int(plug.action)], float(plug_value.mean), rtol=1e-9)
     assert float(b.posterior_value) == pytest.approx(values.max())
     assert float(b.posterior_value) >= float(designs["maxmin"].posterior_value) - 1e-9
 
 
-@SLOW_LPS
 def test_chance_constraint_holds_with_the_stated_probability_under_fresh_draws(designs):
     cc = designs["chance"]
     eps = 0.1
@@ -73,7 +70,6 @@ def test_chance_constraint_holds_with_the_stated_probability_under_fresh_draws(d
     assert float(cc.payments[1]) < float(designs["maxmin"].payments[1])
 
 
-@SLOW_LPS
 def test_maxmin_has_the_best_worst_case_and_pays_for_it(designs):
     mm = designs["maxmin"]
     assert int(mm.result) == kernel.Result.CONVERGED
@@ -134,3 +130,38 @@ def test_bad_input_raises_naming_the_argument(draws):
     with pytest.raises(ValueError, match="rewards"):
         bayes.carroll_linear_contract(mechanisms.PrincipalAgent(
             np.array([[[0.5, 0.5], [0.2, 0.8]]]), [0.0, 1.0], [-1.0, 1.0], limited_liability=True))
+
+
+def test_robust_designers_on_the_one_verb(draws, designs):
+    """mechanisms.design(draws, bayes.X()) returns the function's contract as a Design, shares
+    its compiled program, and reads the violations over the draws."""
+    cases = {"bayes": bayes.BayesOptimalContract(), "maxmin": bayes.MaxMinContract(),
+             "chance": bayes.ChanceConstrainedContract(0.1)}
+    for name, designer in cases.items():
+        d = mechanisms.design(draws, designer)
+        rc = designs[name]
+        assert isinstance(d, mechanisms.Design) and isinstance(d.mechanism, bayes.RobustContract)
+        np.testing.assert_allclose(d.mechanism.payments, rc.payments, rtol=1e-12)
+        assert float(d.principal_value) == float(rc.posterior_value)
+        assert float(d.stats["worst_case_value"]) == float(rc.worst_case_value)
+        assert d.agent_values.shape == (S,) and int(d.result) == kernel.Result.CONVERGED
+    # max-min keeps IC and IR in every draw; the chance constraint gives up some draws
+    mm = mechanisms.design(draws, cases["maxmin"])
+    assert float(mm.incentive_violation) <= 1e-7 and float(mm.participation_violation) <= 1e-7
+    cc = mechanisms.design(draws, cases["chance"])
+    assert float(cc.incentive_violation) > 0 and float(cc.stats["implement_probability"]) >= 0.9
+    # epsilon is a leaf: a user's jit over it, throw=False, the same answer
+    f = jax.jit(lambda e: mechanisms.design(draws, bayes.ChanceConstrainedContract(e),
+                                            throw=False).principal_value)
+    assert abs(float(f(0.1)) - float(cc.principal_value)) <= 1e-9
+    known = _draws(1, 0)
+    cl = mechanisms.design(known, bayes.CarrollLinearContract())
+    assert float(cl.stats["worst_case_value"]) == float(
+        bayes.carroll_linear_contract(known).worst_case_value)
+    with pytest.raises(ValueError, match="mesh"):
+        mechanisms.design(draws, cases["maxmin"], mesh=jax.devices()[:1])
+    with pytest.raises(ValueError, match="samples"):
+        mechanisms.design(mechanisms.PrincipalAgent(np.asarray(draws.outcome_probs)[None],
+                                                    COSTS, REWARDS), cases["maxmin"])
+    with pytest.raises(TypeError, match="PrincipalAgent"):
+        mechanisms.design(mechanisms.LENModel(1.0, 1.0, 1.0), cases["bayes"])

@@ -21,6 +21,10 @@ from ._agents import (
     share_bands,
 )
 from ._robust import (
+    BayesOptimalContract,
+    CarrollLinearContract,
+    ChanceConstrainedContract,
+    MaxMinContract,
     PosteriorValue,
     RobustContract,
     bayes_optimal_contract,
@@ -31,6 +35,10 @@ from ._robust import (
 )
 
 __all__ = [
+    "BayesOptimalContract",
+    "CarrollLinearContract",
+    "ChanceConstrainedContract",
+    "MaxMinContract",
     "AgentPosterior",
     "ContractData",
     "DirichletPosterior",

@@ -31,16 +31,22 @@ IC is a constraint **world by world**, and the designs differ in how many worlds
   agent best-responding world by world. That objective is piecewise linear and non-concave (the
   exact problem is a mixed-integer program over which worlds get which action); it is maximised
   over the contracts of one batched LP call -- for every target action the chance-constrained
-  contracts on a grid of ``epsilon`` (``epsilon -> 0``: IC in every draw) and the plug-in
-  (posterior-mean) contract -- each evaluated exactly by :func:`evaluate_contract`. It is
-  therefore never worse than the plug-in or the every-world contract.
+  contracts on a grid of ``epsilon`` (``epsilon -> 0``: IC in every draw), the plug-in
+  (posterior-mean) contract and the max-min contract -- each evaluated exactly by
+  :func:`evaluate_contract`. It is therefore never worse than any of them.
 * :func:`carroll_linear_contract`: Carroll (2015)'s robust linear contract, the max-min optimum
   when the agent may also have *unknown* actions: share ``alpha* = sqrt(c_k / B_k)`` with ``k``
   maximising the guarantee ``(sqrt(B_k) - sqrt(c_k))^2`` (``B = P r``), a closed form.
 
 Each returns a :class:`RobustContract` with its value under the posterior and in the worst case:
-their gap to the Bayes-optimal contract is the price of robustness. All LPs go through
-:func:`socialign.solvers.linprog` as one batch (targets x epsilons).
+their gap to the Bayes-optimal contract is the price of robustness. All LPs (every target, every
+epsilon, the plug-in and max-min) are one batch of :func:`socialign.solvers.linprog`'s dual
+simplex in shared variables and rows (every cost is non-negative, so its slack basis is dual
+feasible): one compiled program per problem shape serves all three LP designs.
+
+The designers :class:`BayesOptimalContract`, :class:`ChanceConstrainedContract`,
+:class:`MaxMinContract` and :class:`CarrollLinearContract` put them on the one verb
+:func:`socialign.mechanisms.design` (the problem's batch axis is the posterior draws).
 
 References:
   S. Grossman and O. Hart, "An analysis of the principal-agent problem", Econometrica 1983.
@@ -53,17 +59,19 @@ References:
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ... import solvers
-from ...kernel import Result, as_float_array, is_concrete, pytree_dataclass
-from .._contracts import optimal_contract
+from ...kernel import Result, as_float_array, is_concrete, pytree_dataclass, static_field
+from .._design import Design, Designer
 from .._principal_agent import PrincipalAgent, min_pay_lps
 
-__all__ = ["PosteriorValue", "RobustContract", "bayes_optimal_contract",
+__all__ = ["BayesOptimalContract", "CarrollLinearContract", "ChanceConstrainedContract",
+           "MaxMinContract", "PosteriorValue", "RobustContract", "bayes_optimal_contract",
            "carroll_linear_contract", "chance_constrained_contract", "evaluate_contract",
            "maxmin_contract"]
 
@@ -214,7 +222,7 @@ def _finish(samples, payments, action, design_value, result, certificate, stats)
 
 
 # --------------------------------------------------------------------------------------------
-# the LPs: CVaR chance constraints (epsilon -> 0: every draw) and max-min
+# the LPs: one batch for every design (CVaR chance constraints, the plug-in, max-min)
 # --------------------------------------------------------------------------------------------
 def _rows(samples):
     """Per draw and target ``k``: ``G [S, A, A, O]``, ``h [S, A, A]`` (IC rows then IR)."""
@@ -228,60 +236,96 @@ def _net(samples):
                       samples.rewards - samples.monitoring_cost)
 
 
-def _cvar_lps(samples, eps):
-    """The CVaR-SAA programs for every target ``k`` and every ``eps [E]``: ``[E, A]`` LPs in
-    ``x = (t [O], tau, z [S])``: min ``mean_s P^s_k t`` s.t. ``G^s_{k,r} t - tau - z_s <= h^s_{k,r}``,
-    ``tau + sum_s z_s / (eps S) <= 0``, ``z >= 0``, ``t >= 0``, ``tau`` free."""
+def _robust_lps(samples, eps):
+    r"""Every design program as one batch ``[E + 2, A]`` (slot ``e < E``: the CVaR-SAA program at
+    ``eps[e]``; slot ``E``: the plug-in; slot ``E + 1``: max-min; one program per target ``k``).
+
+    All share the variables ``x = (t [O], tau (free), w >= 0, z [S] >= 0)`` and ``S R + S`` rows
+    (``R = A`` IC and IR rows per draw; unused rows are ``0 <= 0``), so one compiled dual simplex
+    solves them all: every cost is ``>= 0`` (the slack basis is dual feasible, no phase 1).
+
+    * CVaR: min ``bar P_k t`` s.t. ``G^s_k t - tau - z_s <= h^s_k`` and
+      ``tau + sum_s z_s / (eps S) <= 0``.
+    * plug-in: min ``bar P_k t`` s.t. ``bar G_k t <= bar h_k`` (IC and IR on the posterior mean).
+    * max-min: min ``w`` s.t. ``G^s_k t <= h^s_k`` and ``P^s_k t - w <= net^s_k - M_k`` with
+      ``M_k = max_s net^s_k``: ``w = M_k - min_s P^s_k (r - t - m) >= 0`` for ``t >= 0``, so the
+      epigraph variable is non-negative and the guarantee is ``M_k - w``.
+    """
     G, h = _rows(samples)  # [S, K, R, O], [S, K, R]
-    S, A, _, O = G.shape
-    R = G.shape[2]
+    S, A, R, O = G.shape
     E = eps.shape[0]
     dtype = G.dtype
+    n, m = O + 2 + S, S * R + S
+    zeros = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
+    ones = lambda *s: jnp.ones(s, dtype)  # noqa: E731
     Gk = jnp.moveaxis(G, 1, 0).reshape(A, S * R, O)  # [K, S*R, O]
     hk = jnp.moveaxis(h, 1, 0).reshape(A, S * R)
-    tau_col = -jnp.ones((A, S * R, 1), dtype)
-    z_block = -jnp.repeat(jnp.eye(S, dtype=dtype), R, axis=0)  # [S*R, S]
-    rows = jnp.concatenate([Gk, tau_col, jnp.broadcast_to(z_block, (A, S * R, S))], axis=-1)
-    cvar = jnp.concatenate([jnp.zeros((E, O), dtype), jnp.ones((E, 1), dtype),
-                            1.0 / (eps[:, None] * S) * jnp.ones((E, S), dtype)], axis=-1)
-    A_ub = jnp.concatenate([jnp.broadcast_to(rows, (E, A, S * R, O + 1 + S)),
-                            jnp.broadcast_to(cvar[:, None, None, :], (E, A, 1, O + 1 + S))],
-                           axis=-2)
-    b_ub = jnp.concatenate([jnp.broadcast_to(hk, (E, A, S * R)), jnp.zeros((E, A, 1), dtype)],
-                           axis=-1)
-    Pbar = jnp.mean(samples.outcome_probs, axis=0)  # [A, O]
-    c = jnp.concatenate([Pbar, jnp.zeros((A, 1 + S), dtype)], axis=-1)
-    c = jnp.broadcast_to(c, (E, A, O + 1 + S))
-    bounds = [(0, None)] * O + [(None, None)] + [(0, None)] * S
-    return c, A_ub, b_ub, bounds
+    z_block = jnp.broadcast_to(-jnp.repeat(jnp.eye(S, dtype=dtype), R, axis=0), (A, S * R, S))
+    cvar_ic = jnp.concatenate([Gk, -ones(A, S * R, 1), zeros(A, S * R, 1), z_block], axis=-1)
+    cvar_row = jnp.concatenate([zeros(E, O), ones(E, 1), zeros(E, 1),
+                                jnp.broadcast_to(1.0 / (eps[:, None] * S), (E, S))], axis=-1)
+    cvar_A = jnp.concatenate([jnp.broadcast_to(cvar_ic, (E, A, S * R, n)),
+                              jnp.broadcast_to(cvar_row[:, None, None, :], (E, A, 1, n)),
+                              zeros(E, A, S - 1, n)], axis=-2)
+    cvar_b = jnp.concatenate([jnp.broadcast_to(hk, (E, A, S * R)), zeros(E, A, S)], axis=-1)
+    Gbar, hbar = jnp.mean(G, axis=0), jnp.mean(h, axis=0)  # [K, R, O], [K, R]
+    plug_A = jnp.concatenate([jnp.concatenate([Gbar, zeros(A, R, 2 + S)], axis=-1),
+                              zeros(A, m - R, n)], axis=-2)
+    plug_b = jnp.concatenate([hbar, zeros(A, m - R)], axis=-1)
+    Pk = jnp.moveaxis(samples.outcome_probs, 1, 0)  # [K, S, O]
+    net = jnp.moveaxis(_net(samples), 1, 0)  # [K, S]
+    top = jnp.max(net, axis=-1)  # [K]
+    mm_A = jnp.concatenate([
+        jnp.concatenate([Gk, zeros(A, S * R, 2 + S)], axis=-1),
+        jnp.concatenate([Pk, zeros(A, S, 1), -ones(A, S, 1), zeros(A, S, S)], axis=-1)],
+        axis=-2)
+    mm_b = jnp.concatenate([hk, net - top[:, None]], axis=-1)
+    c_pay = jnp.concatenate([jnp.mean(samples.outcome_probs, axis=0), zeros(A, 2 + S)], axis=-1)
+    c_mm = jnp.concatenate([zeros(A, O + 1), ones(A, 1), zeros(A, S)], axis=-1)
+    c = jnp.concatenate([jnp.broadcast_to(c_pay, (E + 1, A, n)), c_mm[None]], axis=0)
+    A_ub = jnp.concatenate([cvar_A, plug_A[None], mm_A[None]], axis=0)
+    b_ub = jnp.concatenate([cvar_b, plug_b[None], mm_b[None]], axis=0)
+    bounds = [(0, None)] * O + [(None, None)] + [(0, None)] * (1 + S)
+    return c, A_ub, b_ub, bounds, top
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps",))
-def _cvar_core(samples, eps, tol, *, max_steps):
+def _robust_core(samples, eps, tol, *, max_steps):
+    """Solve every design program (:func:`_robust_lps`); ``t [E+2, A, O]``, the design value
+    ``[E+2, A]`` (``-inf`` where not solved), LP status and duality gap."""
     S, O = samples.batch_shape[0], samples.num_outcomes
     # CVaR at a level <= 1/S is the largest draw's value: clip (the same program, well scaled)
     eps = jnp.maximum(eps, 1.0 / S)
-    c, A_ub, b_ub, bounds = _cvar_lps(samples, eps)
-    sol = solvers.linprog(c, A_ub, b_ub, bounds=bounds, method="auto", tol=tol,
+    c, A_ub, b_ub, bounds, top = _robust_lps(samples, eps)
+    sol = solvers.linprog(c, A_ub, b_ub, bounds=bounds, method="dual_simplex", tol=tol,
                           max_steps=max_steps)
-    t = jnp.maximum(sol.x[..., :O], 0.0)  # [E, A, O] (>= 0 up to the LP's tolerance)
+    t = jnp.maximum(sol.x[..., :O], 0.0)  # >= 0 up to the LP's tolerance
     ok = sol.status == Result.CONVERGED
     gross = jnp.mean(_net(samples), axis=0)  # [A]
-    design = jnp.where(ok, gross - sol.fun, -jnp.inf)  # [E, A]
-    return t, design, sol.status, sol.duality_gap
+    value = jnp.concatenate([gross - sol.fun[:-1], (top - sol.fun[-1])[None]], axis=0)
+    return t, jnp.where(ok, value, -jnp.inf), sol.status, sol.duality_gap
 
 
-def _pick(samples, t, design, status, gap):
-    """Best target per epsilon: ``[E]`` payments, action, design value, code, gap."""
-    k = jnp.argmax(design, axis=-1)  # [E]
-    take = lambda x: jnp.take_along_axis(x, k[:, None], axis=1)[:, 0]  # noqa: E731
-    tk = jnp.take_along_axis(t, k[:, None, None], axis=1)[:, 0]
+def _solve_all(samples, eps, tol, max_steps):
+    """The designs' LP batch for the epsilons ``eps`` padded to the default grid's length (so
+    every designer shares one compiled program per problem shape)."""
+    eps = eps.reshape(-1)
+    if eps.shape[0] < len(_EPS_GRID):
+        eps = jnp.asarray(_EPS_GRID, eps.dtype).at[:eps.shape[0]].set(eps)
+    tol = jnp.asarray(_lp_tol(samples, tol), samples.dtype)
+    return eps, _robust_core(samples, eps, tol, max_steps=max_steps)
+
+
+def _pick_slot(t, design, status, gap, slot):
+    """The best target of one slot: payments, action, design value, result code, gap."""
+    t, design, status, gap = t[slot], design[slot], status[slot], gap[slot]
+    k = jnp.argmax(design)
     settled = (status == Result.CONVERGED) | (status == Result.INFEASIBLE)
-    code = jnp.where(jnp.all(settled, axis=-1),
-                     jnp.where(jnp.any(status == Result.CONVERGED, axis=-1), Result.CONVERGED,
+    code = jnp.where(jnp.all(settled),
+                     jnp.where(jnp.any(status == Result.CONVERGED), Result.CONVERGED,
                                Result.INFEASIBLE),
-                     jnp.max(jnp.where(settled, 0, status), axis=-1))
-    return tk, k, take(design), code, take(gap)
+                     jnp.max(jnp.where(settled, 0, status)))
+    return t[k], k, design[k], code, gap[k]
 
 
 def _check_eps(epsilon, S):
@@ -291,6 +335,16 @@ def _check_eps(epsilon, S):
         if not np.all((v > 0) & (v < 1)):
             raise ValueError(f"epsilon must be in (0, 1), got {v!r}")
     return e
+
+
+def _lp_tol(samples, tol):
+    if tol is None:
+        return 1e-9 if samples.dtype == jnp.float64 else 1e-6
+    return tol
+
+
+#: the default epsilon grid of :func:`bayes_optimal_contract` (the first requires every draw)
+_EPS_GRID = (1e-9, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=None,
@@ -308,17 +362,19 @@ def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=Non
         \tau + \frac{1}{\epsilon S} \sum_s z_s \le 0.
 
     Any feasible ``t`` violates IC or IR in at most ``epsilon S`` draws. All targets form one
-    batched LP (:func:`socialign.solvers.linprog`, ``method="auto"``); the target with the best
-    design value ``bar B_k - bar P_k t`` is kept. Under fresh posterior draws the constraint
-    holds with probability about ``1 - epsilon`` or more (SAA error shrinks as ``S`` grows).
+    batched LP (:func:`socialign.solvers.linprog`'s dual simplex: every cost is non-negative,
+    so no phase 1; the batch is shared with the other robust designs, one compiled program per
+    problem shape); the target with the best design value ``bar B_k - bar P_k t`` is kept.
+    Under fresh posterior draws the constraint holds with probability about ``1 - epsilon`` or
+    more (SAA error shrinks as ``S`` grows).
 
     Args:
       samples: a :class:`socialign.mechanisms.PrincipalAgent` with one batch axis ``[S]``
         (posterior draws), risk neutral, limited liability.
-      epsilon: the allowed violation probability in ``(0, 1)``; ``epsilon < 1 / S`` requires IC
-        in every draw.
+      epsilon: the allowed violation probability in ``(0, 1)``, a scalar (may be traced);
+        ``epsilon < 1 / S`` requires IC in every draw.
       tol: the LP tolerance (default :func:`socialign.kernel.lp_tol`).
-      max_steps: iteration limit of the LP methods (static; ``None``: linprog's default).
+      max_steps: pivot limit of the LP (static; ``None``: linprog's default).
 
     Returns:
       A :class:`RobustContract` (``stats["epsilon"]``).
@@ -326,7 +382,7 @@ def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=Non
     Raises:
       TypeError: if ``samples`` is not a ``PrincipalAgent``.
       ValueError: on a batch shape other than ``[S]``, a risk-averse agent, no limited liability,
-        or ``epsilon`` outside ``(0, 1)``.
+        or ``epsilon`` outside ``(0, 1)`` or not a scalar.
 
     Example:
       >>> import numpy as np
@@ -339,43 +395,12 @@ def chance_constrained_contract(samples: PrincipalAgent, epsilon=0.1, *, tol=Non
       ([0.0, 5.0], 1.0)
     """
     _check_samples(samples)
-    S = samples.batch_shape[0]
-    e = _check_eps(epsilon, S).astype(samples.dtype).reshape(())
-    tol = jnp.asarray(_lp_tol(samples, tol), samples.dtype)
-    # the epsilon grid's shape, so this and bayes_optimal_contract share one compiled LP batch
-    e_grid = jnp.asarray(_EPS_GRID, samples.dtype).at[0].set(e)
-    t, design, status, gap = _cvar_core(samples, e_grid, tol, max_steps=max_steps)
-    tk, k, dv, code, g = _pick(samples, t, design, status, gap)
-    return _finish(samples, tk[0], k[0], dv[0], code[0], g[0], {"epsilon": e})
-
-
-def _lp_tol(samples, tol):
-    if tol is None:
-        return 1e-9 if samples.dtype == jnp.float64 else 1e-6
-    return tol
-
-
-@functools.partial(jax.jit, static_argnames=("max_steps",))
-def _maxmin_core(samples, tol, *, max_steps):
-    G, h = _rows(samples)  # [S, K, R, O]
-    S, A, R, O = G.shape
-    dtype = G.dtype
-    Gk = jnp.moveaxis(G, 1, 0).reshape(A, S * R, O)
-    hk = jnp.moveaxis(h, 1, 0).reshape(A, S * R)
-    Pk = jnp.moveaxis(samples.outcome_probs, 1, 0)  # [K, S, O]
-    net = jnp.moveaxis(_net(samples), 1, 0)  # [K, S]
-    # x = (t, w): min -w  s.t. IC/IR rows on t;  w + P^s_k t <= P^s_k (r - m)
-    A_ub = jnp.concatenate([
-        jnp.concatenate([Gk, jnp.zeros((A, S * R, 1), dtype)], axis=-1),
-        jnp.concatenate([Pk, jnp.ones((A, S, 1), dtype)], axis=-1)], axis=-2)
-    b_ub = jnp.concatenate([hk, net], axis=-1)
-    c = jnp.broadcast_to(jnp.concatenate([jnp.zeros((O,), dtype), -jnp.ones((1,), dtype)]),
-                         (A, O + 1))
-    sol = solvers.linprog(c, A_ub, b_ub, bounds=[(0, None)] * O + [(None, None)],
-                          method="auto", tol=tol, max_steps=max_steps)
-    ok = sol.status == Result.CONVERGED
-    design = jnp.where(ok, -sol.fun, -jnp.inf)
-    return jnp.maximum(sol.x[..., :O], 0.0)[None], design[None], sol.status[None], sol.duality_gap[None]
+    e = _check_eps(epsilon, samples.batch_shape[0]).astype(samples.dtype)
+    if e.size != 1:
+        raise ValueError(f"epsilon must be a scalar, got shape {tuple(e.shape)}")
+    _, (t, design, status, gap) = _solve_all(samples, e, tol, max_steps)
+    tk, k, dv, code, g = _pick_slot(t, design, status, gap, 0)
+    return _finish(samples, tk, k, dv, code, g, {"epsilon": e.reshape(())})
 
 
 def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int | None = None
@@ -384,16 +409,17 @@ def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int | None 
 
     For each target ``k``: maximise ``min_s P^s_k (r - t - m)`` subject to IC and IR of ``k`` in
     every draw ``s`` (the draws are the credible set: pass the draws you want to guard against,
-    e.g. those inside a highest-density region), an epigraph LP in ``(t, w)``; all targets form
-    one batch through :func:`socialign.solvers.linprog`, and the target with the best guarantee
-    is kept. Its ``worst_case_value`` is the guarantee; ``posterior_value`` shows what it costs on
-    average (the price of robustness).
+    e.g. those inside a highest-density region), an epigraph LP in ``(t, w)`` with
+    ``w = max_s net^s_k - min_s P^s_k (r - t - m) >= 0`` (non-negative costs: the dual simplex
+    of :func:`socialign.solvers.linprog`, in the batch shared with the other robust designs);
+    the target with the best guarantee is kept. Its ``worst_case_value`` is the guarantee;
+    ``posterior_value`` shows what it costs on average (the price of robustness).
 
     Args:
       samples: a :class:`socialign.mechanisms.PrincipalAgent` with one batch axis ``[S]``,
         risk neutral, limited liability.
       tol: the LP tolerance.
-      max_steps: iteration limit of the LP methods (static; ``None``: linprog's default).
+      max_steps: pivot limit of the LP (static; ``None``: linprog's default).
 
     Returns:
       A :class:`RobustContract`.
@@ -414,14 +440,10 @@ def maxmin_contract(samples: PrincipalAgent, *, tol=None, max_steps: int | None 
       ([0.0, 5.0], 9.0)
     """
     _check_samples(samples)
-    tol = jnp.asarray(_lp_tol(samples, tol), samples.dtype)
-    t, design, status, gap = _maxmin_core(samples, tol, max_steps=max_steps)
-    tk, k, dv, code, g = _pick(samples, t, design, status, gap)
-    return _finish(samples, tk[0], k[0], dv[0], code[0], g[0], {})
-
-
-#: the default epsilon grid of :func:`bayes_optimal_contract` (the first requires every draw)
-_EPS_GRID = (1e-9, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+    eps = jnp.asarray(_EPS_GRID, samples.dtype)
+    _, (t, design, status, gap) = _solve_all(samples, eps, tol, max_steps)
+    tk, k, dv, code, g = _pick_slot(t, design, status, gap, -1)
+    return _finish(samples, tk, k, dv, code, g, {})
 
 
 def bayes_optimal_contract(samples: PrincipalAgent, *, epsilons=None, tol=None,
@@ -433,25 +455,27 @@ def bayes_optimal_contract(samples: PrincipalAgent, *, epsilons=None, tol=None,
     on average would describe an agent as uncertain as the principal and reduce to the plug-in
     contract (linearity in ``P``); requiring it in every draw is safe but may overpay; the best
     trade-off gives up incentives in some draws. That exact problem is a mixed-integer program,
-    so it is solved over a family that spans the trade-off: for every target action and every
-    ``epsilon`` of a grid, the chance-constrained (CVaR-SAA) contract of
-    :func:`chance_constrained_contract` (one batched LP call, ``epsilons x actions`` programs;
-    the smallest ``epsilon`` requires IC in every draw), plus the plug-in contract designed on
-    the posterior mean; every candidate is evaluated exactly on the draws and the best is
-    returned. It is never worse in posterior value than the plug-in or the every-draw contract.
+    so it is solved over a family that spans the trade-off: for every target action, the
+    chance-constrained (CVaR-SAA) contract of :func:`chance_constrained_contract` at every
+    ``epsilon`` of a grid (the smallest requires IC in every draw), the plug-in contract (IC and
+    IR on the posterior mean) and the max-min contract of :func:`maxmin_contract` -- one batched
+    LP call, ``(epsilons + 2) x actions`` programs -- every candidate evaluated exactly on the
+    draws, the best returned. It is never worse in posterior value than the plug-in, the
+    every-draw or the max-min contract.
 
     Args:
       samples: a :class:`socialign.mechanisms.PrincipalAgent` with one batch axis ``[S]``
         (posterior draws), risk neutral, limited liability.
-      epsilons: the violation probabilities to try (default: every draw, then 0.02 to 0.7;
-        eleven values).
+      epsilons: ``[E]`` the violation probabilities to try (default: every draw, then 0.02 to
+        0.7; eleven values; a shorter list shares the default's compiled program).
       tol: the LP tolerance.
-      max_steps: iteration limit of the LP methods (static; ``None``: linprog's default).
+      max_steps: pivot limit of the LP (static; ``None``: linprog's default).
 
     Returns:
-      A :class:`RobustContract`; ``stats`` holds ``"epsilon"`` of the chosen candidate (NaN-free:
-      ``-1`` for the plug-in) and ``"candidate_values"`` (posterior value of each candidate, the
-      plug-in last).
+      A :class:`RobustContract`; ``stats`` holds ``"epsilon"`` of the chosen candidate (``-1``
+      for the plug-in, ``-2`` for max-min) and ``"candidate_values"`` ``[E + 2, actions]``
+      (posterior value of each candidate: the epsilons, then the plug-in, then max-min; ``-inf``
+      where the program has no solution).
 
     Raises:
       TypeError: if ``samples`` is not a ``PrincipalAgent``.
@@ -470,40 +494,34 @@ def bayes_optimal_contract(samples: PrincipalAgent, *, epsilons=None, tol=None,
     """
     _check_samples(samples)
     S = samples.batch_shape[0]
-    eps = _check_eps(_EPS_GRID if epsilons is None else epsilons, S).astype(samples.dtype)
-    eps = eps.reshape(-1)
-    tol_v = _lp_tol(samples, tol)
-    t, design, status, gap = _cvar_core(samples, eps, jnp.asarray(tol_v, samples.dtype),
-                                        max_steps=max_steps)
-    # the plug-in: the optimal contract on the posterior mean
-    mean_problem = PrincipalAgent(jnp.mean(samples.outcome_probs, 0),
-                                  jnp.mean(samples.costs, 0), jnp.mean(samples.rewards, 0),
-                                  jnp.mean(samples.reservation_utility),
-                                  monitoring_cost=jnp.mean(samples.monitoring_cost, 0))
-    plug = optimal_contract(mean_problem, tol=tol)
-    return _bayes_select(samples, eps, t, design, status, gap, plug.payments, plug.action,
-                         plug.result, plug.certificate)
+    e = _check_eps(_EPS_GRID if epsilons is None else epsilons, S).astype(samples.dtype)
+    num = int(e.size)
+    eps, (t, design, status, gap) = _solve_all(samples, e, tol, max_steps)
+    return _bayes_select(samples, eps, t, design, status, gap, num)
 
 
-@jax.jit
-def _bayes_select(samples, eps, t, design, status, gap, plug_t, plug_k, plug_code, plug_gap):
-    E, A, O = t.shape
+@functools.partial(jax.jit, static_argnames=("num",))
+def _bayes_select(samples, eps, t, design, status, gap, num):
+    C, A, O = t.shape  # C = E + 2 slots
     S = samples.batch_shape[0]
-    ok = status == Result.CONVERGED  # [E, A]
-    cand_t = jnp.concatenate([t.reshape(E * A, O), plug_t[None]], axis=0)  # [C, O]
-    cand_k = jnp.concatenate([jnp.tile(jnp.arange(A), E), plug_k[None]]).astype(jnp.int32)
-    cand_ok = jnp.concatenate([ok.reshape(-1), (plug_code == Result.CONVERGED)[None]])
-    evals = jax.vmap(lambda tt, kk: _evaluate(samples, jnp.broadcast_to(tt, (S, O)), kk))(
-        cand_t, cand_k)
-    vals = jnp.where(cand_ok, evals.mean, -jnp.inf)
-    i = jnp.argmax(vals)
-    cand_eps = jnp.concatenate([jnp.repeat(eps, A), -jnp.ones((1,), eps.dtype)])
-    cand_design = jnp.concatenate([design.reshape(-1), jnp.full((1,), jnp.nan, design.dtype)])
-    cand_gap = jnp.concatenate([gap.reshape(-1), plug_gap[None]])
-    code = jnp.where(jnp.any(cand_ok), Result.CONVERGED, Result.INFEASIBLE)
-    design_i = jnp.where(jnp.isfinite(cand_design[i]), cand_design[i], vals[i])
-    return _finish(samples, cand_t[i], cand_k[i], design_i, code, cand_gap[i],
-                   {"epsilon": cand_eps[i], "candidate_values": vals})
+    # slots of the padding epsilons (a shorter list than the grid) are not candidates
+    slot = jnp.arange(C)
+    used = (slot < num) | (slot >= C - 2)
+    ok = (status == Result.CONVERGED) & used[:, None]  # [C, A]
+    cand_k = jnp.broadcast_to(jnp.arange(A, dtype=jnp.int32), (C, A))
+    evals = jax.vmap(jax.vmap(lambda tt, kk: _evaluate(samples, jnp.broadcast_to(tt, (S, O)),
+                                                       kk)))(t, cand_k)
+    vals = jnp.where(ok, evals.mean, -jnp.inf)
+    i = jnp.argmax(vals.reshape(-1))
+    ci, ki = i // A, i % A
+    cand_eps = jnp.concatenate([eps, -jnp.ones((1,), eps.dtype), -2 * jnp.ones((1,), eps.dtype)])
+    settled = (status == Result.CONVERGED) | (status == Result.INFEASIBLE) | ~used[:, None]
+    code = jnp.where(jnp.all(settled),
+                     jnp.where(jnp.any(ok), Result.CONVERGED, Result.INFEASIBLE),
+                     jnp.max(jnp.where(settled, 0, status)))
+    design_i = jnp.where(jnp.isfinite(design[ci, ki]), design[ci, ki], vals[ci, ki])
+    return _finish(samples, t[ci, ki], ki, design_i, code, gap[ci, ki],
+                   {"epsilon": cand_eps[ci], "candidate_values": vals})
 
 
 # --------------------------------------------------------------------------------------------
@@ -572,3 +590,188 @@ def _carroll_core(samples):
                                 ("payments", "action", "posterior_value",
                                  "implement_probability", "design_value", "result",
                                  "certificate", "stats")}, "worst_case_value": g[k]})
+
+
+# --------------------------------------------------------------------------------------------
+# Designers: the one verb
+# --------------------------------------------------------------------------------------------
+@jax.jit
+def _violations(samples, payments, action):
+    """Largest IC gain and IR shortfall of ``action`` over the draws; the agent's value per draw
+    (its best response's utility, or its reservation utility if it declines)."""
+    U = jnp.einsum("sao,o->sa", samples.outcome_probs, payments) - samples.costs  # [S, A]
+    Uk = U[:, action]
+    R = samples.reservation_utility
+    ic = jnp.max(jnp.maximum(jnp.max(U, axis=-1) - Uk, 0.0))
+    ir = jnp.max(jnp.maximum(R - Uk, 0.0))
+    return ic, ir, jnp.maximum(jnp.max(U, axis=-1), R)
+
+
+def _as_design(samples, rc: RobustContract) -> Design:
+    ic, ir, agent = _violations(samples, rc.payments, rc.action)
+    stats = {**rc.stats, "worst_case_value": rc.worst_case_value,
+             "implement_probability": rc.implement_probability, "design_value": rc.design_value}
+    return Design(mechanism=rc, principal_value=rc.posterior_value, agent_values=agent,
+                  incentive_violation=ic, participation_violation=ir,
+                  certificate=rc.certificate, result=rc.result, stats=stats)
+
+
+class _RobustDesigner(Designer):
+    """Shared checks of the robust designers: the problem's one batch axis is the draws."""
+
+    problem_types = (PrincipalAgent,)
+    #: the batch axis is the posterior draws: one design for all of them, never split by a mesh
+    draws_axis = True
+
+    def validate(self, problem) -> None:
+        """Raise ``TypeError``/``ValueError`` unless ``problem`` is ``[S]`` draws of a risk-neutral
+        agent with limited liability."""
+        super().validate(problem)
+        _check_samples(problem)
+
+
+_DESIGN_DOC = """
+
+    ``design(samples, tol=, max_steps=)`` (through :func:`socialign.mechanisms.design`) takes a
+    :class:`socialign.mechanisms.PrincipalAgent` whose one batch axis ``[S]`` is the posterior
+    draws and returns one :class:`socialign.mechanisms.Design` for all of them: ``mechanism``
+    the :class:`RobustContract`, ``principal_value`` its posterior value (the agent
+    best-responding in each draw), ``agent_values`` ``[S]`` the agent's utility in each draw,
+    ``incentive_violation`` and ``participation_violation`` the largest over the draws for the
+    design's target action (positive where a design gives up incentives in some draws by
+    construction: read ``stats["implement_probability"]``), ``stats`` with
+    ``"worst_case_value"``, ``"implement_probability"`` and ``"design_value"``. ``max_steps``
+    of :func:`socialign.mechanisms.design` is not used: the LP pivots to a certificate within
+    ``lp_max_steps`` (``None``: :func:`socialign.solvers.linprog`'s default). The draws are
+    never split over a ``mesh`` (refused).
+"""
+
+
+@pytree_dataclass
+class BayesOptimalContract(_RobustDesigner):
+    """Designer of the Bayes-optimal contract (:func:`bayes_optimal_contract`).
+
+    Attributes:
+      epsilons: ``None`` (the default grid) or ``[E]`` violation probabilities to try (a leaf).
+      lp_max_steps: static; pivot limit of the LP (``None``: linprog's default).
+
+    Raises:
+      TypeError, ValueError: from :func:`socialign.mechanisms.design` on a problem that is not
+        ``[S]`` draws of a risk-neutral agent with limited liability.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign import mechanisms
+      >>> from socialign.mechanisms import bayes
+      >>> P = np.array([[[0.6, 0.4], [0.2, 0.8]], [[0.6, 0.4], [0.4, 0.6]]])
+      >>> draws = mechanisms.PrincipalAgent(P, [0., 1.], [0., 20.])
+      >>> d = mechanisms.design(draws, bayes.BayesOptimalContract())
+      >>> round(float(d.principal_value), 4), float(d.incentive_violation)
+      (10.5, 0.0)
+    """
+
+    epsilons: Any = None
+    lp_max_steps: Any = static_field(default=None)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The Bayes-optimal contract as a :class:`socialign.mechanisms.Design`."""
+        return _as_design(problem, bayes_optimal_contract(
+            problem, epsilons=self.epsilons, tol=tol, max_steps=self.lp_max_steps))
+
+
+@pytree_dataclass
+class ChanceConstrainedContract(_RobustDesigner):
+    """Designer of the chance-constrained contract (:func:`chance_constrained_contract`).
+
+    Attributes:
+      epsilon: the allowed violation probability in ``(0, 1)`` (a leaf: a new value does not
+        recompile).
+      lp_max_steps: static; pivot limit of the LP (``None``: linprog's default).
+
+    Raises:
+      TypeError, ValueError: from :func:`socialign.mechanisms.design` on a problem that is not
+        ``[S]`` draws of a risk-neutral agent with limited liability, or ``epsilon`` outside
+        ``(0, 1)``.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign import mechanisms
+      >>> from socialign.mechanisms import bayes
+      >>> P = np.array([[[0.6, 0.4], [0.2, 0.8]], [[0.6, 0.4], [0.4, 0.6]]])
+      >>> draws = mechanisms.PrincipalAgent(P, [0., 1.], [0., 20.])
+      >>> d = mechanisms.design(draws, bayes.ChanceConstrainedContract(0.4))
+      >>> [round(float(x), 4) for x in d.mechanism.payments]
+      [0.0, 5.0]
+    """
+
+    epsilon: Any = 0.1
+    lp_max_steps: Any = static_field(default=None)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The chance-constrained contract as a :class:`socialign.mechanisms.Design`."""
+        return _as_design(problem, chance_constrained_contract(
+            problem, self.epsilon, tol=tol, max_steps=self.lp_max_steps))
+
+
+@pytree_dataclass
+class MaxMinContract(_RobustDesigner):
+    """Designer of the max-min contract over the draws (:func:`maxmin_contract`).
+
+    Attributes:
+      lp_max_steps: static; pivot limit of the LP (``None``: linprog's default).
+
+    Raises:
+      TypeError, ValueError: from :func:`socialign.mechanisms.design` on a problem that is not
+        ``[S]`` draws of a risk-neutral agent with limited liability.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign import mechanisms
+      >>> from socialign.mechanisms import bayes
+      >>> P = np.array([[[0.6, 0.4], [0.2, 0.8]], [[0.6, 0.4], [0.4, 0.6]]])
+      >>> draws = mechanisms.PrincipalAgent(P, [0., 1.], [0., 20.])
+      >>> d = mechanisms.design(draws, bayes.MaxMinContract())
+      >>> round(float(d.stats["worst_case_value"]), 4)
+      9.0
+    """
+
+    lp_max_steps: Any = static_field(default=None)
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """The max-min contract as a :class:`socialign.mechanisms.Design`."""
+        return _as_design(problem, maxmin_contract(problem, tol=tol,
+                                                   max_steps=self.lp_max_steps))
+
+
+@pytree_dataclass
+class CarrollLinearContract(_RobustDesigner):
+    """Designer of Carroll (2015)'s robust linear contract (:func:`carroll_linear_contract`).
+
+    A closed form: ``tol`` and ``max_steps`` are not used; ``stats["worst_case_value"]`` is
+    Carroll's guarantee against unknown actions.
+
+    Raises:
+      TypeError, ValueError: from :func:`socialign.mechanisms.design` on a problem that is not
+        ``[S]`` draws of a risk-neutral agent with limited liability, or negative rewards or
+        costs.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign import mechanisms
+      >>> from socialign.mechanisms import bayes
+      >>> known = mechanisms.PrincipalAgent(np.array([[[0.6, 0.4], [0.2, 0.8]]]), [0.5, 1.],
+      ...                                   [0., 20.])
+      >>> d = mechanisms.design(known, bayes.CarrollLinearContract())
+      >>> float(d.mechanism.stats["share"]), float(d.stats["worst_case_value"])
+      (0.25, 9.0)
+    """
+
+    def design(self, problem, *, tol=None, max_steps: int = 200) -> Design:
+        """Carroll's linear contract as a :class:`socialign.mechanisms.Design`."""
+        return _as_design(problem, carroll_linear_contract(problem))
+
+
+for _cls in (BayesOptimalContract, ChanceConstrainedContract, MaxMinContract,
+             CarrollLinearContract):
+    _cls.__doc__ = _cls.__doc__.replace("\n    Raises:", _DESIGN_DOC.rstrip() + "\n\n    Raises:", 1)
+del _cls
