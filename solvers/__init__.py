@@ -11,6 +11,8 @@ from ._metrics import (
     best_response_gains,
     expected_values,
     nash_conv,
+    payoff_ranges,
+    relative_nash_conv,
 )
 from ..kernel import Result, result_message
 from ._equilibrium import Equilibrium
@@ -104,7 +106,9 @@ __all__ = [
     "extreme_equilibria",
     "linprog",
     "nash_conv",
+    "payoff_ranges",
     "quantal_response",
+    "relative_nash_conv",
     "result_message",
     "solve",
     "stack",

@@ -11,6 +11,11 @@ report the current strategy. In two-player zero-sum games the average of no-regr
 converges to a Nash equilibrium; in general games the empirical joint play of no-regret dynamics
 approaches the set of coarse correlated equilibria, so NashConv need not reach ``tol``
 (:func:`solvers.solve` then reports ``MAX_STEPS_REACHED``, never a false ``CONVERGED``).
+Regret matching, RM+, predictive RM+, optimistic Hedge and fictitious play are unchanged when a
+player's payoffs are multiplied by a positive number or shifted (``affine_invariant``: solve
+runs them on the normalised game); :class:`Hedge`'s learning rate and the replicator's step size
+are in payoff units, so there a scale of the payoffs is a scale of the step. NashConv is
+compared with ``tol`` relative to each player's payoff range in every case.
 
 :func:`solvers.solve` checks NashConv on the kernel's geometric schedule
 (:class:`socialign.kernel.GeometricChecks`: ``O(log T)`` checks in ``T`` steps, a stop at most
@@ -23,7 +28,7 @@ Example:
   >>> from socialign import solvers
   >>> rps = solvers.NormalFormGame.zero_sum([[0., -1., 1.], [1., 0., -1.], [-1., 1., 0.]])
   >>> eq = solvers.solve(rps, solvers.RegretMatchingPlus(), tol=1e-3, max_steps=5000)
-  >>> bool(eq.nash_conv <= 1e-3)
+  >>> bool(eq.relative_nash_conv <= 1e-3)   # NashConv over the payoff range (2 here)
   True
 """
 
@@ -130,6 +135,8 @@ class _RegretMatchingFamily(_NormalFormDynamics):
 
     _alternating = False
     _predictive = False
+    #: regret matching is unchanged under u_i -> a_i u_i + b_i (a_i > 0)
+    affine_invariant = True
 
     def _threshold(self, q):
         return q
@@ -444,13 +451,14 @@ class OptimisticHedge(_NormalFormDynamics):
       >>> eq = solvers.solve(g, solvers.OptimisticHedge(0.3), tol=1e-6, max_steps=20000)
       >>> int(eq.result)
       0
-      >>> big = solvers.NormalFormGame.zero_sum(1e6 * g.payoffs[0])
-      >>> eq6 = solvers.solve(big, solvers.OptimisticHedge(0.3), tol=1.0, max_steps=20000)
+      >>> big = solvers.NormalFormGame.zero_sum(1e6 * g.payoffs[0] + 7.)   # same answer
+      >>> eq6 = solvers.solve(big, solvers.OptimisticHedge(0.3), tol=1e-6, max_steps=20000)
       >>> int(eq6.stats["num_steps"]) == int(eq.stats["num_steps"])
       True
     """
 
     learning_rate: float = 0.1
+    affine_invariant = True
 
     def __post_init__(self):
         object.__setattr__(self, "learning_rate", _float_setting(self.learning_rate,
@@ -510,6 +518,8 @@ class FictitiousPlay(_NormalFormDynamics):
       >>> [round(float(p), 2) for p in eq.strategies[1]]
       [0.0, 1.0, 0.0]
     """
+
+    affine_invariant = True
 
     def init(self, game, key=None) -> FictitiousPlayState:
         return FictitiousPlayState(_uniform(game), jnp.zeros((), jnp.int32))

@@ -22,10 +22,17 @@ class Equilibrium:
       strategies: the solution's strategies, one entry per player. For normal-form games a tuple
         of mixed strategies ``[A_i]``; for extensive-form games a behavioural policy array.
       values: expected payoff per player under ``strategies``, shape ``[players]``.
-      nash_conv: ``sum_i max_{s_i'} u_i(s_i', s_-i) - u_i(s)``, always computed exactly.
+      nash_conv: ``sum_i max_{s_i'} u_i(s_i', s_-i) - u_i(s)``, always computed exactly, in
+        payoff units.
       certificate: the solver's own convergence measure, compared with ``tol``: NashConv for
         Nash solvers, the duality gap for LP-based ones, the largest incentive violation for
-        correlated equilibria, the fixed-point residual for quantal response equilibria.
+        correlated equilibria, the fixed-point residual for quantal response equilibria. For
+        normal-form games it is scale-free: each player's part is divided by that player's
+        payoff range ``max u_i - min u_i``.
+      relative_nash_conv: ``sum_i g_i / (max u_i - min u_i)``
+        (:func:`socialign.solvers.relative_nash_conv`), unchanged when a player's payoffs are
+        multiplied by a positive number or shifted; for extensive-form games the same as
+        ``nash_conv``.
       result: an ``int32`` :class:`Result` code.
       stats: at least ``num_steps``; solvers add their own diagnostics.
       state: the solver's final state (to warm-start or inspect).
@@ -41,6 +48,8 @@ class Equilibrium:
       >>> eq = solvers.solve(g, solvers.SupportEnumeration())
       >>> bool(eq.converged), float(eq.nash_conv), eq.values.tolist()
       (True, 0.0, [0.0, 0.0])
+      >>> float(eq.relative_nash_conv)
+      0.0
     """
 
     strategies: Any
@@ -51,6 +60,7 @@ class Equilibrium:
     stats: dict
     state: Any
     joint: Any = None
+    relative_nash_conv: jax.Array | None = None
 
     @property
     def converged(self) -> jax.Array:

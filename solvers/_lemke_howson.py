@@ -44,7 +44,7 @@ import jax.numpy as jnp
 
 from ..kernel import Result, pytree_dataclass, static_field
 from ._game import NormalFormGame
-from ._metrics import _gains
+from ._metrics import _relative_gains
 from ._pivot import lexicographic_ratio_test, pivot, threshold
 from ._solve import Solver
 
@@ -170,7 +170,9 @@ class LemkeHowson(Solver):
 
     One solver step is one complementary pivot (so ``max_steps`` bounds the pivots). The run
     stops when the dropped label is picked up again; the point reached is normalised and
-    certified by NashConv: ``CONVERGED`` if NashConv <= ``tol``, otherwise
+    certified by NashConv relative to each player's payoff range (scale-free, as the pivots
+    are: they run on payoffs rescaled into ``[1, 2]`` per player): ``CONVERGED`` if it is
+    at most ``tol``, otherwise
     ``CERTIFICATE_ABOVE_TOLERANCE`` (or ``DEGENERATE_PIVOT`` when no pivot passed the ratio
     test; the point is returned, marked uncertified). The pivots are those of the engine's
     pivot kernel (:mod:`socialign.solvers._pivot`). With ``initial_label=None`` all ``m + n`` labels
@@ -200,6 +202,7 @@ class LemkeHowson(Solver):
 
     initial_label: int | None = static_field(default=0)
     game_types = (NormalFormGame,)
+    affine_invariant = True
 
     def __post_init__(self):
         k = self.initial_label
@@ -244,7 +247,7 @@ class LemkeHowson(Solver):
 
     def _per_label(self, game, state):
         strategies = jax.vmap(lambda s: _strategies_label(game, s))(state)
-        conv = jax.vmap(lambda x, y: jnp.sum(_gains(game, (x, y))))(*strategies)
+        conv = jax.vmap(lambda x, y: jnp.sum(_relative_gains(game, (x, y))))(*strategies)
         return strategies, conv
 
     def _choice(self, game, state):
@@ -260,7 +263,7 @@ class LemkeHowson(Solver):
 
     def terminate(self, game, state: LemkeHowsonState, tol):
         if self.initial_label is not None:
-            cert = jnp.sum(_gains(game, _strategies_label(game, state)))
+            cert = jnp.sum(_relative_gains(game, _strategies_label(game, state)))
             done = state.done | state.failed
             ok = state.done & (cert <= tol)
             bad = jnp.where(state.failed, Result.DEGENERATE_PIVOT,

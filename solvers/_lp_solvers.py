@@ -7,7 +7,8 @@ r"""Normal-form solvers built on the interior-point LP core.
 
   and the multipliers of the column constraints are the column player's equilibrium strategy
   (von Neumann's minimax theorem / LP duality). The certificate is the game's duality gap
-  ``max_i (A y)_i - min_j (x^T A)_j``, which equals NashConv in a zero-sum game.
+  ``max_i (A y)_i - min_j (x^T A)_j``, which equals NashConv in a zero-sum game; it is compared
+  with ``tol`` relative to the payoff range ``max A - min A``.
 * :class:`CorrelatedEquilibrium` (Aumann 1974) and :class:`CoarseCorrelatedEquilibrium`
   (Hannan 1957; Moulin and Vial 1978): a joint distribution ``p`` over action profiles with
 
@@ -18,7 +19,12 @@ r"""Normal-form solvers built on the interior-point LP core.
      \quad \text{(CCE)}
 
   optionally maximising utilitarian welfare. The certificate is the largest incentive
-  violation of the returned (renormalised) joint distribution, in payoff units.
+  violation of the returned (renormalised) joint distribution, each player's constraints
+  divided by that player's payoff range ``max u_i - min u_i`` (scale-free).
+
+Every certificate is scale-free, so answers, result codes and certificates do not change when
+a player's payoffs are multiplied by a positive number or shifted (for the welfare-maximising
+correlated equilibria, a common positive factor: per-player factors change the welfare).
 
 All three are members of the one LP family of :func:`socialign.solvers.linprog`: each ``step``
 of :func:`socialign.solvers.solve`'s loop is one step of a linprog engine (a pivot of the primal
@@ -41,7 +47,7 @@ import numpy as np
 from ..kernel import Result, lp_tol, pytree_dataclass, static_field
 from ._game import NormalFormGame
 from ._linprog import InteriorPoint, IPMState, StandardLP, ipm_solution
-from ._metrics import _gains
+from ._metrics import _ranges, _relative_gains
 from ._simplex import InequalityLP, PrimalSimplex, PrimalSimplexState
 from ._solve import Solver
 
@@ -79,9 +85,11 @@ class ZeroSumLP(Solver):
     :math:`\max_{x \in \Delta, v} v` s.t. :math:`A'^\top x \ge v 1`, one iteration per step.
 
     Either way the answer is certified by the game's exact duality gap
-    ``max_i (A y)_i - min_j (x^T A)_j`` (= NashConv for zero-sum games): the result is
-    ``CONVERGED`` only when it is at most ``tol``, else ``CERTIFICATE_ABOVE_TOLERANCE`` (or the
-    interior point's ``STALLED``/``INFEASIBLE``/``UNBOUNDED``).
+    ``max_i (A y)_i - min_j (x^T A)_j`` (= NashConv for zero-sum games) divided by the payoff
+    range ``max A - min A``: the result is ``CONVERGED`` only when it is at most ``tol``, else
+    ``CERTIFICATE_ABOVE_TOLERANCE`` (or the interior point's
+    ``STALLED``/``INFEASIBLE``/``UNBOUNDED``). The answer does not depend on the payoffs' scale
+    or a shift (``[[4, 1], [1, 2]]`` and ``1e-10`` times it give the same equilibrium).
 
     Gradients: :meth:`residual` gives the equilibrium conditions on the supports (indifference
     on each support, zero off it, probabilities summing to one), so ``jax.grad`` through
@@ -113,6 +121,7 @@ class ZeroSumLP(Solver):
     method: str = static_field(default="simplex")
     lp_tol: float | None = None
     game_types = (NormalFormGame,)
+    affine_invariant = True
 
     @property
     def default_check_every(self) -> int:
@@ -131,7 +140,9 @@ class ZeroSumLP(Solver):
             total = np.asarray(game.payoffs.sum(axis=-3))
             spread = total.reshape(*total.shape[:-2], -1)
             spread = spread.max(axis=-1) - spread.min(axis=-1)
-            scale = np.abs(np.asarray(game.payoffs)).max() + 1.0
+            # relative to the payoffs' magnitude, so a game scaled by 1e-10 or 1e10 is judged
+            # the same way (a constant-sum game whose payoffs are all zero passes)
+            scale = np.abs(np.asarray(game.payoffs)).reshape(*total.shape[:-2], -1).max(-1)
             if np.any(spread > 1e-9 * scale):
                 raise ValueError("ZeroSumLP needs a zero-sum (or constant-sum) game: payoffs[0] + "
                                  "payoffs[1] must be constant; use LemkeHowson or "
@@ -189,8 +200,9 @@ class ZeroSumLP(Solver):
         return _normalise(x), _normalise(q)
 
     def terminate(self, game, state, tol):
-        # The exact certificate: the game's duality gap at the normalised strategies.
-        gap = jnp.sum(_gains(game, self.strategies(game, state)))
+        # The exact certificate: the game's duality gap at the normalised strategies, relative to
+        # the payoff range (scale-free)
+        gap = jnp.sum(_relative_gains(game, self.strategies(game, state)))
         certified = gap <= tol
         if self.method == "simplex":
             done, code, _ = _SIMPLEX.terminate(self._simplex_lp(game), state, tol)
@@ -261,7 +273,10 @@ def _deviation_tables(num_actions: tuple[int, ...], coarse: bool):
             player.append(i)
             dev.append(moved @ strides)
             mask.append(np.ones(N, bool) if a is None else profiles[:, i] == a)
-    return np.array(player), np.array(dev), np.array(mask)
+    # a game where every player has one action has no deviation (K = 0): keep the index
+    # arrays integer with the right trailing shape
+    return (np.array(player, np.int64), np.array(dev, np.int64).reshape(-1, N),
+            np.array(mask, bool).reshape(-1, N))
 
 
 @pytree_dataclass
@@ -272,9 +287,12 @@ class _CorrelatedBase(Solver):
     _coarse = False
 
     def _gain_matrix(self, game):
-        """``G [K, N]``: the gain of each deviation, per profile (constraints ``G p <= 0``)."""
+        """``G [K, N]``: the gain of each deviation, per profile (constraints ``G p <= 0``),
+        divided by the deviating player's payoff range (0 rows for a constant player)."""
         player, dev, mask = _deviation_tables(game.num_actions, self._coarse)
         u = game.payoffs.reshape(game.num_players, -1)  # [n, N]
+        r = _ranges(game)
+        u = (u - jnp.min(u, axis=1, keepdims=True)) / jnp.where(r > 0, r, 1.0)[:, None]
         up = u[player]  # [K, N]
         gain = jnp.take_along_axis(up, jnp.asarray(dev), axis=1) - up
         return jnp.where(jnp.asarray(mask), gain, 0.0)
@@ -283,15 +301,17 @@ class _CorrelatedBase(Solver):
         G = self._gain_matrix(game)
         K, N = G.shape
         dtype = G.dtype
-        scale = jnp.maximum(jnp.max(jnp.abs(G)), jnp.finfo(dtype).tiny)
+        scale = jnp.maximum(jnp.max(jnp.abs(G), initial=0.0), jnp.finfo(dtype).tiny)
         top = jnp.concatenate([G / scale, jnp.eye(K, dtype=dtype)], axis=1)
         bottom = jnp.concatenate([jnp.ones((1, N), dtype), jnp.zeros((1, K), dtype)], axis=1)
         A_s = jnp.concatenate([top, bottom], axis=0)
         b_s = jnp.concatenate([jnp.zeros(K, dtype), jnp.ones(1, dtype)])
         if self.maximize_welfare:
+            # welfare shifted by its minimum (a constant shift leaves the optimum, sum p = 1)
+            # and divided by its range: the LP does not depend on the payoffs' scale or shift
             w = game.payoffs.reshape(game.num_players, -1).sum(0)
-            wscale = jnp.maximum(jnp.max(jnp.abs(w)), jnp.finfo(dtype).tiny)
-            c = -w / wscale
+            w = w - jnp.min(w)
+            c = -w / jnp.maximum(jnp.max(w), jnp.finfo(dtype).tiny)
         else:
             c = jnp.zeros(N, dtype)
         c_s = jnp.concatenate([c, jnp.zeros(K, dtype)])
@@ -323,8 +343,8 @@ class _CorrelatedBase(Solver):
     def terminate(self, game, state, tol):
         lp = StandardLP(*self._lp(game))
         ipm_done, code, _ = _IPM.terminate(lp, state.ipm, _lp_tol(self.lp_tol, game.dtype))
-        violation = jnp.maximum(jnp.max(self._gain_matrix(game) @ self._joint_flat(game, state)),
-                                0.0)
+        violation = jnp.maximum(jnp.max(self._gain_matrix(game) @ self._joint_flat(game, state),
+                                        initial=0.0), 0.0)
         certified = violation <= tol
         if self.maximize_welfare:  # optimality of the welfare needs the LP's own test too
             code = jnp.where((code == Result.CONVERGED) & ~certified,

@@ -6,6 +6,13 @@ is ``g_i = max_a v_i(a) - s_i . v_i`` and ``NashConv(s) = sum_i g_i`` (zero exac
 equilibrium). ``nash_conv``, ``expected_values`` and ``best_response`` dispatch on the game type
 (normal-form here; extensive-form games register their own implementations).
 
+Scale-free certificates: an equilibrium does not change when player ``i``'s payoffs are
+replaced by ``a_i u_i + b_i`` with ``a_i > 0``, so the certificates that solvers compare with
+``tol`` are measured relative to each player's payoff range ``r_i = max u_i - min u_i``:
+``relative_nash_conv(s) = sum_i g_i / r_i`` (a player whose payoffs are constant has ``g_i = 0``
+and contributes 0). Gains are computed on the payoffs shifted by each player's minimum, so a
+large common shift (payoffs around ``1e9`` with a range of 10) costs no digits.
+
 Example:
   >>> import jax.numpy as jnp
   >>> from socialign import solvers
@@ -31,6 +38,8 @@ __all__ = [
     "best_response",
     "best_response_gains",
     "nash_conv",
+    "payoff_ranges",
+    "relative_nash_conv",
     "validate_strategies",
 ]
 
@@ -112,8 +121,40 @@ def action_values(game: NormalFormGame, strategies) -> tuple:
     return _batched(_action_values)(game, strategies)
 
 
+def _ranges(game: NormalFormGame) -> jax.Array:
+    """``[players]``: ``max u_i - min u_i`` of one unbatched game (0 for a constant player)."""
+    u = game.payoffs.reshape(game.num_players, -1)
+    return jnp.max(u, axis=1) - jnp.min(u, axis=1)
+
+
+def _shifted(game: NormalFormGame) -> NormalFormGame:
+    """The game with each player's payoffs shifted by their minimum (same equilibria, gains)."""
+    u = game.payoffs
+    lo = jnp.min(u.reshape(game.num_players, -1), axis=1)
+    return NormalFormGame(u - lo.reshape((-1,) + (1,) * game.num_players), game.num_players)
+
+
+def _normalized(game: NormalFormGame) -> NormalFormGame:
+    """One unbatched game with payoffs ``(u_i - min u_i) / r_i`` in ``[0, 1]`` per player.
+
+    A player whose payoffs are constant gets all zeros. Every equilibrium notion that only
+    depends on comparisons of a player's own payoffs (Nash, correlated) is unchanged.
+    """
+    shifted = _shifted(game)
+    r = _ranges(game)
+    safe = jnp.where(r > 0, r, 1.0).reshape((-1,) + (1,) * game.num_players)
+    return NormalFormGame(shifted.payoffs / safe, game.num_players)
+
+
 def _gains(game: NormalFormGame, strategies) -> jax.Array:
-    vals = _action_values(game, strategies)
+    """``[players]`` best-response gains in payoff units (on the min-shifted payoffs)."""
+    vals = _action_values(_shifted(game), strategies)
+    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
+
+
+def _relative_gains(game: NormalFormGame, strategies) -> jax.Array:
+    """``[players]`` gains divided by each player's payoff range (0 for a constant player)."""
+    vals = _action_values(_normalized(game), strategies)
     return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
 
 
@@ -208,6 +249,72 @@ def nash_conv(game, strategies) -> jax.Array:
 @nash_conv.register
 def _(game: NormalFormGame, strategies) -> jax.Array:
     return best_response_gains(game, strategies).sum(axis=-1)
+
+
+def payoff_ranges(game: NormalFormGame) -> jax.Array:
+    """Each player's payoff range ``r_i = max_a u_i(a) - min_a u_i(a)``: the unit of relative
+    certificates.
+
+    Args:
+      game: a :class:`NormalFormGame`, possibly batched.
+
+    Returns:
+      ``[*batch, players]`` array, ``>= 0`` (0 for a player whose payoffs are constant).
+
+    Raises:
+      TypeError: if ``game`` is not a :class:`NormalFormGame`.
+
+    Example:
+      >>> from socialign import solvers
+      >>> pd = solvers.NormalFormGame.from_bimatrix([[9., 1.], [10., 3.]], [[9., 10.], [1., 3.]])
+      >>> solvers.payoff_ranges(pd).tolist()
+      [9.0, 9.0]
+    """
+    if not isinstance(game, NormalFormGame):
+        raise TypeError(f"game must be a solvers.NormalFormGame, got {type(game).__name__}")
+    fn = _ranges
+    for _ in game.batch_shape:
+        fn = jax.vmap(fn)
+    return fn(game)
+
+
+def relative_nash_conv(game: NormalFormGame, strategies) -> jax.Array:
+    r"""NashConv relative to each player's payoff range: the scale-free certificate.
+
+    .. math:: \mathrm{NashConv}_{rel}(s) = \sum_i \frac{\max_a v_i(a) - s_i \cdot v_i}
+       {\max u_i - \min u_i},
+
+    with a player whose payoffs are constant contributing 0 (every strategy is a best response).
+    It does not change when player ``i``'s payoffs become ``a_i u_i + b_i`` (``a_i > 0``), as
+    the equilibria do not; solvers compare it (or their own relative measure) with ``tol``.
+    For a two-player zero-sum game it is the duality gap divided by the payoff range.
+
+    Args:
+      game: a :class:`NormalFormGame` ``[*batch, n, A_1, ..., A_n]``.
+      strategies: one mixed strategy per player, each ``[*batch, A_i]``.
+
+    Returns:
+      ``[*batch]`` array, dimensionless, non-negative up to rounding.
+
+    Raises:
+      TypeError: if ``game`` is not a :class:`NormalFormGame`, or ``strategies`` is not numeric.
+      ValueError: if ``strategies`` has the wrong shapes or is not a profile of distributions.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from socialign import solvers
+      >>> g = solvers.NormalFormGame.zero_sum([[1., -1.], [-1., 1.]])
+      >>> s = (jnp.array([1., 0.]), jnp.array([.5, .5]))
+      >>> float(solvers.nash_conv(g, s)), float(solvers.relative_nash_conv(g, s))
+      (1.0, 0.5)
+      >>> big = solvers.NormalFormGame.zero_sum(1e9 * g.payoffs[0] + 3.)
+      >>> float(solvers.relative_nash_conv(big, s))
+      0.5
+    """
+    if not isinstance(game, NormalFormGame):
+        raise TypeError(f"game must be a solvers.NormalFormGame, got {type(game).__name__}")
+    strategies = validate_strategies(game, strategies)
+    return _batched(_relative_gains)(game, strategies).sum(axis=-1)
 
 
 @functools.singledispatch

@@ -40,7 +40,7 @@ from ..kernel import (
     static_field,
 )
 from ._game import NormalFormGame
-from ._metrics import _action_values, _gains
+from ._metrics import _action_values, _ranges, _relative_gains, _shifted
 from ._solve import Solver, _float_setting
 
 __all__ = ["quantal_response", "LogitQRE", "LogitQREState"]
@@ -108,7 +108,7 @@ def _sigma(game: NormalFormGame, z: jax.Array) -> tuple:
 def _centred_values(game: NormalFormGame, strategies: tuple) -> jax.Array:
     """Action values minus the player's expected value (``v_i - s_i . v_i``): the logits of
     actions in the support then stay O(1) as ``lambda`` grows, which keeps softmax accurate."""
-    vals = _action_values(game, strategies)
+    vals = _action_values(_shifted(game), strategies)  # shift invariant, no digits lost
     return jnp.concatenate([v - jnp.dot(s, v) for v, s in zip(vals, strategies)])
 
 
@@ -123,7 +123,7 @@ def _homotopy(game: NormalFormGame, x: jax.Array) -> jax.Array:
 
 def qre_residual(game: NormalFormGame, strategies: tuple, temperature) -> jax.Array:
     """Max-norm logit fixed-point residual ``max_i |s_i - softmax(v_i(s_-i) / T)|_inf``."""
-    vals = _action_values(game, strategies)
+    vals = _action_values(_shifted(game), strategies)
     return jnp.max(jnp.stack([
         jnp.max(jnp.abs(s - jax.nn.softmax(v / temperature))) for s, v in zip(strategies, vals)
     ]))
@@ -163,7 +163,8 @@ class LogitQRE(Solver):
       ``tol``.
     * ``homotopy=True``: equilibrium selection as in Gambit's logit solver. The branch is
       traced toward ``T = final_temperature`` (``lambda -> inf``) and the trace stops at the
-      first QRE on it whose NashConv is at most ``tol`` (``CONVERGED``). Certificate: NashConv.
+      first QRE on it whose NashConv, relative to the payoff ranges, is at most ``tol``
+      (``CONVERGED``). Certificate: that relative NashConv.
       If ``final_temperature`` is reached first the result is ``FAILED`` (an approximate, not
       certified, equilibrium is still returned).
 
@@ -171,8 +172,14 @@ class LogitQRE(Solver):
     the tangent, ``newton_steps`` Newton iterations on ``[H(x); t . (x - x_pred)] = 0``, accepted
     when the residual of ``H`` is below a dtype-dependent tolerance, the Newton steps contract,
     the corrector stayed within ``h / 4`` of the prediction and the tangent turned by less than
-    about 11 degrees (else ``h`` is halved; ``h`` grows by 1.5x after an accepted step). The step on which the predictor would pass the target ``lambda`` is solved
-    on the hyperplane ``lambda = target`` instead.
+    about 11 degrees (else ``h`` is halved; ``h`` grows by 1.5x after an accepted step). The
+    step on which the predictor would pass the target ``lambda`` is solved on the hyperplane
+    ``lambda = target`` instead.
+
+    Scale and shift: a shift of a player's payoffs leaves every QRE unchanged (the action
+    values are taken on payoffs shifted by each player's minimum, so no digits are lost), and
+    multiplying all payoffs by ``a > 0`` is the same as dividing the temperature by ``a``: the
+    QRE of ``a G + b`` at ``a T`` is the QRE of ``G`` at ``T``.
 
     Gradients: at a fixed temperature ``jax.grad`` of anything computed from
     ``solve(game, LogitQRE(temperature=T))`` flows to the payoffs and to ``T`` by the implicit
@@ -244,7 +251,8 @@ class LogitQRE(Solver):
         direction = jnp.concatenate(
             [_centred_values(game, _sigma(game, x[:-1])), jnp.ones((1,), dtype)])
         tangent = direction / jnp.linalg.norm(direction)
-        scale = jnp.max(jnp.abs(game.payoffs)) + jnp.finfo(dtype).tiny
+        # the largest payoff range: the path does not depend on a shift of the payoffs
+        scale = jnp.max(_ranges(game)) + jnp.finfo(dtype).tiny
         h0 = jnp.minimum(0.1 / scale, 0.5 * self._target())
         false = jnp.zeros((), bool)
         zero = jnp.zeros((), jnp.int32)
@@ -281,7 +289,7 @@ class LogitQRE(Solver):
         zero = jnp.zeros((), dtype)
         y, first, second = jax.lax.fori_loop(0, self.newton_steps, newton, (xp, zero, zero))
         # rounding floor of H: eps * (|z_k| + lambda * payoff scale), per component
-        scale = jnp.max(jnp.abs(game.payoffs))
+        scale = jnp.max(_ranges(game))
         size = 1.0 + jnp.max(jnp.abs(y))
         floor = 1.0 + jnp.abs(y[:-1]) + jnp.abs(y[-1]) * scale
         res_ok = jnp.all(jnp.abs(_homotopy(game, y)) <= 1e2 * eps * floor)
@@ -316,7 +324,7 @@ class LogitQRE(Solver):
     def terminate(self, game, state: LogitQREState, tol):
         s = self.strategies(game, state)
         if self.homotopy:
-            cert = jnp.sum(_gains(game, s))
+            cert = jnp.sum(_relative_gains(game, s))
             ok = cert <= tol
             done = ok | state.landed | state.failed
         else:
@@ -352,7 +360,7 @@ class LogitQRE(Solver):
             raise TypeError("LogitQRE(homotopy=True) selects an equilibrium by tracing a branch; "
                             "it has no optimality conditions to differentiate")
         temperature = jnp.asarray(self.temperature, game.dtype)
-        vals = _action_values(game, strategies)
+        vals = _action_values(_shifted(game), strategies)
         return tuple(s - jax.nn.softmax(v / temperature) for s, v in zip(strategies, vals))
 
     def stats(self, game, state: LogitQREState) -> dict:

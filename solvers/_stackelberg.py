@@ -40,7 +40,7 @@ from ..kernel import Result, as_float_array, check_finite, check_simplex
 from ._equilibrium import Equilibrium
 from ._game import NormalFormGame
 from ._linprog import linprog
-from ._metrics import expected_values, nash_conv
+from ._metrics import expected_values, nash_conv, relative_nash_conv
 
 __all__ = ["stackelberg", "bayesian_stackelberg"]
 
@@ -66,17 +66,33 @@ def _profile_lps(A, B, p, profiles):
     return c, G, h
 
 
+def _rescaled(X, axes):
+    """``(X - min) / range`` over ``axes`` (range 1 where ``X`` is constant), and the min and
+    range (kept dims): the LPs then do not depend on the payoffs' scale or shift."""
+    lo = jnp.min(X, axis=axes, keepdims=True)
+    r = jnp.max(X, axis=axes, keepdims=True) - lo
+    return (X - lo) / jnp.where(r > 0, r, 1.0), lo, r
+
+
 def _solve_profiles(A, B, p, profiles, tol, max_steps):
+    """One LP per response profile on payoffs rescaled to ``[0, 1]``: the leader's over all
+    types at once (a common positive affine map keeps its best commitment), each follower
+    type's separately (its best responses are unchanged). Returns the leader's values in payoff
+    units and the LPs' duality gaps relative to the leader's payoff range."""
     batch = A.shape[:-3]
     m = A.shape[-2]
     K = profiles.shape[0]
+    A, lo, r = _rescaled(A, (-3, -2, -1))
+    B, _, _ = _rescaled(B, (-2, -1))
     c, G, h = _profile_lps(A, B, p, profiles)
     nb = int(np.prod(batch, dtype=np.int64)) * K
     sol = linprog(c.reshape(nb, m), G.reshape(nb, *G.shape[-2:]), h.reshape(nb, -1),
                   A_eq=jnp.ones((1, m), A.dtype), b_eq=jnp.ones((1,), A.dtype),
                   bounds=(0, None), tol=tol, max_steps=max_steps)
     rs = lambda v: v.reshape((*batch, K, *v.shape[1:]))  # noqa: E731
-    return rs(sol.x), -rs(sol.fun), rs(sol.status), rs(sol.duality_gap)
+    # leader value in payoff units: sum_t p_t x.A_t = min A + range A * (rescaled value)
+    value = lo[..., 0, 0] - r[..., 0, 0] * rs(sol.fun)
+    return rs(sol.x), value, rs(sol.status), rs(sol.duality_gap)
 
 
 @jax.jit
@@ -104,8 +120,11 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
     Returns:
       :class:`Equilibrium` with ``strategies = (leader's mixed strategy, follower's pure
       response as a one-hot vector)`` in the game's player order, ``values`` the two players'
-      payoffs, ``nash_conv`` of that profile (not zero in general: commitment is not Nash),
-      ``certificate`` the largest duality gap of the feasible LPs, and ``stats`` with
+      payoffs, ``nash_conv`` of that profile (not zero in general: commitment is not Nash)
+      and ``relative_nash_conv`` (each player's gain over its payoff range), ``certificate``
+      the largest duality gap of the feasible LPs relative to the leader's payoff range (the
+      LPs run on payoffs rescaled to ``[0, 1]``, so the answer does not change when a player's
+      payoffs are multiplied by a positive number or shifted), and ``stats`` with
       ``follower_action`` and the value of every follower action's LP (``-inf`` if
       infeasible).
 
@@ -140,6 +159,7 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
     strategies = (xs, y) if leader == 0 else (y, xs)
     values = expected_values(game, strategies)
     return Equilibrium(strategies=strategies, values=values, nash_conv=nash_conv(game, strategies),
+                       relative_nash_conv=relative_nash_conv(game, strategies),
                        certificate=cert, result=code, stats={
                            "follower_action": j.astype(jnp.int32),
                            "lp_values": jnp.where(status == Result.CONVERGED, val, -jnp.inf),
@@ -179,7 +199,9 @@ def bayesian_stackelberg(leader_payoffs, follower_payoffs, prior, *, tol=None,
       value]``, ``nash_conv`` the NashConv of that profile in the Bayesian game with the
       types as separate players (the types' gains, zero as they best-respond, plus the
       leader's gain from deviating against the fixed responses; not zero in general, as
-      commitment is not Nash), ``certificate`` the largest duality gap of the feasible LPs,
+      commitment is not Nash) and ``relative_nash_conv`` the same with the leader's payoffs and
+      each type's rescaled to ``[0, 1]``, ``certificate`` the largest duality gap of the feasible
+      LPs relative to the leader's payoff range (scale-free: the LPs run on rescaled payoffs),
       ``result`` ``CONVERGED`` or ``FAILED`` (some LP neither solved nor proved infeasible),
       and ``stats['responses']`` the types' actions.
 
@@ -222,7 +244,10 @@ def bayesian_stackelberg(leader_payoffs, follower_payoffs, prior, *, tol=None,
     Y = jax.nn.one_hot(resp, n, dtype=dtype)
     fol = jnp.einsum("t,...m,...tmn,...tn->...", p, xs, B, Y)
     return Equilibrium(strategies=(xs, Y), values=jnp.stack([best, fol], axis=-1),
-                       nash_conv=_bayesian_nash_conv(A, B, p, xs, Y), certificate=cert,
+                       nash_conv=_bayesian_nash_conv(A, B, p, xs, Y),
+                       relative_nash_conv=_bayesian_nash_conv(
+                           _rescaled(A, (-3, -2, -1))[0], _rescaled(B, (-2, -1))[0], p, xs, Y),
+                       certificate=cert,
                        result=code, stats={"responses": resp.astype(jnp.int32),
                                            "lp_status": status, "num_lps": len(profiles)},
                        state=None)

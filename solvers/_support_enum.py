@@ -10,7 +10,10 @@ All ``sum_k C(m, k) C(n, k) = C(m + n, m) - 1`` support pairs are enumerated at 
 (static index arrays); the systems are padded to one size (``n + 1`` and ``m + 1`` unknowns,
 the rows outside the support pinning a probability to zero) and solved as ONE batched linear
 solve. A candidate is kept when it is finite, strictly positive on its support, and has no
-profitable deviation (NashConv <= ``tol``); duplicates are removed. The result has fixed-size
+profitable deviation (NashConv relative to each player's payoff range <= ``tol``); duplicates
+are removed. The systems are solved on the payoffs rescaled to ``[0, 1]`` per player
+(``(u_i - min u_i) / (max u_i - min u_i)``), so every test is scale-free: the equilibria found do
+not change when a player's payoffs are multiplied by a positive number or shifted. The result has fixed-size
 arrays (one slot per support pair) with a validity mask and a count, so it ``jit``s and
 ``vmap``s over a batch of games. Degenerate games may have equilibria with supports of unequal
 size or continua of equilibria, which this method does not enumerate (every point it returns is
@@ -49,7 +52,7 @@ from ..kernel import (
     static_field,
 )
 from ._game import NormalFormGame
-from ._metrics import _gains
+from ._metrics import _normalized, _ranges, _relative_gains
 from ._solve import Solver, _float_setting
 
 __all__ = ["SupportEnumeration", "EquilibriumSet", "all_equilibria"]
@@ -132,12 +135,19 @@ def _indifference(M, rows, dim):
 
 
 def _enumerate(payoffs: jax.Array, tol: jax.Array) -> EquilibriumSet:
-    """All equal-support equilibria of one bimatrix game ``payoffs [2, m, n]``."""
-    A, B = payoffs[0], payoffs[1]
+    """All equal-support equilibria of one bimatrix game ``payoffs [2, m, n]``.
+
+    Every test runs on the game rescaled to ``[0, 1]`` per player (scale-free); the values and
+    NashConv reported are in the original payoff units.
+    """
+    game = NormalFormGame(payoffs, 2)
+    lo = jnp.min(payoffs.reshape(2, -1), axis=1)
+    rng = _ranges(game)
+    A, B = _normalized(game).payoffs
     m, n = A.shape
     dtype = A.dtype
     rows_y, rows_x, sup_x, sup_y = _support_pairs(m, n)
-    scale = 1.0 + jnp.maximum(jnp.max(jnp.abs(A)), jnp.max(jnp.abs(B)))
+    scale = 1.0  # the rescaled payoffs lie in [0, 1]
 
     My = jnp.concatenate([
         jnp.concatenate([A, -jnp.ones((m, 1), dtype)], axis=1),
@@ -166,8 +176,11 @@ def _enumerate(payoffs: jax.Array, tol: jax.Array) -> EquilibriumSet:
     Bx = jnp.einsum("ij,pi->pj", B, x)
     va = jnp.einsum("pi,pi->p", x, Ay)
     vb = jnp.einsum("pj,pj->p", y, Bx)
-    conv = (jnp.max(Ay, -1) - va) + (jnp.max(Bx, -1) - vb)
-    ok = solved & positive & (conv <= tol * scale)
+    gain_a, gain_b = jnp.max(Ay, -1) - va, jnp.max(Bx, -1) - vb
+    ok = solved & positive & (gain_a + gain_b <= tol * scale)
+    # back to payoff units: u = min u + range * rescaled u
+    va, vb = lo[0] + rng[0] * va, lo[1] + rng[1] * vb
+    conv = rng[0] * gain_a + rng[1] * gain_b
 
     # remove duplicates: keep a candidate unless an earlier kept-able one is the same point
     dist = (jnp.max(jnp.abs(x[:, None] - x[None]), -1)
@@ -216,9 +229,11 @@ def all_equilibria(game: NormalFormGame, *, tol: float | None = None,
 
     Args:
       game: a two-player :class:`solvers.NormalFormGame`, possibly batched.
-      tol: acceptance threshold (scaled by ``1 + max |payoff|``) for the NashConv and the
-        linear-solve residual of a candidate, and for strict positivity on its support;
-        default ``10 sqrt(eps)`` of the game's dtype.
+      tol: acceptance threshold for the NashConv (relative to each player's payoff range)
+        and the linear-solve residual (on the payoffs rescaled to ``[0, 1]``) of a candidate,
+        and for strict positivity on its support; default ``10 sqrt(eps)`` of the game's
+        dtype. Scale-free: ``all_equilibria(a G + b)`` finds the equilibria of ``G`` for
+        per-player ``a > 0`` and ``b``.
       max_support_pairs: refuse games with more support pairs than this (memory guard).
 
     Returns:
@@ -305,7 +320,7 @@ class SupportEnumeration(Solver):
                 jnp.where(found, y[0], jnp.full((n,), 1.0 / n, game.dtype)))
 
     def terminate(self, game, state: EquilibriumSet, tol):
-        cert = jnp.sum(_gains(game, self.strategies(game, state)))
+        cert = jnp.sum(_relative_gains(game, self.strategies(game, state)))
         ok = (state.count > 0) & (cert <= tol)
         code = jnp.where(ok, Result.CONVERGED, Result.FAILED).astype(jnp.int32)
         return jnp.asarray(True), code, cert
