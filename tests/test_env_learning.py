@@ -68,20 +68,33 @@ def contract_rewards():
         acts = jnp.stack([pay, env.best_response(pay, params)])
         return env.outcome(acts, state, params)[0][0]
 
-    # the dual simplex alone (limited liability) compiles one LP method instead of auto's two
-    return params, grid, jax.jit(jax.vmap(principal))(grid), mechanisms.optimal_contract(
-        params.problem, method="simplex")
+    return params, grid, jax.jit(jax.vmap(principal))(grid)
+
+
+# ORACLES' contract instance: the optimal contract pays (0, 2.5), principal value 6 (checked
+# against mechanisms.optimal_contract in the slow test below; its LP compile is the cost)
+OPTIMAL_PAYMENTS, OPTIMAL_VALUE = (0.0, 2.5), 6.0
 
 
 @pytest.mark.parametrize("learner", [
     envs.Hedge(2.0), pytest.param(envs.OptimisticHedge(2.0), marks=pytest.mark.slow),
     pytest.param(envs.RegretMatching(plus=True), marks=pytest.mark.slow)])
 def test_learning_principal_reaches_the_optimal_contract(contract_rewards, learner):
-    params, grid, R, c = contract_rewards
+    params, grid, R = contract_rewards
     s = envs.self_play(learner, lambda p: R, grid.shape[0], (), num_steps=300)
     P = learner.policy(s)
-    np.testing.assert_allclose(grid[jnp.argmax(P)], c.payments, atol=1e-9)  # (0, 2.5)
-    assert float(P @ R) == pytest.approx(float(c.principal_value), abs=0.02)  # 6.0
+    np.testing.assert_allclose(grid[jnp.argmax(P)], OPTIMAL_PAYMENTS, atol=1e-9)
+    assert float(P @ R) == pytest.approx(OPTIMAL_VALUE, abs=0.02)
+
+
+@pytest.mark.slow
+def test_contract_oracle_is_optimal_contract(contract_rewards):
+    params, grid, R = contract_rewards
+    # the dual simplex alone (limited liability) compiles one LP method instead of auto's two
+    c = mechanisms.optimal_contract(params.problem, method="simplex")
+    np.testing.assert_allclose(c.payments, OPTIMAL_PAYMENTS, atol=1e-9)
+    assert float(c.principal_value) == pytest.approx(OPTIMAL_VALUE, abs=1e-9)
+    assert float(R.max()) == pytest.approx(OPTIMAL_VALUE, abs=1e-9)  # the grid holds it
 
 
 @pytest.mark.slow
