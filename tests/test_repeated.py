@@ -94,9 +94,23 @@ def test_no_pure_spe_is_infeasible(batch):
     with pytest.raises(ValueError):     # QuantEcon.py agrees: no pure SPE at delta = 0.05
         qe.RepeatedGame(qe.NormalFormGame((qe.Player(NO_SPE[0]), qe.Player(NO_SPE[1].T))),
                         0.05).equilibrium_payoffs()
-    _, _, G, D = _grid()                # same shapes: the compiled program is reused
+    _, _, G, D = _grid()
     with pytest.raises(NotConvergedError):
-        solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D))
+        solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), batch_size=8)
+
+
+def test_chunks_in_discount_order_match_the_batch(batch):
+    """batch_size: chunks taken in order of the discount factor, answers put back in the
+    caller's order (the same compiled program as the NotConvergedError check above)."""
+    games, deltas, sol, last = batch
+    _, _, G, D = _grid()
+    out = solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), batch_size=8, throw=False)
+    flat = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), sol)
+    np.testing.assert_array_equal(out.result[:-1], flat.result)
+    np.testing.assert_array_equal(out.num_vertices[:-1], flat.num_vertices)
+    np.testing.assert_allclose(out.vertices[:-1], flat.vertices, atol=1e-12)
+    np.testing.assert_allclose(out.outer_levels[:-1], flat.outer_levels, atol=1e-12)
+    assert int(out.result[-1]) == int(last.result)
 
 
 def test_random_games_against_quantecon(batch):
@@ -166,15 +180,13 @@ def test_grim_trigger_closed_form_and_gradient():
     np.testing.assert_array_equal(cd.sustainable, [[True, False], [False, True]])
 
     def crit(U):
-        return solvers.grim_trigger_discount(U).discount[0, 0]
+        return solvers.grim_trigger_discount(U).discount[..., 0, 0]
 
-    U = jnp.asarray(PD) + jnp.asarray(np.random.default_rng(1).uniform(-0.3, 0.3, PD.shape))
-    g = np.asarray(jax.grad(crit)(U))
-    h, fd = 1e-6, np.zeros(PD.shape)
-    for idx in np.ndindex(PD.shape):
-        e = np.zeros(PD.shape)
-        e[idx] = h
-        fd[idx] = (float(crit(U + e)) - float(crit(U - e))) / (2 * h)
+    U = PD + np.random.default_rng(1).uniform(-0.3, 0.3, PD.shape)
+    g = np.asarray(jax.grad(crit)(jnp.asarray(U)))
+    h = 1e-6
+    E = np.eye(U.size).reshape(-1, *U.shape) * h        # central differences: one batched call
+    fd = (np.asarray(crit(U + E)) - np.asarray(crit(U - E))).reshape(U.shape) / (2 * h)
     np.testing.assert_allclose(g, fd, atol=1e-7)
     assert np.count_nonzero(np.abs(g) > 1e-9) >= 3
     # batched: the same numbers per member
@@ -201,8 +213,14 @@ def test_penal_code_discount_prisoners_dilemma():
 def test_validation():
     with pytest.raises(ValueError, match="discount"):
         solvers.RepeatedGame(PD, 1.0)
+    with pytest.raises(ValueError, match="discount"):
+        solvers.RepeatedGame(PD, [0.5, 0.0])
     with pytest.raises(ValueError, match="stage_game"):
         solvers.RepeatedGame(np.zeros((3, 2, 2)), 0.5)
+    with pytest.raises(ValueError, match="stage_game"):     # a payoff is NaN
+        solvers.RepeatedGame(np.where(PD == 10, np.nan, PD), 0.5)
+    with pytest.raises(ValueError, match="stage_game"):
+        solvers.grim_trigger_discount(np.where(PD == 10, np.nan, PD))
     with pytest.raises(ValueError, match="profile"):
         solvers.penal_code_discount(PD, (2, 0))
     with pytest.raises(ValueError, match="num_directions"):
