@@ -1,7 +1,7 @@
 r"""The one pivot kernel of socialign: tableau pivots, ratio tests and their tolerance rule.
 
-Every pivoting method of the engine (the primal simplex on the compact Tucker tableau, the dual
-simplex on the full tableau, Lemke-Howson's complementary pivoting) is built from the functions
+Every pivoting method of the engine (the primal and the dual simplex on the compact Tucker
+tableau, Lemke-Howson's complementary pivoting on the full one) is built from the functions
 here, so they share one tolerance rule:
 
   **a number counts as nonzero only when its magnitude exceeds** ``pivot_tol(dtype) * scale``,
@@ -103,17 +103,21 @@ def pivot(tableau, row, col, active=True):
     return jnp.where(is_r, prow[None, :], tableau - col_v[:, None] * prow[None, :])
 
 
-def exchange(tableau, row, col):
+def exchange(tableau, row, col, active=True):
     r"""Tucker exchange of a compact tableau on element ``(row, col)``.
 
     The compact tableau keeps only the non-basic columns: ``basic = T[:, :-1] nonbasic`` (plus
     the last column). Exchanging basic variable ``row`` with non-basic ``col`` (pivot ``p``):
     ``T'[r, c] = 1/p``, ``T'[r, j] = T[r, j]/p``, ``T'[i, c] = -T[i, c]/p``, and
-    ``T'[i, j] = T[i, j] - T[i, c] T[r, j] / p`` elsewhere: one fused pass.
+    ``T'[i, j] = T[i, j] - T[i, c] T[r, j] / p`` elsewhere: one fused pass over the tableau
+    (the ``active`` mask folds into the row and column selects of that pass, so a batch member
+    that has stopped costs no second pass).
 
     Args:
       tableau: ``[rows, cols]`` floating array.
       row, col: integer scalars (may be traced), a nonzero pivot element.
+      active: bool scalar (may be traced); ``False`` returns ``tableau`` unchanged (in value,
+        whatever the element at ``(row, col)``, even zero).
 
     Returns:
       The exchanged tableau, same shape and dtype.
@@ -123,15 +127,21 @@ def exchange(tableau, row, col):
       >>> from socialign.solvers._pivot import exchange
       >>> exchange(jnp.array([[2., 1.], [4., 3.]]), 0, 0).tolist()
       [[0.5, 0.5], [-2.0, 1.0]]
+      >>> exchange(jnp.array([[0., 1.], [4., 3.]]), 0, 0, active=False).tolist()
+      [[0.0, 1.0], [4.0, 3.0]]
     """
     m, n = tableau.shape
     p = tableau[row, col]
-    prow = tableau[row] / p
     pcol = tableau[:, col]
-    is_r = (jnp.arange(m) == row)[:, None]
-    is_c = (jnp.arange(n) == col)[None, :]
-    return jnp.where(is_r, jnp.where(is_c, 1.0 / p, prow[None, :]),
-                     jnp.where(is_c, -pcol[:, None] / p, tableau - pcol[:, None] * prow[None, :]))
+    if active is not True:  # a stopped member: eliminate nothing, select nothing
+        p = jnp.where(active, p, 1.0)
+        pcol = jnp.where(active, pcol, 0.0)
+    prow = tableau[row] / p
+    is_r = (jnp.arange(m) == row) & active
+    is_c = (jnp.arange(n) == col) & active
+    return jnp.where(is_r[:, None], jnp.where(is_c[None, :], 1.0 / p, prow[None, :]),
+                     jnp.where(is_c[None, :], -pcol[:, None] / p,
+                               tableau - pcol[:, None] * prow[None, :]))
 
 
 def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
@@ -170,11 +180,13 @@ def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
     return row, jnp.any(positive)
 
 
-def dual_ratio_test(row, reduced, tol, eligible=None):
+def dual_ratio_test(row, reduced, tol, eligible=None, *, labels=None):
     """Ratio test of the dual simplex: the column that enters when a row leaves.
 
     Columns with ``row < -tol`` are candidates; the one with the smallest ``reduced / -row``
-    enters (ties to the smallest index), which keeps every reduced cost non-negative.
+    enters, which keeps every reduced cost non-negative. Exact ties go to the smallest index, or,
+    with ``labels``, to the smallest label (on a compact tableau the column index is not the
+    variable's label; breaking ties by label keeps Bland's rule, which cannot cycle).
 
     Args:
       row: ``[k]`` the leaving row of the tableau.
@@ -182,6 +194,7 @@ def dual_ratio_test(row, reduced, tol, eligible=None):
       tol: the pivot threshold (:func:`threshold` of ``row``).
       eligible: ``[k]`` bool, the columns that may enter (default: all); pass the non-basic
         columns of a full tableau.
+      labels: ``[k]`` integer labels of the columns' variables (for tie-breaking).
 
     Returns:
       ``(col, ok)``: the entering column and whether a candidate existed (``ok`` false with a
@@ -193,13 +206,21 @@ def dual_ratio_test(row, reduced, tol, eligible=None):
       >>> c, ok = dual_ratio_test(jnp.array([-1., -2., 1.]), jnp.array([3., 2., 0.]), 1e-9)
       >>> int(c), bool(ok)
       (1, True)
+      >>> c, ok = dual_ratio_test(jnp.array([-1., -1.]), jnp.array([1., 1.]), 1e-9,
+      ...                         labels=jnp.array([7, 3]))   # a tie: label 3 enters
+      >>> int(c)
+      1
     """
     negative = row < -tol
     if eligible is not None:
         negative = negative & eligible
     ratios = jnp.where(negative, jnp.maximum(reduced, 0.0) / jnp.where(negative, -row, 1.0),
                        jnp.inf)
-    return jnp.argmin(ratios), jnp.any(negative)
+    col = jnp.argmin(ratios)
+    if labels is not None:
+        big = jnp.iinfo(jnp.asarray(labels).dtype).max
+        col = jnp.argmin(jnp.where(negative & (ratios == ratios[col]), labels, big))
+    return col, jnp.any(negative)
 
 
 def lexicographic_ratio_test(column, keys, tol):

@@ -14,11 +14,21 @@ tolerance rule. They need no phase 1:
   after ``2 (m + n)`` pivots so degenerate programs cannot cycle. A column without a positive
   entry is a ray: ``UNBOUNDED``.
 - :class:`DualSimplex` starts from the slack basis too, which is dual feasible when ``c >= 0``;
-  it works on the full tableau ``[[G, I, h], [c, 0, 0]]``, leaves the most infeasible row,
-  enters by the dual ratio test and switches to Bland's rule after ``2 (m + n)`` pivots. A
-  negative row without a negative entry is a Farkas certificate: ``INFEASIBLE``. (This is the
-  batched dual simplex that ``mechanisms`` used for Grossman-Hart min-pay programs: tiny dense
-  tableaux, so a ``vmap``-ed chunk of programs pivots in a few fused array passes.)
+  it works on the same compact tableau ``[[G, h], [c, 0]]`` (the full tableau
+  ``[[G, I, h], [c, 0, 0]]`` would carry ``m`` more columns through every pivot: its slack
+  part, the basis inverse, is read back from the non-basic slack columns when needed), leaves
+  the most infeasible row, enters by the dual ratio test (ties to the smallest variable label)
+  and switches to Bland's rule after ``2 (m + n)`` pivots. A negative row without a negative
+  entry is a Farkas certificate: ``INFEASIBLE``. (This is the batched dual simplex that
+  ``mechanisms`` uses for Grossman-Hart min-pay programs: tiny dense tableaux, so a ``vmap``-ed
+  chunk of programs pivots in a few fused array passes.)
+
+A batch runs as one ``vmap``-ed loop, so every member pivots until the slowest has finished
+(a stopped member's pivot is a masked no-op in the same pass). What a pivot costs is one fused
+read and write of the tableau (``8 (m + 1)(n + 1)`` bytes in float64 per member) plus a few
+reductions over one row and one column; on CPUs the batch is memory-bound once a chunk of
+tableaux outgrows the core's cache, which is why the benchmarks solve in chunks
+(``batch_size``) sized to it.
 
 :func:`verify` checks every answer on the original data ``(c, G, h)``, never on the tableau:
 ``CONVERGED`` only when the primal point, the dual point and the duality gap are within ``tol``
@@ -36,8 +46,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..kernel import IterativeSolver, Result, pytree_dataclass, scale_of
-from ._pivot import dual_ratio_test, exchange, pivot, primal_ratio_test, threshold
+from ..kernel import IterativeSolver, Result, pivot_tol, pytree_dataclass, scale_of
+from ._pivot import dual_ratio_test, exchange, primal_ratio_test, threshold
 
 __all__ = ["DualSimplex", "InequalityLP", "PrimalSimplex", "SimplexAnswer", "verify"]
 
@@ -142,14 +152,29 @@ def _descent_ok(c, G, d, tol):
 
 
 # --------------------------------------------------------------------------------------------
+def _compact_tableau(G, h, cost):
+    """``[[G, h], [cost, 0]]`` (``[m + 1, n + 1]``) behind an optimisation barrier.
+
+    The barrier keeps XLA from constant-folding the first pricing step when ``cost`` is a
+    constant (``ZeroSumLP``'s ``-1``): at batch 4,096 that folding took seconds of compile time
+    for an argmin it then stored as a constant.
+    """
+    top = jnp.concatenate([G, h[:, None]], axis=1)
+    bottom = jnp.concatenate([cost, jnp.zeros(1, G.dtype)])[None]
+    return jax.lax.optimization_barrier(jnp.concatenate([top, bottom], axis=0))
+
+
 @pytree_dataclass
 class DualSimplexState:
-    """State of :class:`DualSimplex` on one ``m x n`` program.
+    """State of :class:`DualSimplex` on one ``m x n`` program (compact Tucker tableau).
 
     Attributes:
-      tableau: ``[m + 1, n + m + 1]``: rows ``[G, I, h]`` under the current basis, then the
-        reduced costs ``[c, 0]`` (last column: right-hand side).
-      basis: ``int32 [m]`` column index of each row's basic variable (slack ``i`` is ``n + i``).
+      tableau: ``[m + 1, n + 1]``: rows are the basic variables, columns the non-basic ones, the
+        last column the basic values and the last row the reduced costs (``T[m, n]`` is minus
+        the objective).
+      row_labels: ``int32 [m]`` basic variables (structural ``x_j`` is ``j``, slack ``s_i`` is
+        ``n + i``).
+      col_labels: ``int32 [n]`` non-basic variables.
       status: ``int32``: ``-1`` while pivoting, else the :class:`socialign.kernel.Result` claim.
       row, col: ``int32`` the next pivot (or, when ``status == INFEASIBLE``, ``row`` is the
         Farkas row).
@@ -158,7 +183,8 @@ class DualSimplexState:
     """
 
     tableau: jax.Array
-    basis: jax.Array
+    row_labels: jax.Array
+    col_labels: jax.Array
     status: jax.Array
     row: jax.Array
     col: jax.Array
@@ -172,8 +198,12 @@ class DualSimplex(IterativeSolver):
 
     Applies to :class:`InequalityLP` with ``c >= 0`` (a member with a negative cost stops at
     once with ``FAILED``: use :class:`PrimalSimplex` or the interior-point method). One pivot
-    per ``step``; ``terminate`` reads the claim computed with the pivot; :func:`verify` then
-    certifies it on the original data (see :meth:`answer`).
+    per ``step`` on the compact Tucker tableau ``[[G, h], [c, 0]]`` (:func:`._pivot.exchange`:
+    ``(m + 1)(n + 1)`` entries per pivot rather than the full tableau's ``(m + 1)(n + m + 1)``,
+    the same pivots and values; the slack part of the full tableau, the basis inverse, is read
+    back from the non-basic slack columns when a Farkas ray or the duals are needed).
+    ``terminate`` reads the claim computed with the pivot; :func:`verify` then certifies it on
+    the original data (see :meth:`answer`).
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -189,44 +219,44 @@ class DualSimplex(IterativeSolver):
     # tableau after every pivot cost about a third of the batched run time
     check_state_finite = False
 
-    def _select(self, lp, T, basis, k, thr):
+    def _select(self, lp, T, row_labels, col_labels, k, thr):
         m, n = lp.G.shape
-        applicable = thr
-        rhs = T[:m, -1]
+        rhs = T[:m, n]
         infeasible = rhs < -threshold(rhs)
         bland = k >= 2 * (m + n)
         big = n + m + 1
-        r = jnp.where(bland, jnp.argmin(jnp.where(infeasible, basis, big)), jnp.argmin(rhs))
+        r = jnp.where(bland, jnp.argmin(jnp.where(infeasible, row_labels, big)), jnp.argmin(rhs))
         optimal = ~jnp.any(infeasible)
-        row = T[r, :-1]
-        basic = jnp.zeros(n + m, bool).at[basis].set(True)
-        e, ok = dual_ratio_test(row, T[m, :-1], threshold(row), ~basic)
-        status = jnp.where(~applicable, Result.FAILED,
+        row = T[r, :n]
+        # the row's scale includes the 1 of its own basic variable (the full tableau's row)
+        tol = pivot_tol(row.dtype) * jnp.maximum(scale_of(row), 1.0)
+        e, ok = dual_ratio_test(row, T[m, :n], tol, labels=col_labels)
+        status = jnp.where(~thr, Result.FAILED,
                            jnp.where(optimal, Result.CONVERGED,
                                      jnp.where(ok, -1, Result.INFEASIBLE)))
         return status.astype(jnp.int32), r.astype(jnp.int32), e.astype(jnp.int32)
 
     def init(self, lp: InequalityLP, key=None) -> DualSimplexState:
         m, n = lp.G.shape
-        dtype = lp.G.dtype
-        top = jnp.concatenate([lp.G, jnp.eye(m, dtype=dtype), lp.h[:, None]], axis=1)
-        bottom = jnp.concatenate([jnp.maximum(lp.c, 0.0), jnp.zeros(m + 1, dtype)])[None]
-        T = jnp.concatenate([top, bottom], axis=0)
-        basis = jnp.arange(n, n + m, dtype=jnp.int32)
+        T = _compact_tableau(lp.G, lp.h, jnp.maximum(lp.c, 0.0))
+        rows = jnp.arange(n, n + m, dtype=jnp.int32)
+        cols = jnp.arange(n, dtype=jnp.int32)
         k = jnp.asarray(0, jnp.int32)
         thr = jnp.all(lp.c >= -threshold(lp.c)) & jnp.asarray(lp.active)
-        status, r, e = self._select(lp, T, basis, k, thr)
-        return DualSimplexState(T, basis, status, r, e, k, thr)
+        status, r, e = self._select(lp, T, rows, cols, k, thr)
+        return DualSimplexState(T, rows, cols, status, r, e, k, thr)
 
     def step(self, lp: InequalityLP, st: DualSimplexState) -> DualSimplexState:
+        m, n = lp.G.shape
         run = st.status < 0
-        T = pivot(st.tableau, st.row, st.col, run)
-        basis = jnp.where(run, st.basis.at[st.row].set(st.col), st.basis)
+        r, e = st.row, st.col
+        T = exchange(st.tableau, r, e, run)
+        rows = jnp.where(run & (jnp.arange(m) == r), st.col_labels[e], st.row_labels)
+        cols = jnp.where(run & (jnp.arange(n) == e), st.row_labels[r], st.col_labels)
         k = st.num_pivots + run.astype(jnp.int32)
-        status, r, e = self._select(lp, T, basis, k, st.thresholds)
-        return DualSimplexState(T, basis, jnp.where(run, status, st.status),
-                                jnp.where(run, r, st.row), jnp.where(run, e, st.col), k,
-                                st.thresholds)
+        status, r2, e2 = self._select(lp, T, rows, cols, k, st.thresholds)
+        return DualSimplexState(T, rows, cols, jnp.where(run, status, st.status),
+                                jnp.where(run, r2, r), jnp.where(run, e2, e), k, st.thresholds)
 
     def terminate(self, lp, st: DualSimplexState, tol):
         return st.status >= 0, jnp.maximum(st.status, 0), jnp.zeros((), lp.G.dtype)
@@ -235,18 +265,22 @@ class DualSimplex(IterativeSolver):
                status=None) -> SimplexAnswer:
         """Read ``x``, ``y`` and the Farkas ray off the final state and verify them.
 
-        ``status``: the code from :func:`socialign.kernel.iterate` (defaults to the state's claim).
+        The ray is row ``row`` of the basis inverse: its entry for slack ``i`` is the tableau's
+        entry in the column of ``s_i`` when ``s_i`` is non-basic, ``1`` when ``s_i`` is the
+        row's own basic variable and ``0`` otherwise. ``status``: the code from
+        :func:`socialign.kernel.iterate` (defaults to the state's claim).
         """
         m, n = lp.G.shape
         T = st.tableau
-        z = jnp.zeros(n + m, T.dtype).at[st.basis].set(T[:m, -1])
+        z = jnp.zeros(n + m, T.dtype).at[st.row_labels].set(T[:m, n])
         x = jnp.maximum(z[:n], 0.0)
-        y = -T[m, n:n + m]
-        ray = T[st.row, n:n + m]
+        y = -jnp.zeros(n + m, T.dtype).at[st.col_labels].set(T[m, :n])[n:]
+        ray = jnp.zeros(n + m, T.dtype).at[st.col_labels].set(T[st.row, :n])
+        ray = ray.at[st.row_labels[st.row]].set(1.0)[n:]
         claim = jnp.maximum(st.status, 0) if status is None else status
         code, *_ = verify(lp, x, y, claim, tol)
         code = jnp.where((claim == Result.INFEASIBLE) & ~_farkas_ok(lp.G, lp.h, ray, tol),
-                             Result.CERTIFICATE_ABOVE_TOLERANCE, code).astype(jnp.int32)
+                         Result.CERTIFICATE_ABOVE_TOLERANCE, code).astype(jnp.int32)
         return SimplexAnswer(x, y, ray, code, st.num_pivots)
 
 
@@ -293,11 +327,8 @@ class PrimalSimplex(IterativeSolver):
 
     def init(self, lp: InequalityLP, key=None) -> PrimalSimplexState:
         m, n = lp.G.shape
-        dtype = lp.G.dtype
-        top = jnp.concatenate([lp.G, jnp.maximum(lp.h, 0.0)[:, None]], axis=1)
-        bottom = jnp.concatenate([lp.c, jnp.zeros(1, dtype)])[None]
-        return PrimalSimplexState(jnp.concatenate([top, bottom], axis=0),
-                                  jnp.arange(n, n + m, dtype=jnp.int32),
+        T = _compact_tableau(lp.G, jnp.maximum(lp.h, 0.0), lp.c)
+        return PrimalSimplexState(T, jnp.arange(n, n + m, dtype=jnp.int32),
                                   jnp.arange(n, dtype=jnp.int32), jnp.asarray(0, jnp.int32))
 
     def _claim(self, lp, st):
@@ -323,10 +354,9 @@ class PrimalSimplex(IterativeSolver):
         status, e, r = self._claim(lp, st)
         run = status < 0
         rows, cols = st.row_labels, st.col_labels
-        rows_new = jnp.where(jnp.arange(m) == r, cols[e], rows)
-        cols_new = jnp.where(jnp.arange(n) == e, rows[r], cols)
-        return PrimalSimplexState(jnp.where(run, exchange(st.tableau, r, e), st.tableau),
-                                  jnp.where(run, rows_new, rows), jnp.where(run, cols_new, cols),
+        rows_new = jnp.where(run & (jnp.arange(m) == r), cols[e], rows)
+        cols_new = jnp.where(run & (jnp.arange(n) == e), rows[r], cols)
+        return PrimalSimplexState(exchange(st.tableau, r, e, run), rows_new, cols_new,
                                   st.num_pivots + run.astype(jnp.int32))
 
     def terminate(self, lp, st: PrimalSimplexState, tol):
