@@ -3,9 +3,9 @@ r"""A purejaxrl-style PPO learner for the environments: one jittable function pe
 ``train = make_train(env, config)`` returns a pure ``train(key, env_params=None) ->
 PPOResult``: the whole run (``config.num_updates`` updates, each a rollout of
 ``config.num_steps`` steps in ``config.num_envs`` parallel environments, then
-``config.update_epochs`` epochs of minibatch Adam steps) is one program of nested
-``lax.scan`` loops, so ``jax.jit(train)`` compiles it once and ``jax.vmap(train)(keys)`` trains many
-seeds (or, through ``env_params``, many mechanisms) in one call.
+``config.update_epochs`` epochs of minibatch Adam steps) is one program of nested ``lax.scan``
+loops, so ``jax.jit(train)`` compiles it once and ``jax.vmap(train)(keys)`` trains many seeds
+(or, through ``env_params``, many mechanisms) in one call.
 
 The agents of a :class:`~socialign.mechanisms.envs.MultiAgentEnv` share one actor-critic network
 (parameter sharing, as in self-play): each agent's input is its own observation, flattened,
