@@ -2,11 +2,14 @@
 
 Profiles are immutable pytrees of arrays whose leading axes are batch axes; every rule runs
 eagerly, under ``jax.jit`` and under ``jax.vmap`` with the same answer and returns the set of
-tied winners as a boolean mask over candidates.
+tied winners as a boolean mask over candidates. The margin-based rules (Copeland, minimax,
+Schulze, ranked pairs, Kemeny-Young, maximal lotteries) also accept a :class:`MarginGraph`,
+so a batch read by several of them has its margins computed once.
 """
 
 # -- profiles (issue 11) --
 from ._profile import (
+    MarginGraph,
     Profile,
     condorcet_loser,
     condorcet_winner,
@@ -67,6 +70,7 @@ __all__ = [
     "ComparisonNewton",
     "Counterexample",
     "MAX_KEMENY_CANDIDATES",
+    "MarginGraph",
     "Outcome",
     "PrefLibInstance",
     "Profile",

@@ -41,6 +41,7 @@ import numpy as np
 from ...kernel import as_float_array, check_finite, is_concrete, pytree_dataclass
 
 __all__ = [
+    "MarginGraph",
     "Profile",
     "condorcet_loser",
     "condorcet_winner",
@@ -219,6 +220,97 @@ class Profile:
         return cls(out, counts)
 
 
+@pytree_dataclass(init=False)
+class MarginGraph:
+    r"""The margins of a batch of profiles: all that a margin-based rule reads (a pytree).
+
+    Copeland, minimax, Schulze, ranked pairs, Kemeny-Young and maximal lotteries depend on a
+    profile only through its margin matrix ``M`` (the weighted majority graph; pref_voting's
+    ``MarginGraph``, W. Holliday and E. Pacuit). Computing ``M`` reads every ballot and is
+    most of such a rule's work on a large electorate, so a batch that several rules will read
+    can have it computed once, :meth:`from_profile`, and each of those rules accepts the
+    ``MarginGraph`` in place of the :class:`Profile` with the same answer.
+
+    Attributes:
+      margins: ``float [*batch, m, m]``: ``M[a, b]``, skew-symmetric (voters).
+      num_voters: ``float [*batch]``: the electorate's size; it scales the rules' tie
+        tolerance ``lp_tol(dtype) * max(num_voters, 1)``, as for a profile.
+
+    Args:
+      margins: the margin matrices.
+      num_voters: the number of voters; default ``max |M|`` of each matrix (the smallest
+        electorate that can produce it).
+
+    Raises:
+      TypeError: if ``margins`` is not numeric.
+      ValueError: if ``margins`` is not ``[*batch, m, m]`` with ``m >= 1``, ``num_voters`` is
+        not ``[*batch]``, or concrete values are not finite, ``margins`` is not skew-symmetric
+        (up to ``1e-9`` of its largest entry) or ``num_voters`` is negative.
+
+    Example:
+      >>> from socialign.mechanisms import social_choice as sc
+      >>> p = sc.Profile.from_orders([[0, 1, 2], [1, 2, 0]], counts=[3, 2])
+      >>> g = sc.MarginGraph.from_profile(p)
+      >>> g.margins.tolist(), float(g.num_voters)
+      ([[0.0, 1.0, 1.0], [-1.0, 0.0, 5.0], [-1.0, -5.0, 0.0]], 5.0)
+      >>> sc.schulze(g).winners.tolist() == sc.schulze(p).winners.tolist()
+      True
+    """
+
+    margins: jax.Array
+    num_voters: jax.Array
+
+    def __init__(self, margins, num_voters=None):
+        M = as_float_array(margins, "margins")
+        if M.ndim < 2 or M.shape[-1] != M.shape[-2] or M.shape[-1] == 0:
+            raise ValueError(f"margins must have shape [*batch, m, m] with m >= 1; got "
+                             f"{tuple(M.shape)}")
+        check_finite(M, "margins")
+        if is_concrete(M):
+            Mn = np.asarray(M)
+            scale = max(float(np.abs(Mn).max(initial=0.0)), 1.0)
+            if np.abs(Mn + np.swapaxes(Mn, -1, -2)).max(initial=0.0) > 1e-9 * scale:
+                raise ValueError("margins must be skew-symmetric (M[a, b] = -M[b, a])")
+        if num_voters is None:
+            num_voters = jnp.abs(M).max(axis=(-2, -1))
+        n = as_float_array(num_voters, "num_voters", dtype=M.dtype)
+        if tuple(n.shape) != tuple(M.shape[:-2]):
+            raise ValueError(f"num_voters must have shape {tuple(M.shape[:-2])} (the batch "
+                             f"shape); got {tuple(n.shape)}")
+        check_finite(n, "num_voters")
+        if is_concrete(n) and np.any(np.asarray(n) < 0):
+            raise ValueError("num_voters must be non-negative")
+        object.__setattr__(self, "margins", M)
+        object.__setattr__(self, "num_voters", n)
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> MarginGraph:
+        """The margins and electorate of ``profile`` (:func:`margin_matrix`, ``num_voters``).
+
+        Raises:
+          TypeError: if ``profile`` is not a :class:`Profile`.
+        """
+        if not isinstance(profile, Profile):
+            raise TypeError(f"profile must be a Profile, got {type(profile).__name__}")
+        return cls(margin_matrix(profile), profile.num_voters)
+
+    @property
+    def num_candidates(self) -> int:
+        """``m`` (static)."""
+        return self.margins.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The leading batch axes."""
+        return tuple(self.margins.shape[:-2])
+
+    def __getitem__(self, index) -> MarginGraph:
+        """Index the batch axes."""
+        if not self.batch_shape:
+            raise IndexError("this margin graph is not batched; there is nothing to index")
+        return MarginGraph(self.margins[index], self.num_voters[index])
+
+
 def _strict(profile: Profile) -> jax.Array:
     """``bool [*batch, ballots, m, m]``: ballot prefers ``a`` strictly to ``b``."""
     r = profile.ranks
@@ -255,8 +347,27 @@ def margin_matrix(profile: Profile) -> jax.Array:
       >>> sc.margin_matrix(p).tolist()
       [[0.0, 1.0, 1.0], [-1.0, 0.0, 5.0], [-1.0, -5.0, 0.0]]
     """
-    s = support_matrix(profile)
-    return s - jnp.swapaxes(s, -1, -2)
+    return _margins(profile.ranks, profile.counts)
+
+
+def _margins(ranks, counts):
+    r"""``M`` of ``ranks [*batch, ballots, m]`` and ``counts [*batch, ballots]``.
+
+    Only the ``m (m - 1) / 2`` pairs ``a < b`` are counted,
+    :math:`M[a, b] = \sum_k n_k \operatorname{sign}(r_{kb} - r_{ka})`, with the ballot axis
+    last so the compare-and-add fuses into one vectorised reduction: on CPU about half the time
+    of ``S - S^T`` (every rule that reads margins spends most of its time here on large
+    electorates). Integer counts give exact margins.
+    """
+    m = ranks.shape[-1]
+    ia, ib = np.triu_indices(m, 1)
+    rt = jnp.swapaxes(ranks, -1, -2)  # [*batch, m, ballots]
+    x, y = rt[..., ia, :], rt[..., ib, :]  # [*batch, pairs, ballots]
+    c = counts[..., None, :]
+    zero = jnp.zeros((), counts.dtype)
+    upper = jnp.where(x < y, c, jnp.where(y < x, -c, zero)).sum(-1)  # [*batch, pairs]
+    out = jnp.zeros(upper.shape[:-1] + (m, m), counts.dtype).at[..., ia, ib].set(upper)
+    return out - jnp.swapaxes(out, -1, -2)
 
 
 def majority_matrix(profile: Profile) -> jax.Array:

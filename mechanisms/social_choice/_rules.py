@@ -1,7 +1,10 @@
 r"""Voting rules, batched over profiles: each returns the set of tied winners as a boolean mask.
 
 Every rule takes a :class:`~socialign.mechanisms.social_choice.Profile` with any leading batch
-axes and returns an :class:`Outcome` with the same batch axes:
+axes (the margin-based rules, Copeland, minimax, Schulze, ranked pairs, Kemeny-Young and maximal
+lotteries, also take its :class:`~socialign.mechanisms.social_choice.MarginGraph`: they compute
+the batch's margins once, vectorised over the ballots, then run per profile on ``[m, m]``
+arrays) and returns an :class:`Outcome` with the same batch axes:
 
 - ``winners``: ``bool [*batch, m]``, every candidate the rule cannot separate from the best
   (the rule is *irresolute*: no tie is broken unless the docstring says so);
@@ -36,7 +39,7 @@ import numpy as np
 
 from ...kernel import Result, batch_map, check_batch_size, lp_tol, pytree_dataclass
 from ...solvers import NormalFormGame, ZeroSumLP, solve
-from ._profile import Profile, margin_matrix, support_matrix
+from ._profile import MarginGraph, Profile, _margins, support_matrix
 
 __all__ = [
     "MAX_KEMENY_CANDIDATES",
@@ -95,6 +98,18 @@ def _check_profile(profile) -> Profile:
     return profile
 
 
+def _check_margin_input(profile):
+    if not isinstance(profile, (Profile, MarginGraph)):
+        raise TypeError(f"profile must be a socialign.mechanisms.social_choice.Profile or "
+                        f"MarginGraph, got {type(profile).__name__}")
+    return profile
+
+
+def _vtol(voters, dtype):
+    """Tie tolerance of a margin rule: ``lp_tol`` times the number of voters (at least one)."""
+    return lp_tol(dtype) * jnp.maximum(voters, 1.0)
+
+
 def _tol(counts):
     """Tie tolerance: ``lp_tol`` relative to the number of voters (floored at one voter)."""
     return lp_tol(counts.dtype) * jnp.maximum(counts.sum(), 1.0)
@@ -102,7 +117,7 @@ def _tol(counts):
 
 def _positions(scores, tol):
     """Competition ranking by ``scores`` (higher first): the number of strictly better ones."""
-    better = scores[None, :] > scores[:, None] + tol
+    better = scores[..., None, :] > scores[..., :, None] + tol
     return better.sum(-1).astype(jnp.int32)
 
 
@@ -138,6 +153,30 @@ def _run(single, profile, batch_size, *extra):
     batch_size = check_batch_size(batch_size)
     return _batched((profile.ranks, profile.counts, *extra), single=single,
                     batch_shape=profile.batch_shape, batch_size=batch_size)
+
+
+def _graph_arrays(data):
+    """``(margins [*batch, m, m], voters [*batch])`` of a Profile or MarginGraph (batched:
+    the margins are computed on the whole batch at once, outside any per-profile loop)."""
+    if isinstance(data, MarginGraph):
+        return data.margins, data.num_voters
+    return _margins(data.ranks, data.counts), data.counts.sum(-1)
+
+
+@functools.partial(jax.jit, static_argnames=("single", "batch_shape", "batch_size"))
+def _batched_margins(data, extra, *, single, batch_shape, batch_size):
+    marg, voters = _graph_arrays(data)
+    return batch_map(lambda a: single(*a), (marg, voters, *extra), batch_shape=batch_shape,
+                     batch_size=batch_size)
+
+
+def _run_margins(single, profile, batch_size, *extra):
+    """Apply ``single(margins, voters, *extra)`` over the batch axes of a Profile or a
+    MarginGraph, in one compiled program per rule, input type and shape."""
+    profile = _check_margin_input(profile)
+    batch_size = check_batch_size(batch_size)
+    return _batched_margins(profile, tuple(extra), single=single,
+                            batch_shape=profile.batch_shape, batch_size=batch_size)
 
 
 def _tops(ranks, remaining):
@@ -274,15 +313,14 @@ def random_dictatorship(profile: Profile, *, batch_size: int | None = None) -> O
 # ----------------------------------------------------------------------------- Condorcet methods
 
 
-def _copeland_1(ranks, counts):
-    marg = margin_matrix(_profile_1(ranks, counts))
-    tol = _tol(counts)
-    off = ~jnp.eye(ranks.shape[-1], dtype=bool)
+def _copeland_1(marg, voters):
+    tol = _vtol(voters, marg.dtype)
+    off = ~jnp.eye(marg.shape[-1], dtype=bool)
     scores = ((marg > tol) + 0.5 * ((jnp.abs(marg) <= tol) & off)).sum(-1)
-    return _from_scores(scores.astype(counts.dtype), 0.25, counts.dtype)
+    return _from_scores(scores.astype(marg.dtype), 0.25, marg.dtype)
 
 
-def copeland(profile: Profile, *, batch_size: int | None = None) -> Outcome:
+def copeland(profile: Profile | MarginGraph, *, batch_size: int | None = None) -> Outcome:
     r"""Copeland: one point per pairwise majority win, half a point per pairwise tie.
 
     ``scores[a] = #{b: M[a, b] > 0} + #{b != a: M[a, b] = 0} / 2``; the winners have the most
@@ -290,14 +328,15 @@ def copeland(profile: Profile, *, batch_size: int | None = None) -> Outcome:
     "A reasonable social welfare function", 1951.
 
     Args:
-      profile: a :class:`Profile` ``[*batch, ballots, m]``.
+      profile: a :class:`Profile` ``[*batch, ballots, m]``, or its
+        :class:`MarginGraph` ``[*batch, m, m]`` (the same answer).
       batch_size: evaluate the batch in chunks of this many profiles (``None``: all at once).
 
     Returns:
       An :class:`Outcome` whose ``scores`` are the Copeland scores.
 
     Raises:
-      TypeError: if ``profile`` is not a :class:`Profile`.
+      TypeError: if ``profile`` is neither a :class:`Profile` nor a :class:`MarginGraph`.
       ValueError: if ``batch_size`` is not ``None`` or a positive int.
 
     Example:
@@ -307,16 +346,15 @@ def copeland(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [True, True, True]
     """
 
-    return _run(_copeland_1, profile, batch_size)
+    return _run_margins(_copeland_1, profile, batch_size)
 
 
-def _minimax_1(ranks, counts):
-    marg = margin_matrix(_profile_1(ranks, counts))
+def _minimax_1(marg, voters):
     scores = 0.0 - jnp.maximum(marg, 0.0).max(0)
-    return _from_scores(scores, _tol(counts), counts.dtype)
+    return _from_scores(scores, _vtol(voters, marg.dtype), marg.dtype)
 
 
-def minimax(profile: Profile, *, batch_size: int | None = None) -> Outcome:
+def minimax(profile: Profile | MarginGraph, *, batch_size: int | None = None) -> Outcome:
     r"""Minimax (Simpson-Kramer): the candidates whose worst pairwise defeat is smallest.
 
     ``scores[a] = -max_b max(M[b, a], 0)`` (minus the largest margin by which ``a`` loses, the
@@ -325,14 +363,15 @@ def minimax(profile: Profile, *, batch_size: int | None = None) -> Outcome:
     political equilibrium", JET 1977.
 
     Args:
-      profile: a :class:`Profile` ``[*batch, ballots, m]``.
+      profile: a :class:`Profile` ``[*batch, ballots, m]``, or its
+        :class:`MarginGraph` ``[*batch, m, m]`` (the same answer).
       batch_size: evaluate the batch in chunks of this many profiles (``None``: all at once).
 
     Returns:
       An :class:`Outcome`.
 
     Raises:
-      TypeError: if ``profile`` is not a :class:`Profile`.
+      TypeError: if ``profile`` is neither a :class:`Profile` nor a :class:`MarginGraph`.
       ValueError: if ``batch_size`` is not ``None`` or a positive int.
 
     Example:
@@ -342,7 +381,7 @@ def minimax(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [0.0, -1.0, -5.0]
     """
 
-    return _run(_minimax_1, profile, batch_size)
+    return _run_margins(_minimax_1, profile, batch_size)
 
 
 def _widest_paths(d):
@@ -355,17 +394,16 @@ def _widest_paths(d):
     return jax.lax.fori_loop(0, m, body, d)
 
 
-def _schulze_1(ranks, counts):
-    marg = margin_matrix(_profile_1(ranks, counts))
-    tol = _tol(counts)
+def _schulze_1(marg, voters):
+    tol = _vtol(voters, marg.dtype)
     p = _widest_paths(jnp.where(marg > tol, marg, 0.0))
     beats = p > p.T + tol
-    scores = -beats.sum(0).astype(counts.dtype)
+    scores = -beats.sum(0).astype(marg.dtype)
     winners = scores == 0
-    return _outcome(winners, scores, _positions(scores, 0.5), counts.dtype)
+    return _outcome(winners, scores, _positions(scores, 0.5), marg.dtype)
 
 
-def schulze(profile: Profile, *, batch_size: int | None = None) -> Outcome:
+def schulze(profile: Profile | MarginGraph, *, batch_size: int | None = None) -> Outcome:
     r"""Schulze (beat path): compare candidates by the strength of their strongest paths.
 
     Edge weights are the margins of the strict majority relation (``d[a, b] = M[a, b]`` when
@@ -377,14 +415,15 @@ def schulze(profile: Profile, *, batch_size: int | None = None) -> Outcome:
     single-winner election method", Social Choice and Welfare 2011.
 
     Args:
-      profile: a :class:`Profile` ``[*batch, ballots, m]``.
+      profile: a :class:`Profile` ``[*batch, ballots, m]``, or its
+        :class:`MarginGraph` ``[*batch, m, m]`` (the same answer).
       batch_size: evaluate the batch in chunks of this many profiles (``None``: all at once).
 
     Returns:
       An :class:`Outcome`.
 
     Raises:
-      TypeError: if ``profile`` is not a :class:`Profile`.
+      TypeError: if ``profile`` is neither a :class:`Profile` nor a :class:`MarginGraph`.
       ValueError: if ``batch_size`` is not ``None`` or a positive int.
 
     Example:
@@ -395,15 +434,14 @@ def schulze(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       [3, 0, 1, 2]
     """
 
-    return _run(_schulze_1, profile, batch_size)
+    return _run_margins(_schulze_1, profile, batch_size)
 
 
-def _ranked_pairs_1(ranks, counts, order):
-    m = ranks.shape[-1]
+def _ranked_pairs_1(marg, voters, order):
+    m = marg.shape[-1]
     pairs = np.array([(a, b) for a in range(m) for b in range(m) if a != b], dtype=np.int32)
     src, dst = jnp.asarray(pairs[:, 0]), jnp.asarray(pairs[:, 1])
-    marg = margin_matrix(_profile_1(ranks, counts))
-    tol = _tol(counts)
+    tol = _vtol(voters, marg.dtype)
     pos = jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
     strength = jnp.where(jnp.abs(marg) <= tol, 0.0, marg)[src, dst]
     valid = strength >= 0
@@ -422,10 +460,10 @@ def _ranked_pairs_1(ranks, counts, order):
     reach, _ = jax.lax.scan(lock, jnp.zeros((m, m), bool), idx)
     above = reach.sum(0).astype(jnp.int32)  # candidates locked above each one
     winners = above == 0
-    return _outcome(winners, -above.astype(counts.dtype), above, counts.dtype)
+    return _outcome(winners, -above.astype(marg.dtype), above, marg.dtype)
 
 
-def ranked_pairs(profile: Profile, tie_breaker=None, *,
+def ranked_pairs(profile: Profile | MarginGraph, tie_breaker=None, *,
                  batch_size: int | None = None) -> Outcome:
     r"""Ranked pairs (Tideman), with equal margins ordered by a fixed tie-breaking order.
 
@@ -440,7 +478,8 @@ def ranked_pairs(profile: Profile, tie_breaker=None, *,
     as a criterion for voting rules", Social Choice and Welfare 1987.
 
     Args:
-      profile: a :class:`Profile` ``[*batch, ballots, m]``.
+      profile: a :class:`Profile` ``[*batch, ballots, m]``, or its
+        :class:`MarginGraph` ``[*batch, m, m]`` (the same answer).
       tie_breaker: ``int [*batch, m]`` a permutation of the candidates (earlier = its edges are
         locked first among equal margins); default ``0, 1, ..., m - 1``. A leaf: it can be
         traced and ``vmap``-ed.
@@ -451,7 +490,7 @@ def ranked_pairs(profile: Profile, tie_breaker=None, *,
       minus each candidate's position in it.
 
     Raises:
-      TypeError: if ``profile`` is not a :class:`Profile`.
+      TypeError: if ``profile`` is neither a :class:`Profile` nor a :class:`MarginGraph`.
       ValueError: if ``batch_size`` is not ``None`` or a positive int, or a concrete
         ``tie_breaker`` is not a permutation of the candidates.
 
@@ -462,7 +501,7 @@ def ranked_pairs(profile: Profile, tie_breaker=None, *,
       >>> sc.ranked_pairs(tennessee).winners.tolist()
       [False, True, False, False]
     """
-    profile = _check_profile(profile)
+    profile = _check_margin_input(profile)
     m = profile.num_candidates
     if tie_breaker is None:
         tie_breaker = jnp.arange(m, dtype=jnp.int32)
@@ -476,7 +515,7 @@ def ranked_pairs(profile: Profile, tie_breaker=None, *,
         if np.any(np.sort(t, -1) != np.arange(m)):
             raise ValueError("tie_breaker must be a permutation of the candidates 0..m-1")
     tb = jnp.broadcast_to(tb.astype(jnp.int32), profile.batch_shape + (m,))
-    return _run(_ranked_pairs_1, profile, batch_size, tb)
+    return _run_margins(_ranked_pairs_1, profile, batch_size, tb)
 
 
 def _instant_runoff_1(ranks, counts):
@@ -554,13 +593,12 @@ def _subset_tables(m: int):
     return member, layers
 
 
-def _kemeny_young_1(ranks, counts):
-    m = ranks.shape[-1]
+def _kemeny_young_1(marg, voters):
+    m = marg.shape[-1]
     member_np, layers = _subset_tables(m)
     member = jnp.asarray(member_np)
     full = (1 << m) - 1
-    marg = margin_matrix(_profile_1(ranks, counts))
-    tol = _tol(counts)
+    tol = _vtol(voters, marg.dtype)
     # gain[S, c] = sum_{b in S} M[c, b]: c placed first above the rest of S
     gain = member.astype(marg.dtype) @ marg.T
     g = jnp.zeros(1 << m, marg.dtype)
@@ -578,10 +616,10 @@ def _kemeny_young_1(ranks, counts):
 
     _, order = jax.lax.scan(place, jnp.asarray(full), None, length=m)
     ranking = jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
-    return _outcome(winners, top, ranking, counts.dtype)
+    return _outcome(winners, top, ranking, marg.dtype)
 
 
-def kemeny_young(profile: Profile, *, batch_size: int | None = None) -> Outcome:
+def kemeny_young(profile: Profile | MarginGraph, *, batch_size: int | None = None) -> Outcome:
     r"""Kemeny-Young: the rankings that agree with the most pairwise preferences, exactly.
 
     A ranking :math:`L` scores :math:`\sum_{a \succ_L b} M[a, b]` (equivalently, it minimises the
@@ -596,7 +634,7 @@ def kemeny_young(profile: Profile, *, batch_size: int | None = None) -> Outcome:
     1978.
 
     Args:
-      profile: a :class:`Profile` ``[*batch, ballots, m]`` with
+      profile: a :class:`Profile` ``[*batch, ballots, m]`` or its :class:`MarginGraph`, with
         ``m <=`` :data:`MAX_KEMENY_CANDIDATES` (12).
       batch_size: evaluate the batch in chunks of this many profiles (``None``: all at once;
         each profile holds a ``[2^m, m]`` table).
@@ -607,7 +645,7 @@ def kemeny_young(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       that keeps it optimal).
 
     Raises:
-      TypeError: if ``profile`` is not a :class:`Profile`.
+      TypeError: if ``profile`` is neither a :class:`Profile` nor a :class:`MarginGraph`.
       ValueError: if the profile has more than :data:`MAX_KEMENY_CANDIDATES` candidates, or
         ``batch_size`` is not ``None`` or a positive int.
 
@@ -618,46 +656,54 @@ def kemeny_young(profile: Profile, *, batch_size: int | None = None) -> Outcome:
       >>> sc.kemeny_young(tennessee).ranking.tolist()   # N > C > K > M
       [3, 0, 1, 2]
     """
-    profile = _check_profile(profile)
+    profile = _check_margin_input(profile)
     m = profile.num_candidates
     if m > MAX_KEMENY_CANDIDATES:
         raise ValueError(f"kemeny_young is exact by dynamic programming over the 2^m subsets of "
                          f"candidates and accepts at most {MAX_KEMENY_CANDIDATES} candidates; "
                          f"this profile has {m}")
-    return _run(_kemeny_young_1, profile, batch_size)
+    return _run_margins(_kemeny_young_1, profile, batch_size)
 
 
 # ----------------------------------------------------------------------------- lotteries
 
 
-def _maximal_lotteries_1(ranks, counts):
-    marg = margin_matrix(_profile_1(ranks, counts))
-    scale = jnp.maximum(counts.sum(), 1.0)
-    eq = solve(NormalFormGame.zero_sum(marg / scale), ZeroSumLP())
+@functools.partial(jax.jit, static_argnames=("batch_size",))
+def _maximal_lotteries_batch(data, *, batch_size):
+    # One batched solve over the stacked margin games (solve's own batching: the simplex runs
+    # as one loop over the batch), not a solve per profile inside a vmap.
+    marg, voters = _graph_arrays(data)
+    dtype = marg.dtype
+    scale = jnp.maximum(voters, 1.0)[..., None, None]
+    eq = solve(NormalFormGame.zero_sum(marg / scale), ZeroSumLP(), throw=False,
+               batch_size=batch_size)
     lottery = jnp.clip(eq.strategies[0], 0.0, None)
-    lottery = lottery / lottery.sum()
-    winners = lottery > lp_tol(counts.dtype)
-    return _outcome(winners, lottery, _positions(lottery, lp_tol(counts.dtype)),
-                    counts.dtype, lottery=lottery, result=eq.result)
+    lottery = lottery / lottery.sum(-1, keepdims=True)
+    winners = lottery > lp_tol(dtype)
+    return _outcome(winners, lottery, _positions(lottery, lp_tol(dtype)), dtype,
+                    lottery=lottery, result=eq.result)
 
 
-def maximal_lotteries(profile: Profile, *, batch_size: int | None = None) -> Outcome:
+def maximal_lotteries(profile: Profile | MarginGraph, *,
+                      batch_size: int | None = None) -> Outcome:
     r"""Maximal lotteries: the optimal mixed strategies of the symmetric zero-sum margin game.
 
     A lottery :math:`p` is maximal when :math:`p^\top M q \ge 0` for every lottery :math:`q`:
     no other lottery is preferred by a majority in expectation. It is the maximin strategy of
-    the zero-sum game with payoff matrix ``M``, solved here by
-    ``solvers.solve(NormalFormGame.zero_sum(M), ZeroSumLP())``. When the margins are all odd
-    (an odd number of voters with strict, complete ballots) the maximal lottery is unique
-    (Laffond, Laslier and Le Breton 1997); otherwise the set of maximal lotteries is a polytope
-    and this returns the extreme point the primal simplex reaches. ``winners`` is its support
+    the zero-sum game with payoff matrix ``M``, solved here by one batched
+    ``solvers.solve(NormalFormGame.zero_sum(M / voters), ZeroSumLP(), throw=False)`` over the
+    stacked margin games (a failed solve shows in ``result``; it does not raise). When the
+    margins are all odd (an odd number of voters with strict, complete ballots) the maximal
+    lottery is unique (Laffond, Laslier and Le Breton 1997); otherwise the set of maximal
+    lotteries is a polytope and this returns the extreme point the primal simplex reaches. ``winners`` is its support
     (probability above ``lp_tol``). It elects a Condorcet winner with probability one. P. C.
     Fishburn, "Probabilistic social choice based on simple voting comparisons", Review of
     Economic Studies 1984; F. Brandt, "Rolling the dice: recent results in probabilistic social
     choice", 2017.
 
     Args:
-      profile: a :class:`Profile` ``[*batch, ballots, m]``.
+      profile: a :class:`Profile` ``[*batch, ballots, m]``, or its
+        :class:`MarginGraph` ``[*batch, m, m]`` (the same answer).
       batch_size: evaluate the batch in chunks of this many profiles (``None``: all at once).
 
     Returns:
@@ -665,7 +711,7 @@ def maximal_lotteries(profile: Profile, *, batch_size: int | None = None) -> Out
       LP's result code in ``result``.
 
     Raises:
-      TypeError: if ``profile`` is not a :class:`Profile`.
+      TypeError: if ``profile`` is neither a :class:`Profile` nor a :class:`MarginGraph`.
       ValueError: if ``batch_size`` is not ``None`` or a positive int.
 
     Example:
@@ -675,5 +721,6 @@ def maximal_lotteries(profile: Profile, *, batch_size: int | None = None) -> Out
       [0.333333, 0.333333, 0.333333]
     """
 
-    return _run(_maximal_lotteries_1, profile, batch_size)
+    profile = _check_margin_input(profile)
+    return _maximal_lotteries_batch(profile, batch_size=check_batch_size(batch_size))
 
