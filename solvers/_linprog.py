@@ -16,8 +16,14 @@ Solves
   form; needs ``h >= 0`` (the slack basis is primal feasible), else ``FAILED``.
 - ``"interior_point"``: the homogeneous self-dual (HSD) embedding of Andersen and Andersen with
   Mehrotra's predictor-corrector on the standard form ``A_s z = b_s, z >= 0`` (the method of
-  scipy's former ``interior-point`` solver). It applies to every LP and certifies optimality or
-  primal/dual infeasibility (``INFEASIBLE``/``UNBOUNDED``), never NaN.
+  scipy's former ``interior-point`` solver). It applies to every LP. It runs on a copy of the
+  data equilibrated by Ruiz's row and column scaling, so that its (normwise) optimality test
+  means the same on every row of a badly scaled program. ``INFEASIBLE`` is reported only with
+  a Farkas ray ``y`` (``A^T y <= 0 < b^T y``) and ``UNBOUNDED`` only with an improving ray
+  ``x`` (``x >= 0, A x = 0, c^T x < 0``) plus a feasible point (found by a second phase with
+  ``c = 0`` in the same loop), each checked again on the original data; "infeasible or
+  unbounded" without a verified ray is ``FAILED``. Empty rows ``0 x = b`` are presolved
+  (infeasible when ``b != 0``). No field is ever NaN.
 - ``"auto"`` (default): per member, the dual simplex where ``c_z >= 0``, else the primal simplex
   where ``h >= 0``; every member that no pivoting method certified goes to the interior-point
   method. Selection is by masks at fixed shapes: each method's loop (the kernel's
@@ -182,22 +188,66 @@ def _indicators(A, b, c, st: IPMState):
     return rho_p, rho_d, rho_a, rho_g, rho_mu
 
 
+def _farkas_ray(A, b, y, tol):
+    r"""Does ``y [m]`` prove that ``A z = b, z >= 0`` has no solution (Farkas' lemma)?
+
+    .. math::
+        (A^\top y)_j \le \mathrm{tol}\,\max_i |A_{ij}|\,\lVert y\rVert_1 \ \forall j,
+        \qquad b^\top y > \mathrm{tol}\,|b|^\top |y|.
+
+    Read as a backward error: ``y`` is an exact certificate (``A'^T y <= 0 < b'^T y``) for every
+    ``A'``, ``b'`` whose columns differ from ``A``'s by at most ``tol`` times the column's largest
+    entry and with ``|b' - b| <= tol |b|``. Both sides of each test scale alike when a column
+    of ``A`` is rescaled, and ``y`` is a direction (any positive multiple passes or fails
+    alike). Returns a bool scalar.
+    """
+    col = jnp.max(jnp.abs(A), axis=0, initial=0.0)
+    ny = jnp.sum(jnp.abs(y))
+    return (jnp.all(A.T @ y <= tol * col * ny)) & (b @ y > tol * (jnp.abs(b) @ jnp.abs(y)))
+
+
+def _improving_ray(A, c, x, tol):
+    r"""Is ``x [n]`` a direction of unbounded descent of ``min c z, A z = b, z >= 0``?
+
+    .. math::
+        x \ge 0,\qquad |(A x)_i| \le \mathrm{tol}\,\max_j |A_{ij}|\,\lVert x\rVert_1
+        \ \forall i,\qquad c^\top x < -\mathrm{tol}\,|c|^\top |x|
+
+    (the row-by-row counterpart of :func:`_farkas_ray`: ``x`` is an exact improving ray of every
+    program whose rows are within ``tol`` of ``A``'s rows and ``|c' - c| <= tol |c|``). It makes
+    the program unbounded only together with a feasible point. Returns a bool scalar.
+    """
+    row = jnp.max(jnp.abs(A), axis=1, initial=0.0)
+    nx = jnp.sum(jnp.abs(x))
+    return (jnp.all(x >= 0) & jnp.all(jnp.abs(A @ x) <= tol * row * nx)
+            & (c @ x < -tol * (jnp.abs(c) @ jnp.abs(x))))
+
+
 def _ipm_status(A, b, c, st: IPMState, tol):
-    """Return ``(done, result_code)`` by Andersen & Andersen's stopping criteria (section 4.5)."""
+    """Return ``(done, result_code)`` by Andersen & Andersen's stopping criteria (section 4.5).
+
+    ``CONVERGED`` is their (normwise) optimality test. When the iterate says "infeasible or
+    unbounded" (``tau -> 0``), the code is ``INFEASIBLE`` only if ``y`` passes
+    :func:`_farkas_ray` and ``UNBOUNDED`` only if ``x`` passes :func:`_improving_ray`; while
+    neither ray checks out the method keeps iterating (the rays sharpen as ``tau -> 0``), and if it
+    stalls first the code is ``FAILED``. A stall elsewhere is ``STALLED``.
+    """
     rho_p, rho_d, rho_a, rho_g, rho_mu = _indicators(A, b, c, st)
     optimal = (rho_p <= tol) & (rho_d <= tol) & (rho_a <= tol)
     inf1 = (rho_p < tol) & (rho_d < tol) & (rho_g < tol) & (st.tau < tol * jnp.maximum(1.0, st.kappa))
     inf2 = (rho_mu < tol) & (st.tau < tol * jnp.minimum(1.0, st.kappa))
     infeasible_like = (inf1 | inf2) & ~optimal
     # Complementarity far below what the residuals can follow: numerical stall, not an answer.
-    stalled = (rho_mu < tol * tol) & ~optimal & ~infeasible_like
+    stalled = (rho_mu < tol * tol) & ~optimal
+    farkas = _farkas_ray(A, b, st.y, tol)
+    improving = _improving_ray(A, c, st.x, tol)
+    ray = (infeasible_like | stalled) & (farkas | improving)
     code = jnp.where(
-        optimal,
-        Result.CONVERGED,
-        jnp.where(stalled, Result.STALLED,
-                  jnp.where(b @ st.y > tol, Result.INFEASIBLE, Result.UNBOUNDED)),
+        optimal, Result.CONVERGED,
+        jnp.where(ray, jnp.where(farkas, Result.INFEASIBLE, Result.UNBOUNDED),
+                  jnp.where(infeasible_like, Result.FAILED, Result.STALLED)),
     ).astype(jnp.int32)
-    return optimal | infeasible_like | stalled, code
+    return optimal | ray | stalled, code
 
 
 def ipm_solution(st: IPMState):
@@ -232,8 +282,11 @@ class InteriorPoint(IterativeSolver):
     """The homogeneous self-dual interior-point method as a kernel :class:`IterativeSolver`.
 
     ``init``/``step`` are :func:`_ipm_init`/:func:`_ipm_step`; ``terminate`` is :func:`_ipm_status`
-    (Andersen and Andersen's stopping criteria: ``CONVERGED``, ``INFEASIBLE``, ``UNBOUNDED`` or
-    ``STALLED``) with the largest relative residual as certificate. ``tol`` is relative
+    (Andersen and Andersen's stopping criteria: ``CONVERGED``, ``INFEASIBLE`` with a verified
+    Farkas ray, ``UNBOUNDED`` with a verified improving ray (this class does not look for a
+    feasible point; :func:`linprog` does), ``FAILED`` when the iterate said "infeasible or
+    unbounded" but stalled before either ray checked out, or ``STALLED``) with the largest
+    relative residual as certificate. ``tol`` is relative
     (:func:`socialign.kernel.lp_tol` by default in :func:`linprog`).
 
     Example:
@@ -261,6 +314,89 @@ class InteriorPoint(IterativeSolver):
         return done | inactive, code, cert
 
 
+def _equilibrate(A, sweeps: int = 8):
+    """Ruiz's scaling: positive ``r [m]``, ``s [n]`` such that every row and every column of
+    ``diag(r) A diag(s)`` has max-norm close to 1 (empty rows and columns keep scale 1).
+
+    D. Ruiz, "A scaling algorithm to equilibrate both rows and columns norms in matrices",
+    Rutherford Appleton Laboratory RAL-TR-2001-034, 2001.
+    """
+    def sweep(_, rs):
+        r, s = rs
+        B = jnp.abs(A) * r[:, None] * s[None, :]
+        rn, cn = jnp.max(B, axis=1, initial=0.0), jnp.max(B, axis=0, initial=0.0)
+        return (r / jnp.sqrt(jnp.where(rn > 0, rn, 1.0)),
+                s / jnp.sqrt(jnp.where(cn > 0, cn, 1.0)))
+
+    m, n = A.shape
+    return jax.lax.fori_loop(0, sweeps, sweep, (jnp.ones(m, A.dtype), jnp.ones(n, A.dtype)))
+
+
+@pytree_dataclass
+class _CertifiedLP:
+    """:class:`StandardLP` plus the tolerance its two-phase run needs inside ``step``."""
+
+    lp: StandardLP
+    tol: jax.Array
+
+
+class _CertifiedState(NamedTuple):
+    ipm: IPMState
+    phase: jax.Array  # int32: 0 minimise c z; 1 find a feasible point (c = 0) after a ray
+    ray: jax.Array  # [n] the improving ray phase 0 verified (zeros before)
+
+
+@pytree_dataclass
+class _CertifiedInteriorPoint(IterativeSolver):
+    """The interior point of :func:`linprog`: :class:`InteriorPoint` in two phases, one loop.
+
+    Phase 0 is :class:`InteriorPoint` on ``min c z``. An improving ray (verified by
+    :func:`_improving_ray`) proves unboundedness only if the program is feasible, so instead of
+    stopping there the method restarts, in the same ``while_loop``, on the feasibility program
+    (``c = 0``, which has no improving ray): ``UNBOUNDED`` when it converges (a feasible point
+    plus the ray), ``INFEASIBLE`` when it finds a Farkas ray, ``FAILED`` when it stalls.
+    The step is the same compiled function in both phases (``c`` is selected by the phase).
+    """
+
+    def init(self, prob: _CertifiedLP, key=None) -> _CertifiedState:
+        lp = prob.lp
+        return _CertifiedState(_ipm_init(lp.A, lp.b, lp.c), jnp.asarray(0, jnp.int32),
+                               jnp.zeros_like(lp.c))
+
+    @staticmethod
+    def _cost(lp, phase):
+        return jnp.where(phase == 0, lp.c, jnp.zeros_like(lp.c))
+
+    def step(self, prob: _CertifiedLP, s: _CertifiedState) -> _CertifiedState:
+        lp = prob.lp
+        # the verdict `terminate` gave on this state: a verified improving ray in phase 0
+        # starts phase 1 from the blind starting point
+        done, code = _ipm_status(lp.A, lp.b, lp.c, s.ipm, prob.tol)
+        switch = (s.phase == 0) & done & (code == Result.UNBOUNDED)
+        fresh = _ipm_init(lp.A, lp.b, lp.c)
+        ipm = IPMState(*(jnp.where(switch, u, v) for u, v in zip(fresh, s.ipm)))
+        ray = jnp.where(switch, s.ipm.x, s.ray)
+        phase = jnp.where(switch, 1, s.phase).astype(jnp.int32)
+        return _CertifiedState(_ipm_step(lp.A, lp.b, self._cost(lp, phase), ipm), phase, ray)
+
+    def terminate(self, prob: _CertifiedLP, s: _CertifiedState, tol):
+        lp = prob.lp
+        c = self._cost(lp, s.phase)
+        done, code = _ipm_status(lp.A, lp.b, c, s.ipm, tol)
+        phase0 = s.phase == 0
+        # phase 0: an improving ray alone is not an answer (phase 1 follows)
+        done = done & ~(phase0 & (code == Result.UNBOUNDED))
+        # phase 1: feasible -> UNBOUNDED (the ray of phase 0), a Farkas ray -> INFEASIBLE
+        code1 = jnp.where(code == Result.CONVERGED, Result.UNBOUNDED,
+                          jnp.where(code == Result.INFEASIBLE, Result.INFEASIBLE, Result.FAILED))
+        code = jnp.where(phase0, code, code1)
+        rho_p, rho_d, rho_a, _, _ = _indicators(lp.A, lp.b, c, s.ipm)
+        cert = jnp.maximum(jnp.maximum(rho_p, rho_d), rho_a)
+        inactive = ~jnp.asarray(lp.active)
+        code = jnp.where(inactive, Result.FAILED, code).astype(jnp.int32)
+        return done | inactive, code, cert
+
+
 # --------------------------------------------------------------------------------------------
 # General-form front end
 # --------------------------------------------------------------------------------------------
@@ -272,11 +408,16 @@ class LPSolution:
       x: primal solution ``[*batch, n]``.
       fun: objective value ``c @ x``, ``[*batch]``.
       status: ``int32`` :class:`socialign.kernel.Result` code, ``[*batch]``: ``CONVERGED``
-        (verified optimal), ``INFEASIBLE`` / ``UNBOUNDED`` (certified), ``MAX_STEPS_REACHED``,
+        (verified optimal), ``INFEASIBLE`` (only with a Farkas ray verified on the data; from
+        the interior point ``ineqlin``/``eqlin`` then hold that ray, scaled to max-norm 1),
+        ``UNBOUNDED`` (only with a verified improving ray and a feasible point; from the
+        interior point ``x`` is that point), ``MAX_STEPS_REACHED``,
         ``NONFINITE``, ``STALLED`` (interior point), ``CERTIFICATE_ABOVE_TOLERANCE`` (a pivoting
         method finished but its answer failed the check on the original data) or ``FAILED``
         (the method does not apply to this member, e.g. ``"dual_simplex"`` with a negative
-        cost).
+        cost, or the interior point saw "infeasible or unbounded" but no ray checked out). A
+        non-finite run is ``NONFINITE`` with zeros in ``x`` and the multipliers and the largest
+        finite number in the certificates: no field is ever NaN.
       duality_gap: ``|c^T x - dual objective|`` at the returned point (absolute).
       primal_residual: largest violation of any constraint or bound by ``x`` (absolute).
       dual_residual: largest violation of dual feasibility (relative to ``|c|``).
@@ -472,13 +613,34 @@ def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     # is its Farkas certificate (A^T y = 0, b^T y = |b_i| > 0); the interior point runs without
     # them (b_i := 0), which keeps its normal equations from blowing up on a zero row
     empty = jnp.max(jnp.abs(A_s), axis=1, initial=0.0) == 0
-    infeasible_row = jnp.any(empty & (jnp.abs(b_s) > tol * scale_of(b_s)))
     y_empty = jnp.where(empty & (jnp.abs(b_s) > tol * scale_of(b_s)), jnp.sign(b_s), 0.0)
-    lp = StandardLP(A_s, jnp.where(empty, 0.0, b_s), c_s, active & ~infeasible_row)
-    it = iterate(InteriorPoint(), lp, tol, None, max_steps=max_steps)
-    zs, y, s = ipm_solution(it.state)
+    infeasible_row = _farkas_ray(A_s, b_s, y_empty, tol)
+    b_run = jnp.where(empty, 0.0, b_s)
+    # the method runs on an equilibrated copy (rows and columns by Ruiz's scaling, b and c to unit
+    # size), so that its normwise stopping test means the same on every row of a program whose
+    # rows and columns are scaled over many orders of magnitude; each claim is checked again on
+    # the original data below
+    r, col = _equilibrate(A_s)
+    rb, cc = r * b_run, col * c_s
+    beta = jnp.where(jnp.max(jnp.abs(rb)) > 0, jnp.max(jnp.abs(rb)), 1.0)
+    gamma = jnp.where(jnp.max(jnp.abs(cc)) > 0, jnp.max(jnp.abs(cc)), 1.0)
+    lp = StandardLP(A_s * r[:, None] * col[None, :], rb / beta, cc / gamma,
+                    active & ~infeasible_row)
+    it = iterate(_CertifiedInteriorPoint(), _CertifiedLP(lp, tol), tol, None,
+                 max_steps=max_steps)
+    zh, yh, sh = ipm_solution(it.state.ipm)
+    zs, y, s = beta * col * zh, gamma * r * yh, gamma * sh / col
+    # the rays, on the original data: INFEASIBLE keeps y as the Farkas ray, UNBOUNDED needs the
+    # improving ray of phase 0 (and phase 1's feasible point, which zs is)
+    y_ray, x_ray = r * it.state.ipm.y, col * it.state.ray
+    code = it.result
+    code = jnp.where((code == Result.INFEASIBLE) & ~_farkas_ray(A_s, b_run, y_ray, tol),
+                     Result.FAILED, code)
+    code = jnp.where((code == Result.UNBOUNDED) & ~_improving_ray(A_s, c_s, x_ray, tol),
+                     Result.FAILED, code)
+    y = jnp.where(code == Result.INFEASIBLE, y_ray / scale_of(y_ray), y)
     y = jnp.where(infeasible_row, y_empty, y)
-    status = jnp.where(infeasible_row & active, Result.INFEASIBLE, it.result)
+    status = jnp.where(infeasible_row & active, Result.INFEASIBLE, code)
     m_ub, m_eq, nz = A_ub.shape[0], A_eq.shape[0], st.nz
     dtype = c.dtype
     z = zs[:nz]
@@ -564,6 +726,13 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
     finite = (jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(ans.y_ub))
               & jnp.all(jnp.isfinite(ans.y_eq)))
     status = jnp.where(finite, ans.status, Result.NONFINITE).astype(jnp.int32)
+    # no field is ever NaN: a non-finite run (status NONFINITE) returns zeros and, for its
+    # certificates, the largest finite number
+    big = jnp.finfo(dtype).max
+    x = jnp.where(finite, x, 0.0)
+    ans = ans._replace(y_ub=jnp.where(finite, ans.y_ub, 0.0), y_eq=jnp.where(finite, ans.y_eq, 0.0),
+                       **{k: jnp.where(finite & jnp.isfinite(getattr(ans, k)), getattr(ans, k), big)
+                          for k in ("gap", "p_res", "d_res")})
     # implicit differentiation on the KKT system restricted to the active set
     mu = c - A_ub.T @ ans.y_ub - A_eq.T @ ans.y_eq
     lo, hi = jnp.asarray(st.lo, dtype), jnp.asarray(st.hi, dtype)
