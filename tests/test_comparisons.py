@@ -117,6 +117,7 @@ def test_scale_invariance_and_certificate_is_relative(random_wins):
     assert int(a.num_steps) == int(b.num_steps)
 
 
+@pytest.mark.slow   # compiles its own jit(vmap) program; the default suite's time budget
 def test_eager_jit_vmap_agree(random_wins):
     eager = sc.bradley_terry(random_wins, tol=1e-12)
     both = jax.jit(jax.vmap(lambda w: sc.bradley_terry(w, tol=1e-12)))(jnp.asarray(random_wins))
@@ -193,16 +194,19 @@ def test_balanced_pairwise_order_is_borda_order():
 
 
 # ----------------------------------------------------------------------------- Plackett-Luce
-def test_plackett_luce_matches_scipy_with_top_k_rankings():
+@pytest.mark.parametrize("solver", [
+    sc.ComparisonNewton(),
+    # MM for Bradley-Terry is checked by default; its Plackett-Luce program compiles apart
+    pytest.param(sc.ComparisonMM(), marks=pytest.mark.slow)], ids=["newton", "mm"])
+def test_plackett_luce_matches_scipy_with_top_k_rankings(solver):
     rng = np.random.default_rng(3)
     m = ITEMS
     orders = [list(rng.permutation(m)[: rng.integers(1, m + 1)]) for _ in range(10)]
     counts = rng.integers(1, 5, size=10).astype(float)
     ranks = np.stack([_ranks_of(o, m) for o in orders])
-    for solver in (sc.ComparisonNewton(), sc.ComparisonMM()):
-        fit = sc.plackett_luce(ranks, counts, solver=solver, tol=1e-11, max_steps=MM_STEPS)
-        assert int(fit.result) == Result.CONVERGED
-        np.testing.assert_allclose(fit.scores, _pl_scipy(orders, counts, m), atol=1e-6)
+    fit = sc.plackett_luce(ranks, counts, solver=solver, tol=1e-11, max_steps=MM_STEPS)
+    assert int(fit.result) == Result.CONVERGED
+    np.testing.assert_allclose(fit.scores, _pl_scipy(orders, counts, m), atol=1e-6)
 
 
 @pytest.mark.slow   # compiles its own programs; the 40 s default budget
