@@ -4,6 +4,9 @@ nashpy runs side by side on random nondegenerate games. Its vertex enumeration r
 same set as ours; its support enumeration returns a subset (it rejects some equilibria through
 its exact-zero tolerance checks), so we check inclusion there and equality with vertex
 enumeration.
+
+Default-suite cost: 2x2 and 3x3 games only (a batch of six 3x3 games shared by two tests); the
+4x5 comparison with nashpy, the 2x3 oracle and float32 are marked slow.
 """
 
 import warnings
@@ -64,6 +67,10 @@ def test_oracles():
         np.testing.assert_allclose(x, np.full(x.shape, 1 / x.size), atol=1e-12)
         np.testing.assert_allclose(y, np.full(y.shape, 1 / y.size), atol=1e-12)
         np.testing.assert_allclose(np.asarray(eqs.values[0]), 0.0, atol=1e-12)
+
+
+@pytest.mark.slow  # a 2x3 shape of its own; pure equilibria are covered by BOS by default
+def test_oracle_pure_2x3():
     eqs = solvers.all_equilibria(G23)
     assert int(eqs.count) == 1
     (x, y), = _as_list(eqs)
@@ -72,7 +79,7 @@ def test_oracles():
     np.testing.assert_allclose(float(eqs.values[0, 0]), 1.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("shape", [(3, 3), (4, 5)])
+@pytest.mark.parametrize("shape", [(3, 3), pytest.param((4, 5), marks=pytest.mark.slow)])
 def test_random_nondegenerate_games_match_nashpy(shape):
     rng = np.random.default_rng(shape[1])
     P = rng.normal(size=(6, 2, *shape))  # batch of 6: the compile is shared with the test below
@@ -135,6 +142,7 @@ def test_degenerate_game_returns_only_certified_distinct_points():
             assert not _same_set([found[i]], [found[j]], atol=1e-6)
 
 
+@pytest.mark.slow  # float32 runs in test_conformance's default set
 def test_float32():
     g = solvers.NormalFormGame(jnp.asarray(BOS.payoffs, jnp.float32), 2)
     eqs = solvers.all_equilibria(g)
