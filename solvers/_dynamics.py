@@ -514,7 +514,7 @@ class FictitiousPlay(_NormalFormDynamics):
     Example:
       >>> from socialign import solvers
       >>> g = solvers.NormalFormGame.zero_sum([[2., 1., 5.], [-3., -4., -2.]])
-      >>> eq = solvers.solve(g, solvers.FictitiousPlay(), tol=1e-2, max_steps=1000)
+      >>> eq = solvers.solve(g, solvers.FictitiousPlay(), tol=1e-3, max_steps=1000)
       >>> [round(float(p), 2) for p in eq.strategies[1]]
       [0.0, 1.0, 0.0]
     """

@@ -171,15 +171,14 @@ class LemkeHowson(Solver):
     One solver step is one complementary pivot (so ``max_steps`` bounds the pivots). The run
     stops when the dropped label is picked up again; the point reached is normalised and
     certified by NashConv relative to each player's payoff range (scale-free, as the pivots
-    are: they run on payoffs rescaled into ``[1, 2]`` per player): ``CONVERGED`` if it is
-    at most ``tol``, otherwise
-    ``CERTIFICATE_ABOVE_TOLERANCE`` (or ``DEGENERATE_PIVOT`` when no pivot passed the ratio
-    test; the point is returned, marked uncertified). The pivots are those of the engine's
-    pivot kernel (:mod:`socialign.solvers._pivot`). With ``initial_label=None`` all ``m + n`` labels
-    are run side by side (``vmap``) and the finished run with the smallest NashConv is
-    returned, as soon as one of them is certified; ``stats`` then also holds
-    ``nash_conv_per_label`` and ``finished_per_label``, and :meth:`strategies_per_label` gives
-    every run's point.
+    are: they run on payoffs rescaled into ``[1, 2]`` per player): ``CONVERGED`` if it is at
+    most ``tol``, otherwise ``CERTIFICATE_ABOVE_TOLERANCE`` (or ``DEGENERATE_PIVOT`` when no
+    pivot passed the ratio test; the point is returned, marked uncertified). The pivots are
+    those of the engine's pivot kernel (:mod:`socialign.solvers._pivot`). With
+    ``initial_label=None`` all ``m + n`` labels are run side by side (``vmap``) and the
+    finished run with the smallest NashConv is returned, as soon as one of them is certified;
+    ``stats`` then also holds ``nash_conv_per_label`` (relative to the payoff ranges) and
+    ``finished_per_label``, and :meth:`strategies_per_label` gives every run's point.
 
     Args:
       initial_label: the label dropped first, ``0..m-1`` for row actions and ``m..m+n-1`` for
