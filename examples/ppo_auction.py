@@ -3,7 +3,7 @@
 Two bidders with private U[0, 1] values share one PPO actor-critic (self-play) and learn to bid
 from their value. In a first-price auction they approach the Bayes-Nash bid (n - 1) v / n = v / 2;
 in a second-price auction, towards truthful bidding b = v (more loosely: the payoff is flat
-around it, and the slopes wander by about 0.2 while the ex-post regret falls to ~1% of its
+around it, and the slopes wander by about 0.2 while the ex-post regret falls to 1-7% of its
 start). The script prints each seed's fitted bid slope next to the equilibrium's.
 
 Usage: python examples/ppo_auction.py [--kind first_price|second_price] [--updates 400]
