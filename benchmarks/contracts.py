@@ -10,7 +10,13 @@ on a subset of instances (``--highs-instances``) and its per-instance time is ex
 whole batch (the per-instance cost of HiGHS does not depend on the batch). Agreement of the
 principal's utility is measured on that subset (float64).
 
+The curve (``--curve``, default 10x20, 20x40, 40x80 actions x outcomes) repeats the
+comparison over problem sizes, each row timed interleaved (socialign's batch, then HiGHS on a
+sample, in one process) in wall and CPU seconds with the load average, since the machine's
+load slows the two sides differently.
+
 Usage:  python benchmarks/contracts.py [--instances 10000 --actions 10 --outcomes 20]
+        [--curve 10x20 20x40 40x80] [--curve-lps 40000]
 Writes benchmarks/results/contracts.json.
 """
 
@@ -58,6 +64,39 @@ def highs_optimal_contract(P, costs, rewards, R=0.0):
     return best
 
 
+def curve_row(A, O, lps, highs_instances, seed, repeats=3):
+    """One size of the curve: ``lps // A`` instances (``lps`` LPs), timed interleaved."""
+    n = max(16, lps // A)
+    load0 = os.getloadavg()[0]
+    P, costs, rewards = random_instances(n, A, O, seed)
+    problem = mechanisms.PrincipalAgent(P, costs, rewards)
+    jax.block_until_ready(mechanisms.optimal_contract(problem).principal_value)  # compile
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        res = mechanisms.optimal_contract(problem)
+        jax.block_until_ready(res.principal_value)
+        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
+    k = min(n, highs_instances)
+    t, c = time.perf_counter(), time.process_time()
+    ref = np.array([highs_optimal_contract(P[i], costs[i], rewards[i]) for i in range(k)])
+    h_wall, h_cpu = (time.perf_counter() - t) / k, (time.process_time() - c) / k
+    ours = np.asarray(res.principal_value)[:k]
+    rel = np.abs(ours - ref) / np.maximum(1.0, np.abs(ref))
+    row = {"actions": A, "outcomes": O, "instances": n, "lps": n * A,
+           "socialign_wall_s": wall, "socialign_cpu_s": cpu,
+           "highs_per_instance_ms": 1e3 * h_wall, "highs_cpu_per_instance_ms": 1e3 * h_cpu,
+           "highs_instances_timed": k, "speedup": h_wall * n / wall,
+           "speedup_cpu_time": h_cpu * n / cpu, "max_relative_difference": float(rel.max()),
+           "fraction_converged": float(np.mean(np.asarray(res.result) == Result.CONVERGED)),
+           "load_average_1min": [load0, os.getloadavg()[0]]}
+    print(f"  {A:3d} x {O:3d}, {n:6d} instances: socialign {1e3 * wall / n:8.3f} ms/instance "
+          f"(cpu {1e3 * cpu / n:8.3f}) | HiGHS {1e3 * h_wall:8.2f} ms (cpu {1e3 * h_cpu:8.2f}) | "
+          f"{row['speedup']:6.1f}x wall, {row['speedup_cpu_time']:6.1f}x cpu | max rel diff "
+          f"{rel.max():.1e} | load {load0:.1f}", flush=True)
+    return row
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=10_000)
@@ -68,6 +107,11 @@ def main(argv=None):
     ap.add_argument("--ipm-instances", type=int, default=500,
                     help="also time method='ipm' (solvers.linprog for every LP) on this many "
                          "instances (0 to skip); its per-instance time is reported")
+    ap.add_argument("--curve", nargs="*", default=["10x20", "20x40", "40x80"],
+                    help="actions x outcomes sizes of the curve (none to skip)")
+    ap.add_argument("--curve-lps", type=int, default=40_000,
+                    help="LPs per curve row (instances = curve_lps // actions)")
+    ap.add_argument("--curve-highs-instances", type=int, default=40)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "contracts.json"))
     args = ap.parse_args(argv)
@@ -137,8 +181,16 @@ def main(argv=None):
               f"from the dual simplex path {ipm_agree:.2e}")
     print(f"certified: {converged:.4f} converged; max IC violation {max_ic:.2e}; "
           f"max participation violation {max_participation:.2e}")
+    curve = []
+    if args.curve:
+        print("curve over sizes (interleaved per row, float64):")
+        for spec in args.curve:
+            a, o = (int(v) for v in spec.lower().split("x"))
+            curve.append(curve_row(a, o, args.curve_lps, args.curve_highs_instances, args.seed))
     out = {
         "benchmark": "contracts",
+        "load_average_1min": os.getloadavg()[0],
+        "curve": curve,
         "instances": n, "actions": A, "outcomes": O, "lps": n * A, "dtype": "float64",
         "socialign_seconds": t_ours, "socialign_first_call_seconds": t_first,
         "highs_instances_timed": m, "highs_seconds_timed": t_highs_subset,

@@ -3,6 +3,10 @@
 Sections (each prints a row and goes into benchmarks/results/normal_form.json):
   zero_sum:      ZeroSumLP on a batch of random zero-sum games vs scipy HiGHS one game at a time
                  (target: >= 100x at 4,096 games of 16x16 in float64, NashConv <= 1e-6).
+  zero_sum_curves: the same comparison over game sizes (8..128 actions, --curve-games games)
+                 and batch sizes (1..16,384 games of 16x16), each row timed interleaved (ours,
+                 then HiGHS on a sample, in one process) with wall and CPU seconds and the load
+                 average, so that a loaded machine shows up in the JSON.
   lemke_howson:  LemkeHowson on a batch of random bimatrix games vs nashpy's lemke_howson.
   dynamics:      RegretMatching / ReplicatorDynamics on a batch vs OpenSpiel's Python
                  regret_matching / projected_replicator_dynamics, same iteration count.
@@ -11,6 +15,11 @@ Sections (each prints a row and goes into benchmarks/results/normal_form.json):
                  against hand-tuned check_every (target: >= 90% of the best tuned speed).
 
 Times exclude compilation (each socialign call is warmed up on a same-shaped batch first).
+ZeroSumLP solves in vmapped chunks (``batch_size``) sized so that a chunk of tableaux fits the
+core's cache (``--batch-size 0``, the default: about 1 MiB of float64 tableaux per chunk,
+between 8 and 512 games); a batch pivots until its slowest member has finished, and a chunk
+that outgrows the cache makes every pivot a trip to memory (4x slower at 64x64 with chunks of
+512).
 HiGHS and nashpy are timed on a random sample of the games (``--ref-sample``) and the per-game
 time is multiplied by the batch size; the JSON says so.
 
@@ -67,12 +76,22 @@ def highs_zero_sum(A):
     return -res.fun, res.x[:m]
 
 
+def cache_chunk(m, n=None, games=None):
+    """Games per vmapped chunk: about 1 MiB of float64 ``(m + 1) x (n + 1)`` tableaux, a power
+    of two between 8 and 512 (and at most ``games``)."""
+    n = m if n is None else n
+    k = 2 ** int(np.floor(np.log2(max(1.0, 2.0 ** 17 / ((m + 1) * (n + 1))))))
+    k = int(min(512, max(8, k)))
+    return k if games is None else int(min(k, games))
+
+
 def bench_zero_sum(args, rng):
     B, m = args.games, args.actions
     payoffs = rng.normal(size=(B, m, m))
     warm = solvers.NormalFormGame.zero_sum(rng.normal(size=(B, m, m)))
     solver = solvers.ZeroSumLP()
-    kw = dict(tol=args.tol, throw=False, batch_size=args.batch_size)
+    chunk = args.batch_size or cache_chunk(m, games=B)
+    kw = dict(tol=args.tol, throw=False, batch_size=chunk)
     solvers.solve(warm, solver, **kw).result.block_until_ready()  # compile
     game = solvers.NormalFormGame.zero_sum(payoffs)
     t_ours, eq = _timed(lambda: solvers.solve(game, solver, **kw), args.repeats)
@@ -85,7 +104,8 @@ def bench_zero_sum(args, rng):
     t_ref = (time.perf_counter() - t) / len(sample)
     err = np.abs(np.asarray(eq.values[sample, 0]) - np.asarray(ref_vals))
     row = {
-        "games": B, "actions": m, "dtype": "float64",
+        "games": B, "actions": m, "dtype": "float64", "batch_size": chunk,
+        "load_average_1min": os.getloadavg()[0],
         "socialign_seconds": t_ours, "socialign_per_game_us": 1e6 * t_ours / B,
         "highs_per_game_ms": 1e3 * t_ref, "highs_seconds_extrapolated": t_ref * B,
         "highs_sampled_games": int(len(sample)),
@@ -93,11 +113,68 @@ def bench_zero_sum(args, rng):
         "max_nash_conv": float(conv.max()), "converged_fraction": float(ok.mean()),
         "max_value_error_vs_highs": float(err.max()),
         "max_pivots": int(np.asarray(eq.stats["num_steps"]).max()),
+        "mean_pivots": float(np.asarray(eq.stats["pivots"]).mean()),
     }
     print(f"zero_sum     {B:6d} x {m}x{m}: socialign {t_ours:8.3f} s | HiGHS {t_ref*1e3:6.2f} ms/game "
           f"-> {t_ref*B:8.2f} s | speedup {row['speedup']:7.1f}x | max NashConv "
           f"{row['max_nash_conv']:.1e} | max |value - HiGHS| {row['max_value_error_vs_highs']:.1e}")
     return row
+
+
+def _zero_sum_row(B, m, chunk, args, rng):
+    """One interleaved measurement: socialign's batch (best of ``repeats``) then HiGHS on a
+    sample, wall and CPU seconds each, with the load average before and after."""
+    load0 = os.getloadavg()[0]
+    payoffs = rng.normal(size=(B, m, m))
+    solver = solvers.ZeroSumLP()
+    kw = dict(tol=args.tol, throw=False, batch_size=chunk)
+    warm = solvers.NormalFormGame.zero_sum(rng.normal(size=(B, m, m)))
+    solvers.solve(warm, solver, **kw).result.block_until_ready()  # compile
+    game = solvers.NormalFormGame.zero_sum(payoffs)
+    wall = cpu = float("inf")
+    for _ in range(args.repeats):
+        t, c = time.perf_counter(), time.process_time()
+        eq = solvers.solve(game, solver, **kw)
+        eq.result.block_until_ready()
+        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
+    k = min(B, max(8, args.curve_ref_sample // max(1, (m // 16) ** 2)))
+    sample = rng.choice(B, size=k, replace=False)
+    t, c = time.perf_counter(), time.process_time()
+    ref = np.array([highs_zero_sum(payoffs[i])[0] for i in sample])
+    h_wall, h_cpu = (time.perf_counter() - t) / k, (time.process_time() - c) / k
+    pivots = np.asarray(eq.stats["pivots"])
+    row = {
+        "games": B, "actions": m, "batch_size": chunk,
+        "socialign_wall_s": wall, "socialign_cpu_s": cpu,
+        "socialign_per_game_us": 1e6 * wall / B,
+        "highs_per_game_ms": 1e3 * h_wall, "highs_cpu_per_game_ms": 1e3 * h_cpu,
+        "highs_sampled_games": int(k),
+        "speedup": h_wall * B / wall, "speedup_cpu_time": h_cpu * B / cpu,
+        "mean_pivots": float(pivots.mean()), "max_pivots": int(pivots.max()),
+        "max_nash_conv": float(np.asarray(eq.nash_conv).max()),
+        "converged_fraction": float(np.mean(np.asarray(eq.result) == solvers.Result.CONVERGED)),
+        "max_value_error_vs_highs": float(np.abs(np.asarray(eq.values[sample, 0]) - ref).max()),
+        "load_average_1min": [load0, os.getloadavg()[0]],
+    }
+    print(f"  {B:6d} x {m:3d}x{m:<3d} chunk {chunk:3d}: socialign {1e6 * wall / B:9.1f} us/game "
+          f"(cpu {1e6 * cpu / B:9.1f}) | HiGHS {1e3 * h_wall:7.2f} ms/game (cpu "
+          f"{1e3 * h_cpu:7.2f}) | {row['speedup']:7.1f}x wall, {row['speedup_cpu_time']:7.1f}x "
+          f"cpu | pivots {row['mean_pivots']:.0f} mean, {row['max_pivots']} max | load "
+          f"{load0:.1f}", flush=True)
+    return row
+
+
+def bench_zero_sum_curves(args, rng):
+    print("zero_sum curves (interleaved per row; float64):")
+    sizes = [_zero_sum_row(args.curve_games, m, args.batch_size or cache_chunk(m,
+                                                                              games=args.curve_games),
+                           args, rng)
+             for m in args.curve_sizes]
+    batches = [_zero_sum_row(B, 16, args.batch_size or cache_chunk(16, games=B), args, rng)
+               for B in args.curve_batches]
+    return {"over_sizes": sizes, "over_batch_sizes": batches,
+            "note": "speedup is HiGHS wall time x games / socialign wall time; speedup_cpu_time "
+                    "the same with process CPU time, which a loaded machine inflates less"}
 
 
 def bench_lemke_howson(args, rng):
@@ -216,8 +293,14 @@ def main(argv=None):
     p.add_argument("--games", type=int, default=4096)
     p.add_argument("--actions", type=int, default=16)
     p.add_argument("--tol", type=float, default=1e-6)
-    p.add_argument("--batch-size", type=int, default=512,
-                   help="ZeroSumLP solves the batch in vmapped chunks of this many games")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="ZeroSumLP solves the batch in vmapped chunks of this many games "
+                        "(0: sized to the cache, see cache_chunk)")
+    p.add_argument("--curve-games", type=int, default=512)
+    p.add_argument("--curve-sizes", type=int, nargs="*", default=[8, 16, 32, 64, 128])
+    p.add_argument("--curve-batches", type=int, nargs="*", default=[1, 16, 256, 4096, 16384])
+    p.add_argument("--curve-ref-sample", type=int, default=256,
+                   help="HiGHS games timed per curve row (fewer for larger games)")
     p.add_argument("--ref-sample", type=int, default=512, help="reference games actually timed")
     p.add_argument("--lh-games", type=int, default=1024)
     p.add_argument("--lh-actions", type=int, default=6)
@@ -231,7 +314,8 @@ def main(argv=None):
     p.add_argument("--sched-games", type=int, default=4096)
     p.add_argument("--sched-repeats", type=int, default=7)
     p.add_argument("--skip", nargs="*", default=[],
-                   choices=["zero_sum", "lemke_howson", "dynamics", "check_schedule"])
+                   choices=["zero_sum", "zero_sum_curves", "lemke_howson", "dynamics",
+                            "check_schedule"])
     p.add_argument("--out", default=RESULTS)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -242,6 +326,8 @@ def main(argv=None):
            "args": vars(args)}
     if "zero_sum" not in args.skip:
         out["zero_sum"] = bench_zero_sum(args, rng)
+    if "zero_sum_curves" not in args.skip:
+        out["zero_sum_curves"] = bench_zero_sum_curves(args, rng)
     if "lemke_howson" not in args.skip:
         out["lemke_howson"] = bench_lemke_howson(args, rng)
     if "dynamics" not in args.skip:
