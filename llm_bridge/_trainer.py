@@ -376,9 +376,11 @@ class RLTrainer:
               callback=None) -> list[dict]:
         """Run until ``self.step == num_steps`` (total, counting resumed steps).
 
-        ``callback(trainer, metrics)`` is called after every step. Returns the metrics of the
-        steps run by this call. Checkpoints at the end (and every ``checkpoint_every`` steps).
-        Raises ValueError for a bad ``num_steps``.
+        ``callback(trainer, metrics)`` is called after every step; when it returns ``True``
+        training stops there (a convergence test: e.g. the flagship stops once the policy is
+        within ``kl_tol`` of the KL-regularised optimum). Returns the metrics of the steps run
+        by this call. Checkpoints at the end (and every ``checkpoint_every`` steps). Raises
+        ValueError for a bad ``num_steps``.
         """
         if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
             raise ValueError(f"num_steps must be an int >= 0, got {num_steps!r}")
@@ -388,10 +390,11 @@ class RLTrainer:
         while self.step < num_steps:
             m = self.step_once()
             hist.append(m)
-            if callback is not None:
-                callback(self, m)
+            stop = callback(self, m) is True if callback is not None else False
             bar.update(1)
             bar.set_postfix(reward=f"{m['reward']:.3f}", kl=f"{m['kl']:.3f}")
+            if stop:
+                break
         bar.close()
         if self.manager is not None and hist and \
                 (not self.config.checkpoint_every or self.step % self.config.checkpoint_every):

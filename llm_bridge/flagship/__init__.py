@@ -26,8 +26,14 @@ Example:
 """
 
 from .config import DemoConfig
-from .design import design_contract, predicted_shares, principal_value
-from .measurement import Measurement, generate, measure
+from .design import (
+    design_contract,
+    optimum_gap,
+    predicted_share_bands,
+    predicted_shares,
+    principal_value,
+)
+from .measurement import Measurement, behaviour_logprobs, generate, measure
 from .reporting import make_plot, report, verdict
 from .task import (
     ACTIONS,
@@ -45,15 +51,16 @@ from .task import (
     outcome_probs,
     synthetic_corpus,
 )
-from .training import finetune, load_model, run
+from .training import FinetuneLog, finetune, load_model, run
 
 __all__ = [
     "DemoConfig",
     "ACTIONS", "OUTCOMES", "MAX_NEW_TOKENS", "arithmetic_prompts", "audit_correct",
     "cheap_check", "behaviour", "completion_for", "synthetic_corpus", "outcome_index",
     "make_signal_fn", "naive_reward", "length_cost", "outcome_probs",
-    "Measurement", "generate", "measure",
-    "predicted_shares", "design_contract", "principal_value",
+    "Measurement", "generate", "measure", "behaviour_logprobs",
+    "predicted_shares", "predicted_share_bands", "optimum_gap", "design_contract",
+    "principal_value",
     "verdict", "report", "make_plot",
-    "load_model", "finetune", "run",
+    "load_model", "FinetuneLog", "finetune", "run",
 ]

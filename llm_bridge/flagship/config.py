@@ -33,7 +33,15 @@ class DemoConfig:
       temperature: the KL coefficient :math:`\beta > 0` of RL fine-tuning AND the temperature of
         the quantal-response agent the contract is designed against (reward units). Was
         ``kl_coef``.
-      rl_steps, prompts_per_step, samples_per_prompt, rl_lr, rl_warmup: RLOO fine-tuning.
+      rl_steps, prompts_per_step, samples_per_prompt, rl_lr, rl_warmup: RLOO fine-tuning
+        (``rl_steps`` is the cap: a run stops earlier once it has converged).
+      kl_tol: the convergence criterion: fine-tuning stops when the prompt-averaged
+        :math:`KL(\pi\|\pi^*)` between the policy's behaviour probabilities and the
+        KL-regularised optimum :math:`\pi^* \propto \pi_{ref} e^{u/\beta}` is at most
+        ``kl_tol`` nats (objective gap ``beta * kl_tol``; share error ``<= sqrt(kl_tol/2)`` per
+        prompt by Pinsker); see :func:`~socialign.llm_bridge.flagship.design.optimum_gap`.
+      check_every: steps between two evaluations of the criterion (one forward pass).
+      band_level: posterior probability of the credible bands of the report.
       target_share: honest share in ``(0, 1)`` the contract must implement.
       audit_cost: principal's cost per audit (reward units).
       max_payment: cap on any single payment (bounded rewards).
@@ -66,6 +74,9 @@ class DemoConfig:
     samples_per_prompt: int = 8
     rl_lr: float = 1e-3
     rl_warmup: int = 20
+    kl_tol: float = 0.005
+    check_every: int = 5
+    band_level: float = 0.9
     target_share: float = 0.8
     audit_cost: float = 0.2
     max_payment: float = 3.0
@@ -80,8 +91,7 @@ class DemoConfig:
             raise ValueError(f"DemoConfig.model must be 'tiny' or 'smollm2-135m', got "
                              f"{self.model!r}")
         for f in ("corpus_size", "operands", "pretrain_steps", "pretrain_batch", "rl_steps",
-                  "prompts_per_step",
-                  "eval_samples"):
+                  "prompts_per_step", "eval_samples", "check_every"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"DemoConfig.{f} must be a positive int, got {v!r}")
@@ -92,7 +102,7 @@ class DemoConfig:
         if not 1 <= self.operands <= 10:
             raise ValueError(f"DemoConfig.operands must be in 1..10 (single digits), got "
                              f"{self.operands!r}")
-        for f in ("pretrain_lr", "temperature", "rl_lr", "max_payment", "tolerance"):
+        for f in ("pretrain_lr", "temperature", "rl_lr", "max_payment", "tolerance", "kl_tol"):
             v = getattr(self, f)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"DemoConfig.{f} must be > 0, got {v!r}")
@@ -100,6 +110,9 @@ class DemoConfig:
             v = getattr(self, f)
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"DemoConfig.{f} must be >= 0, got {v!r}")
+        if not 0 < self.band_level < 1:
+            raise ValueError(f"DemoConfig.band_level must be in (0, 1), got "
+                             f"{self.band_level!r}")
         if not 0 < self.target_share < 1:
             raise ValueError(f"DemoConfig.target_share must be in (0, 1), got "
                              f"{self.target_share!r}")

@@ -30,7 +30,8 @@ from ... import mechanisms
 from .config import DemoConfig
 from .task import outcome_probs
 
-__all__ = ["predicted_shares", "design_contract", "principal_value", "AUDITED"]
+__all__ = ["predicted_shares", "predicted_share_bands", "optimum_gap", "design_contract",
+           "principal_value", "AUDITED"]
 
 AUDITED = np.array([1, 1, 0, 1, 0], np.float64)
 """``[5]``: 1 for the outcomes of :data:`~socialign.llm_bridge.flagship.task.OUTCOMES` that
@@ -165,3 +166,133 @@ def principal_value(shares, expected_payment, audit_cost, values) -> float:
         raise ValueError(f"shares and values must be vectors of one shape, got {s.shape} and "
                          f"{v.shape}")
     return float(s @ v - expected_payment - audit_cost)
+
+
+def predicted_share_bands(expected_utility, temperature, per_prompt_counts, *,
+                          level: float = 0.9, num_samples: int = 2000, seed: int = 0) -> dict:
+    r"""Credible band of the predicted shares from the uncertainty in the base model's shares.
+
+    The reference shares of each prompt are estimated from ``n_x`` samples, so they carry a
+    posterior: :math:`\rho_x \sim \mathrm{Dirichlet}(1 + n_x)` (exact, conjugate;
+    :func:`socialign.mechanisms.bayes.share_bands`). Each posterior draw of ``rho [prompts, 3]``
+    is pushed through :func:`predicted_shares`; the band is the equal-tailed ``level`` interval
+    of the resulting predicted shares.
+
+    Args:
+      expected_utility: ``[3]`` expected payment minus effort cost per behaviour.
+      temperature: ``beta > 0``.
+      per_prompt_counts: ``[prompts, 3]`` behaviour counts of the base model per prompt.
+      level: the band's posterior probability in ``(0, 1)``.
+      num_samples: posterior draws; seed: their key.
+
+    Returns:
+      ``{"mean": [3], "lower": [3], "upper": [3], "level": level}`` (lists of floats).
+
+    Raises:
+      ValueError: shapes that disagree, negative counts or a bad level (from
+        ``share_bands``).
+
+    Example:
+      >>> from socialign.llm_bridge.flagship import design
+      >>> b = design.predicted_share_bands([1.0, 0.0, 0.0], 0.5, [[40, 30, 30]])
+      >>> bool(b["lower"][0] < 0.83 < b["upper"][0]), round(b["upper"][0] - b["lower"][0], 2)
+      (True, 0.09)
+    """
+    import jax
+
+    from ...mechanisms import bayes
+
+    u = np.asarray(expected_utility, np.float64)
+    counts = np.atleast_2d(np.asarray(per_prompt_counts, np.float64))
+    if u.ndim != 1 or counts.shape[-1] != u.shape[0]:
+        raise ValueError(f"expected_utility [actions] and per_prompt_counts [prompts, actions] "
+                         f"disagree: {u.shape} vs {counts.shape}")
+    bands = bayes.share_bands(counts, level=level, num_samples=num_samples,
+                              key=jax.random.key(seed))
+    draws = np.asarray(bands.samples, np.float64)           # [S, prompts, 3]
+    probs = np.asarray(mechanisms.quantal_response_probs(
+        np.broadcast_to(u, draws.shape), temperature, draws), np.float64).mean(1)  # [S, 3]
+    lo, hi = np.quantile(probs, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+    return {"mean": probs.mean(0).tolist(), "lower": lo.tolist(), "upper": hi.tolist(),
+            "level": float(level)}
+
+
+def optimum_gap(policy_logprobs, reference_logprobs, expected_utility, temperature, *,
+                rest_utility=None) -> dict:
+    r"""How far a fine-tuned policy is from the KL-regularised optimum, prompt by prompt.
+
+    With behaviour probabilities :math:`\pi(a|x)` and :math:`\pi_{ref}(a|x)` (each row
+    renormalised over the three behaviours) and the expected utility :math:`u_a` of each
+    behaviour, the optimum of :math:`J(\pi) = \mathbb{E}_\pi[u] - \beta\,KL(\pi\|\pi_{ref})`
+    is :math:`\pi^*(a|x) \propto \pi_{ref}(a|x)\,e^{u_a/\beta}` with value :math:`J^* =
+    \beta\log\sum_a \pi_{ref}(a|x) e^{u_a/\beta}`, and for every policy
+
+    .. math:: J^* - J(\pi) = \beta\,KL(\pi\,\|\,\pi^*) \ge 0.
+
+    So :math:`KL(\pi\|\pi^*)` (nats) is both the objective gap in units of ``beta`` and, by
+    Pinsker's inequality, a bound on the share error: :math:`\max_a|\pi(a|x) - \pi^*(a|x)|
+    \le \sqrt{KL/2}`. The flagship stops fine-tuning when its prompt average falls below
+    ``DemoConfig.kl_tol`` (Jaques et al. 2017 and Korbak et al. 2022 for the KL-regularised
+    RL-as-inference reading).
+
+    Args:
+      policy_logprobs, reference_logprobs: ``[prompts, 3]`` log-probabilities of the
+        behaviours (:func:`~socialign.llm_bridge.flagship.measurement.behaviour_logprobs`).
+      expected_utility: ``[3]`` expected payment minus effort cost per behaviour.
+      temperature: the KL coefficient ``beta > 0``.
+      rest_utility: ``None`` (renormalise each row over the listed behaviours) or the expected
+        utility of every other completion: the mass ``1 - sum_a pi(a|x)`` outside the listed
+        behaviours becomes one more behaviour with this utility (exact when the reward is
+        constant on it; use it when a model still puts real mass elsewhere).
+
+    Returns:
+      ``{"kl": mean KL(pi || pi*), "kl_per_prompt": [prompts], "objective_gap": beta * kl,
+      "max_share_gap": max over prompts and behaviours of |pi - pi*|, "policy_shares": [3],
+      "optimum_shares": [3], "off_support_mass": mean mass outside the three canonical
+      completions}``.
+
+    Raises:
+      ValueError: shapes that disagree, non-finite input or ``temperature <= 0``.
+
+    Example:
+      >>> import numpy as np
+      >>> from socialign.llm_bridge.flagship import design
+      >>> ref = np.log([[0.5, 0.25, 0.25]])
+      >>> opt = np.log(np.array([[0.5 * np.e ** 2, 0.25, 0.25]]) / (0.5 * np.e ** 2 + 0.5))
+      >>> abs(design.optimum_gap(opt, ref, [1.0, 0.0, 0.0], 0.5)["kl"]) < 1e-12
+      True
+      >>> round(design.optimum_gap(ref, ref, [1.0, 0.0, 0.0], 0.5)["kl"], 4)
+      0.4338
+    """
+    lp = np.atleast_2d(np.asarray(policy_logprobs, np.float64))
+    lr = np.atleast_2d(np.asarray(reference_logprobs, np.float64))
+    u = np.asarray(expected_utility, np.float64)
+    if lp.shape != lr.shape or lp.ndim != 2 or u.shape != lp.shape[1:]:
+        raise ValueError(f"policy_logprobs and reference_logprobs must be [prompts, actions] "
+                         f"and expected_utility [actions]; got {lp.shape}, {lr.shape}, "
+                         f"{u.shape}")
+    if not (np.all(np.isfinite(lp)) and np.all(np.isfinite(lr)) and np.all(np.isfinite(u))):
+        raise ValueError("optimum_gap: non-finite input")
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+
+    def norm(x):
+        return x - np.logaddexp.reduce(x, axis=1, keepdims=True)
+
+    if rest_utility is not None:
+        def with_rest(x):
+            rest = np.log(np.clip(-np.expm1(np.logaddexp.reduce(x, axis=1)), 1e-300, None))
+            return np.concatenate([x, rest[:, None]], axis=1)
+        lp, lr = with_rest(lp), with_rest(lr)
+        u = np.append(u, float(rest_utility))
+
+    lpi = norm(lp)
+    lstar = norm(lr + u / temperature)
+    pi, star = np.exp(lpi), np.exp(lstar)
+    kl = np.sum(pi * (lpi - lstar), axis=1)
+    k = u.shape[0] - (rest_utility is not None)
+    return {"kl": float(kl.mean()), "kl_per_prompt": kl.tolist(),
+            "objective_gap": float(temperature * kl.mean()),
+            "max_share_gap": float(np.abs(pi - star).max()),
+            "policy_shares": pi.mean(0).tolist(), "optimum_shares": star.mean(0).tolist(),
+            "off_support_mass": float(np.mean(1.0 - np.exp(lp[:, :k]).sum(1)))}

@@ -18,22 +18,27 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
-from .. import encode_batch, sample
+from .. import encode_batch, sample, sequence_logprobs
 from .task import (
+    ACTIONS,
     MAX_NEW_TOKENS,
     arithmetic_prompts,
     audit_correct,
     behaviour,
     cheap_check,
+    completion_for,
     length_cost,
 )
 
-__all__ = ["Measurement", "generate", "measure"]
+__all__ = ["Measurement", "generate", "measure", "behaviour_logprobs"]
 
 
 class Measurement(NamedTuple):
@@ -137,3 +142,70 @@ def measure(model, tokenizer, n: int, key, operands: int = 5) -> Measurement:
         else:
             rates[a] = (float(a == 0), float(a == 1), float(a == 2))
     return Measurement(shares, rates, list(zip(ps[:6], comps[:6])), per_prompt, mean_len)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _sequence_logprob(graphdef, state, ptoks, pmask, ctoks, cmask):
+    lp = sequence_logprobs(nnx.merge(graphdef, state), ptoks, pmask, ctoks, cmask)
+    return jnp.sum(lp, axis=-1)
+
+
+def behaviour_logprobs(model, tokenizer, operands: int = 5, *, completion_fn=completion_for,
+                       num_behaviours: int = len(ACTIONS)) -> np.ndarray:
+    r"""Exact log-probabilities of each behaviour's canonical completion, prompt by prompt.
+
+    For every prompt ``x = "a+b="`` and behaviour ``k`` the canonical completion ``y_k =
+    completion_for(x, k)`` followed by EOS (``"3+4=7"``, ``"17"``, ``"?"``: what the pre-training
+    corpus teaches) is scored in one forward pass: :math:`\log\pi(y_k \mid x) = \sum_t \log
+    \pi(y_{k,t} \mid x, y_{k,<t})`. No sampling, so no sampling noise: this is what the
+    flagship's convergence criterion (:func:`~socialign.llm_bridge.flagship.design.optimum_gap`)
+    compares between the policy, its reference and the KL-regularised optimum. The
+    probabilities of a row sum to at most 1; the rest is mass on other completions.
+
+    Args:
+      model: a :class:`socialign.llm_bridge.Llama`.
+      tokenizer: its tokenizer (the completion is tokenised on its own, then EOS).
+      operands: prompts ``a+b=`` with ``a, b < operands``.
+      completion_fn: ``completion_fn(prompt, k) -> str``, the canonical completion of behaviour
+        ``k`` (default: this task's
+        :func:`~socialign.llm_bridge.flagship.task.completion_for`; the participatory
+        experiment passes its answer styles).
+      num_behaviours: ``K``, the number of behaviours.
+
+    Returns:
+      float64 ``[prompts, K]`` log-probabilities (prompts in
+      :func:`~socialign.llm_bridge.flagship.task.arithmetic_prompts` order).
+
+    Raises:
+      ValueError: a bad ``operands`` or a completion longer than
+        :data:`~socialign.llm_bridge.flagship.task.MAX_NEW_TOKENS`.
+
+    Example:
+      >>> import numpy as np
+      >>> from flax import nnx
+      >>> from socialign import llm_bridge
+      >>> from socialign.llm_bridge.flagship import measurement
+      >>> model = llm_bridge.Llama(llm_bridge.LlamaConfig.tiny(), rngs=nnx.Rngs(0))
+      >>> lp = measurement.behaviour_logprobs(model, llm_bridge.ByteTokenizer(), 2)
+      >>> lp.shape, bool(np.all(lp < 0))
+      ((4, 3), True)
+    """
+    prompts = arithmetic_prompts(operands)
+    K = int(num_behaviours)
+    ps = [p for p in prompts for _ in range(K)]
+    comps = [tokenizer.encode(completion_fn(p, k), add_bos=False, add_eos=True)
+             for p in prompts for k in range(K)]
+    n = max(len(c) for c in comps)
+    if n > MAX_NEW_TOKENS:
+        raise ValueError(f"a canonical completion has {n} tokens, more than MAX_NEW_TOKENS="
+                         f"{MAX_NEW_TOKENS}")
+    ctoks = np.full((len(comps), MAX_NEW_TOKENS), tokenizer.pad_id, np.int32)
+    cmask = np.zeros((len(comps), MAX_NEW_TOKENS), bool)
+    for i, c in enumerate(comps):
+        ctoks[i, :len(c)] = c
+        cmask[i, :len(c)] = True
+    ptoks, pmask = encode_batch(tokenizer, ps)
+    graphdef, state = nnx.split(model)
+    lp = _sequence_logprob(graphdef, state, jnp.asarray(ptoks), jnp.asarray(pmask),
+                           jnp.asarray(ctoks), jnp.asarray(cmask))
+    return np.asarray(lp, np.float64).reshape(len(prompts), K)

@@ -39,7 +39,10 @@ def verdict(res: dict, cfg: DemoConfig) -> dict:
 
     Returns:
       ``{"naive_gaming_grew", "contract_honest_grew", "contract_honest_within_tolerance",
-      "naive_within_tolerance", "contract_within_tolerance"}``, each a bool.
+      "naive_within_tolerance", "contract_within_tolerance"}``, each a bool, and when the runs
+      carry them, ``"naive_converged"`` / ``"contract_converged"`` (the policy reached
+      ``KL(pi || pi*) <= kl_tol``) and ``"naive_inside_band"`` / ``"contract_inside_band"``
+      (``[3]`` bools: each measured share inside its predicted credible band).
 
     Raises:
       TypeError: ``cfg`` is not a :class:`DemoConfig`; ValueError: ``res`` lacks a run.
@@ -58,7 +61,13 @@ def verdict(res: dict, cfg: DemoConfig) -> dict:
     nv = np.asarray(res["naive"]["measured_shares"])
     ct = np.asarray(res["contract_run"]["measured_shares"])
     ct_pred = np.asarray(res["contract_run"]["predicted_shares"])
-    return {
+    out = {}
+    for label, key in _RUNS:
+        if "converged" in res[key]:
+            out[f"{label}_converged"] = bool(res[key]["converged"])
+        if "inside_predicted_band" in res[key]:
+            out[f"{label}_inside_band"] = [bool(x) for x in res[key]["inside_predicted_band"]]
+    return out | {
         "naive_gaming_grew": bool(nv[1] > base[1]),
         "contract_honest_grew": bool(ct[0] > base[0]),
         "contract_honest_within_tolerance": bool(abs(ct[0] - ct_pred[0]) <= cfg.tolerance),
@@ -87,6 +96,8 @@ def report(res: dict, cfg: DemoConfig) -> str:
     _check(res, cfg)
     b = res["base_shares"]
     c = res["contract"]
+    banded = all("predicted_band" in res[k] for _, k in _RUNS)
+    level = f"{round(100 * cfg.band_level)}%"
     lines = [
         "",
         "socialign flagship demo: fine-tuning against an incentive-compatible contract",
@@ -102,14 +113,34 @@ def report(res: dict, cfg: DemoConfig) -> str:
         "prompt, averaged over prompts",
         "  payments: " + ", ".join(f"{o}={p:.3f}" for o, p in zip(OUTCOMES, c["payments"])),
         "",
-        f"{'reward':<10}{'behaviour':<9}{'before':>8}{'predicted':>11}{'measured':>10}{'gap':>8}",
+        f"{'reward':<10}{'behaviour':<9}{'before':>8}{'predicted':>11}{'measured':>10}{'gap':>8}"
+        + (f"  {'predicted ' + level + ' band':<20}{'measured ' + level + ' band':<20}inside"
+           if banded else ""),
     ]
     for label, key in _RUNS:
         r = res[key]
         for a, name in enumerate(ACTIONS):
-            lines.append(f"{label if a == 0 else '':<10}{name:<9}{b[a]:>8.3f}"
-                         f"{r['predicted_shares'][a]:>11.3f}{r['measured_shares'][a]:>10.3f}"
-                         f"{r['gap'][a]:>+8.3f}")
+            row = (f"{label if a == 0 else '':<10}{name:<9}{b[a]:>8.3f}"
+                   f"{r['predicted_shares'][a]:>11.3f}{r['measured_shares'][a]:>10.3f}"
+                   f"{r['gap'][a]:>+8.3f}")
+            if banded:
+                (plo, phi), (mlo, mhi) = r["predicted_band"], r["measured_band"]
+                row += (f"  [{plo[a]:.3f}, {phi[a]:.3f}]      [{mlo[a]:.3f}, {mhi[a]:.3f}]      "
+                        + ("yes" if r["inside_predicted_band"][a] else "NO"))
+            lines.append(row)
+    for label, key in _RUNS:
+        r = res[key]
+        if "converged" in r:
+            lines.append(
+                f"{label}: {r['rl_steps']} RL steps, KL(pi || pi*) = "
+                f"{r['final_kl_to_optimum']:.4f} nats (objective gap "
+                f"{r['final_objective_gap']:.4f}; stop at kl_tol={cfg.kl_tol}): "
+                + ("CONVERGED" if r["converged"] else "NOT converged (hit the rl_steps cap)"))
+    if banded:
+        lines.append(f"bands: {level} credible intervals; predicted = the base shares' "
+                     "Dirichlet posterior pushed through the prediction, measured = the "
+                     "posterior of the evaluation counts; 'inside' = measured share within "
+                     "the predicted band")
     lines.append("")
     lines.append(f"{'reward':<10}{'E[payment]':>11}{'audit cost':>12}{'principal V':>13}"
                  f"{'(predicted)':>13}")
@@ -128,6 +159,14 @@ def report(res: dict, cfg: DemoConfig) -> str:
         f"(predicted {res['contract_run']['predicted_shares'][0]:.3f}): "
         + ("within tolerance" if v["contract_honest_within_tolerance"] else
            "OUTSIDE the tolerance"),
+    ]
+    if banded:
+        for label, key in _RUNS:
+            ins = res[key]["inside_predicted_band"]
+            lines.append(f"{label}: measured shares inside their predicted {level} band: "
+                         + ", ".join(f"{n} {'yes' if i else 'NO'}" for n, i in
+                                     zip(ACTIONS, ins)))
+    lines += [
         f"runtime {res['runtime_s']:.0f} s",
     ]
     return "\n".join(lines)

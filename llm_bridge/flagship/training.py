@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,8 +33,14 @@ from flax import nnx
 
 from .. import ByteTokenizer, Llama, LlamaConfig, RLConfig, RLTrainer, contract_reward, train_lm
 from .config import DemoConfig
-from .design import design_contract, predicted_shares, principal_value
-from .measurement import measure
+from .design import (
+    design_contract,
+    optimum_gap,
+    predicted_share_bands,
+    predicted_shares,
+    principal_value,
+)
+from .measurement import behaviour_logprobs, measure
 from .reporting import make_plot, report, verdict
 from .task import (
     ACTIONS,
@@ -48,7 +55,7 @@ from .task import (
     synthetic_corpus,
 )
 
-__all__ = ["load_model", "finetune", "run"]
+__all__ = ["load_model", "FinetuneLog", "finetune", "run"]
 
 
 def load_model(name: str, seed: int):
@@ -79,13 +86,35 @@ def load_model(name: str, seed: int):
     raise ValueError(f"model name must be 'tiny' or 'smollm2-135m', got {name!r}")
 
 
-def finetune(model, base_state, tokenizer, reward_fn, cfg: DemoConfig, *, label: str = "RL",
-             progress: bool = True, log_path=None) -> list[list[float]]:
+class FinetuneLog(NamedTuple):
+    """What :func:`finetune` returns.
+
+    Attributes:
+      trajectory: ``[steps][3]`` behaviour shares of each step's training batch.
+      checks: ``[(step, kl)]``: the convergence criterion ``KL(pi || pi*)`` (nats, prompt
+        average) at every check (empty without a ``target``).
+      steps: RL steps taken.
+      converged: whether the last check met ``cfg.kl_tol`` (False without a ``target``).
+    """
+
+    trajectory: list
+    checks: list
+    steps: int
+    converged: bool
+
+
+def finetune(model, base_state, tokenizer, reward_fn, cfg: DemoConfig, *, target=None,
+             label: str = "RL", progress: bool = True, log_path=None) -> FinetuneLog:
     r"""Reset ``model`` to ``base_state`` and fine-tune it against ``reward_fn`` by RLOO.
 
     The reward is ``reward_fn - length_penalty * tokens`` with the KL penalty
     ``cfg.temperature * KL(pi || pi_ref)`` toward the base model, so the optimum is the quantal
-    response at that temperature.
+    response at that temperature. With a ``target`` the run stops on convergence rather than on
+    a step count: every ``cfg.check_every`` steps the behaviour log-probabilities of the policy
+    are scored exactly (:func:`~socialign.llm_bridge.flagship.measurement.behaviour_logprobs`)
+    and training stops once :math:`KL(\pi\|\pi^*) \le` ``cfg.kl_tol``
+    (:func:`~socialign.llm_bridge.flagship.design.optimum_gap`: the objective gap is ``beta``
+    times it); ``cfg.rl_steps`` is the cap.
 
     Args:
       model: the :class:`~socialign.llm_bridge.Llama` (updated in place).
@@ -93,14 +122,17 @@ def finetune(model, base_state, tokenizer, reward_fn, cfg: DemoConfig, *, label:
       tokenizer: the model's tokenizer.
       reward_fn: TRL-style ``reward_fn(prompts, completions, **columns) -> list[float]``.
       cfg: :class:`DemoConfig`.
-      label: progress-bar label; progress: show it; log_path: JSON-lines metrics file or None.
+      target: ``None`` (run ``cfg.rl_steps``) or ``(reference_logprobs [prompts, 3],
+        expected_utility [3])`` of the KL-regularised optimum to converge to.
+      label: progress-bar label; progress: show it; log_path: JSON-lines metrics file or None
+        (the criterion is appended as ``{"step", "kl_to_optimum"}`` lines at each check).
 
     Returns:
-      the behaviour shares ``[steps][3]`` of each step's training batch.
+      a :class:`FinetuneLog`.
 
     Raises:
       TypeError: ``cfg`` is not a :class:`DemoConfig`, or a bad model / reward (from
-        :class:`~socialign.llm_bridge.RLTrainer`).
+        :class:`~socialign.llm_bridge.RLTrainer`); ValueError: a malformed ``target``.
 
     Example:
       >>> import dataclasses
@@ -110,8 +142,8 @@ def finetune(model, base_state, tokenizer, reward_fn, cfg: DemoConfig, *, label:
       >>> cfg = DemoConfig(rl_steps=1, prompts_per_step=2, samples_per_prompt=2, operands=2)
       >>> traj = training.finetune(model, nnx.state(model), tok, task.naive_reward, cfg,
       ...                          progress=False)
-      >>> len(traj), len(traj[0])
-      (1, 3)
+      >>> len(traj.trajectory), len(traj.trajectory[0]), traj.steps
+      (1, 3, 1)
     """
     if not isinstance(cfg, DemoConfig):
         raise TypeError(f"cfg must be a DemoConfig, got {type(cfg).__name__}")
@@ -122,15 +154,33 @@ def finetune(model, base_state, tokenizer, reward_fn, cfg: DemoConfig, *, label:
                     warmup_steps=cfg.rl_warmup)
     tr = RLTrainer(model, tokenizer, [reward_fn, length_cost], arithmetic_prompts(cfg.operands),
                    rcfg, reward_weights=[1.0, -cfg.length_penalty], log_path=log_path)
-    traj = []
+    traj, checks = [], []
+    if target is not None:
+        ref_lp, utility = target
+        ref_lp = np.asarray(ref_lp, np.float64)
+        utility = np.asarray(utility, np.float64)
+        if ref_lp.shape != (cfg.operands ** 2, 3) or utility.shape != (3,):
+            raise ValueError(f"target must be (reference_logprobs [{cfg.operands ** 2}, 3], "
+                             f"expected_utility [3]); got shapes {ref_lp.shape}, "
+                             f"{utility.shape}")
 
     def on_step(trainer, metrics):
         p, c, _ = trainer.last_batch
         acts = np.array([behaviour(pp, cc) for pp, cc in zip(p, c)])
         traj.append((np.bincount(acts, minlength=3) / len(acts)).tolist())
+        if target is None or (trainer.step % cfg.check_every and trainer.step < cfg.rl_steps):
+            return False
+        lp = behaviour_logprobs(model, tokenizer, cfg.operands)
+        kl = optimum_gap(lp, ref_lp, utility, cfg.temperature, rest_utility=utility[2])["kl"]
+        checks.append((trainer.step, kl))
+        if log_path is not None:  # the criterion next to the trainer's metrics
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"step": trainer.step, "kl_to_optimum": kl}) + "\n")
+        return kl <= cfg.kl_tol
 
     tr.train(cfg.rl_steps, progress=progress, desc=f"RL ({label})", callback=on_step)
-    return traj
+    converged = bool(checks) and checks[-1][1] <= cfg.kl_tol
+    return FinetuneLog(traj, checks, tr.step, converged)
 
 
 def run(cfg: DemoConfig, out_dir: str | None = "outputs/demo", *, progress: bool = True,
@@ -162,6 +212,8 @@ def run(cfg: DemoConfig, out_dir: str | None = "outputs/demo", *, progress: bool
     """
     if not isinstance(cfg, DemoConfig):
         raise TypeError(f"cfg must be a DemoConfig, got {type(cfg).__name__}")
+    from ...mechanisms import bayes  # numpyro's module: loaded only when the demo runs
+
     t0 = time.time()
     key = jax.random.key(cfg.seed)
     model, tok = load_model(cfg.model, cfg.seed)
@@ -183,19 +235,30 @@ def run(cfg: DemoConfig, out_dir: str | None = "outputs/demo", *, progress: bool
     q, pay = contract["audit_rate"], np.asarray(contract["payments"])
     naive_exp_pay = rates[:, 0] + rates[:, 1]  # naive contract: 1 per cheap-check pass
     naive_pred = predicted_shares(naive_exp_pay - costs, cfg.temperature, prior_x)
-    contract_pred = predicted_shares(np.asarray(contract["expected_pay_by_behaviour"]) - costs,
-                                     cfg.temperature, prior_x)
+    contract_util = np.asarray(contract["expected_pay_by_behaviour"]) - costs
+    contract_pred = predicted_shares(contract_util, cfg.temperature, prior_x)
+    ref_lp = behaviour_logprobs(model, tok, cfg.operands)  # exact, for the stopping rule
+    n_prompts = cfg.operands ** 2
+    prompt_counts = prior_x * np.bincount(np.arange(cfg.eval_samples) % n_prompts,
+                                          minlength=n_prompts)[:, None]
 
     runs = {}
-    for label, fn, pred, qq, k in (
-            ("naive", naive_reward, naive_pred, 0.0, k1),
-            ("contract", contract_reward(pay, make_signal_fn(q)), contract_pred, q, k2)):
+    for label, fn, pred, util, qq, k in (
+            ("naive", naive_reward, naive_pred, naive_exp_pay - costs, 0.0, k1),
+            ("contract", contract_reward(pay, make_signal_fn(q)), contract_pred, contract_util,
+             q, k2)):
         lp = os.path.join(out_dir, f"metrics_{label}.jsonl") if out_dir else None
         if lp and os.path.exists(lp):
             os.remove(lp)
-        traj = finetune(model, base_state, tok, fn, cfg, label=label, progress=progress,
-                        log_path=lp)
+        log = finetune(model, base_state, tok, fn, cfg, target=(ref_lp, util), label=label,
+                       progress=progress, log_path=lp)
+        gap = optimum_gap(behaviour_logprobs(model, tok, cfg.operands), ref_lp, util,
+                          cfg.temperature, rest_utility=util[2])
         shares, rates_after, ex, _, _ = measure(model, tok, cfg.eval_samples, k, cfg.operands)
+        pred_band = predicted_share_bands(util, cfg.temperature, prompt_counts,
+                                          level=cfg.band_level, seed=cfg.seed)
+        meas_band = bayes.share_bands(np.round(shares * cfg.eval_samples), level=cfg.band_level,
+                                      key=jax.random.key(cfg.seed))
         if label == "naive":
             exp_pay_by_a, audit, pred_pay_by_a = naive_exp_pay, 0.0, naive_exp_pay
         else:
@@ -210,7 +273,23 @@ def run(cfg: DemoConfig, out_dir: str | None = "outputs/demo", *, progress: bool
             "expected_payment": paid, "audit_cost": audit,
             "principal_value": principal_value(shares, paid, audit, cfg.values),
             "predicted_principal_value": principal_value(pred, pred_paid, audit, cfg.values),
-            "trajectory": traj, "examples": ex}
+            "predicted_band": [pred_band["lower"], pred_band["upper"]],
+            "measured_band": [np.asarray(meas_band.lower).tolist(),
+                              np.asarray(meas_band.upper).tolist()],
+            "inside_predicted_band": [bool(lo <= m <= hi) for m, lo, hi in
+                                      zip(shares, pred_band["lower"], pred_band["upper"])],
+            "bands_overlap": [bool(mlo <= hi and lo <= mhi) for lo, hi, mlo, mhi in
+                              zip(pred_band["lower"], pred_band["upper"],
+                                  np.asarray(meas_band.lower), np.asarray(meas_band.upper))],
+            "rl_steps": log.steps, "converged": log.converged,
+            "initial_kl_to_optimum": optimum_gap(ref_lp, ref_lp, util, cfg.temperature,
+                                                 rest_utility=util[2])["kl"],
+            "convergence_checks": log.checks, "final_kl_to_optimum": gap["kl"],
+            "final_objective_gap": gap["objective_gap"],
+            "exact_policy_shares": gap["policy_shares"],
+            "exact_optimum_shares": gap["optimum_shares"],
+            "off_support_mass": gap["off_support_mass"],
+            "trajectory": log.trajectory, "examples": ex}
     runtime = time.time() - t0
 
     base_paid_naive = float(prior @ naive_exp_pay)
