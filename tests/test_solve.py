@@ -82,7 +82,7 @@ def test_float32_is_kept(solver, max_steps, tol):
 
 
 def test_vmap_of_solve_equals_auto_batching():
-    batch = _rps_like(4, batch=5)
+    batch = _rps_like(4, batch=6)  # the batch shape of test_chunked_batch_equals_full_vmap
     auto = solvers.solve(batch, solvers.ZeroSumLP(), throw=False)
     vm = jax.vmap(lambda g: solvers.solve(g, solvers.ZeroSumLP(), throw=False))(batch)
     np.testing.assert_allclose(auto.values, vm.values, atol=1e-12)
