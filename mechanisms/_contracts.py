@@ -181,9 +181,23 @@ def _assemble(problem, payments, action, status, cert, stats, min_pay_value=None
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps", "method"))
+def _solve_all_actions(problem, tol, *, max_steps, method):
+    """Every action's min-pay program, one compiled program per problem shape: shared by
+    :func:`optimal_contract` and :func:`min_pay_contract` (the heavy part, the LP or convex
+    solver, compiles once for both; the selections below are small)."""
+    return _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
+
+
 def _min_pay_core(problem, action, tol, *, max_steps, method):
-    s = _solve_min_pay(jax.lax.stop_gradient(problem), tol=tol, max_steps=max_steps,
-                       method=method)
+    # stop_gradient outside the compiled solve: under jax.grad its inputs carry zero tangents,
+    # so the eager gradient reuses the same compiled program
+    s = _solve_all_actions(jax.lax.stop_gradient(problem), tol, max_steps=max_steps,
+                           method=method)
+    return _min_pay_select(problem, action, s)
+
+
+@jax.jit
+def _min_pay_select(problem, action, s):
     t = jnp.take_along_axis(s["x"], action[..., None, None], axis=-2)[..., 0, :]
     env = _min_pay_envelope(problem, s["v"], s["mu"], s["status"])
     return _assemble(problem, t, action, _take(s["status"], action), _take(s["gap"], action),
@@ -257,10 +271,14 @@ def _lp_tol_value(problem, tol):
     return jnp.asarray(tol, problem.dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("max_steps", "method"))
 def _optimal_core(problem, tol, *, max_steps, method):
-    s = _solve_min_pay(jax.lax.stop_gradient(problem), tol=tol, max_steps=max_steps,
-                       method=method)
+    s = _solve_all_actions(jax.lax.stop_gradient(problem), tol, max_steps=max_steps,
+                           method=method)
+    return _optimal_select(problem, s)
+
+
+@jax.jit
+def _optimal_select(problem, s):
     x, fun, status, gap = s["x"], s["fun"], s["status"], s["gap"]
     ok = status == Result.CONVERGED
     value = problem.benefits - fun - problem.expected_monitoring_cost
