@@ -20,29 +20,47 @@ PA = M.PrincipalAgent(P2, C2, R2)
 PRIOR = jnp.array([0.5, 0.5])
 
 
+# the temperatures of the quantal checks: three, then 0.1 +- h for central differences (one
+# batch shape for the eager design and the user's jit/vmap/grad, two compilations in all)
+H = 1e-4
+TEMPS = jnp.array([0.05, 0.1, 0.2, 0.1 + H, 0.1 - H])
+
+
 def test_quantal_contract_same_value_eager_jit_vmap_and_grad():
-    eager = M.optimal_contract(PA, agent=M.QuantalResponse(0.1, PRIOR))
-    assert int(eager.result) == Result.CONVERGED
-    v0 = float(eager.principal_value)
+    batch = M.PrincipalAgent(np.broadcast_to(P2, (5, 2, 2)), C2, R2)
+    eager = M.optimal_contract(batch, agent=M.QuantalResponse(TEMPS, PRIOR))
+    assert np.all(np.asarray(eager.result) == Result.CONVERGED)
+    v0 = float(eager.principal_value[1])
     # the eager answer of the first version (pay 3.13 on success), now everywhere
     assert v0 == pytest.approx(5.2914, abs=2e-3)
-    assert float(eager.payments[1]) == pytest.approx(3.13, abs=0.01)
+    assert float(eager.payments[1, 1]) == pytest.approx(3.13, abs=0.01)
+    # a user's jit, vmap over temperatures and grad, all at once
+    f = jax.jit(lambda T: M.optimal_contract(PA, agent=M.QuantalResponse(T, PRIOR))
+                .principal_value)
+    values, grads = jax.vmap(jax.value_and_grad(f))(TEMPS)
+    np.testing.assert_allclose(values, eager.principal_value, atol=1e-6)
+    # a smoother agent costs the principal more
+    assert values[0] > values[1] > values[2]
+    # envelope theorem: d value / d temperature against central differences (eager values)
+    fd = (float(eager.principal_value[3]) - float(eager.principal_value[4])) / (2 * H)
+    g = float(grads[1])
+    assert g < 0 and abs(g - fd) <= 1e-4 * (1 + abs(fd))
 
+
+@pytest.mark.slow
+def test_quantal_contract_scalar_jit_and_python_loop_equal_eager():
+    eager = M.optimal_contract(PA, agent=M.QuantalResponse(0.1, PRIOR))
+    v0 = float(eager.principal_value)
     f = jax.jit(lambda T: M.optimal_contract(PA, agent=M.QuantalResponse(T, PRIOR))
                 .principal_value)
     assert abs(float(f(0.1)) - v0) <= 1e-6
     temps = jnp.array([0.05, 0.1, 0.2])
     batched = jax.vmap(f)(temps)
-    assert abs(float(batched[1]) - v0) <= 1e-6
     loop = np.array([float(f(T)) for T in temps])
     np.testing.assert_allclose(batched, loop, atol=1e-6)
-    # a smoother agent costs the principal more
-    assert loop[0] > loop[1] > loop[2]
-    # envelope theorem: d value / d temperature against central differences
     g = float(jax.grad(f)(0.1))
-    h = 1e-4
-    fd = (float(f(0.1 + h)) - float(f(0.1 - h))) / (2 * h)
-    assert g < 0 and abs(g - fd) <= 1e-4 * (1 + abs(fd))
+    fd = (float(f(0.1 + H)) - float(f(0.1 - H))) / (2 * H)
+    assert abs(g - fd) <= 1e-4 * (1 + abs(fd))
 
 
 @pytest.mark.slow
@@ -67,20 +85,37 @@ def test_quantal_contract_random_problems_eager_equals_jit_and_vmap():
                    ) <= 1e-6
 
 
+# one problem shape (3 actions, 4 outcomes; batches of 6) for the best-response checks
+A3, O4, NB = 3, 4, 6
+
+
+def _br_value(P, c, r):
+    return M.optimal_contract(M.PrincipalAgent(P, c, r)).principal_value
+
+
+BR_VALUE = jax.jit(_br_value)
+
+
 def test_best_response_contract_inside_jit_and_vmap_over_costs_equals_loop():
     rng = np.random.default_rng(3)
-    A, O = 3, 4
-    P = rng.dirichlet(np.ones(O), size=A)
-    r = np.sort(rng.uniform(0, 10, O))
-    costs = np.sort(rng.uniform(0, 1, (5, A)), -1)
-    f = jax.jit(lambda P, c: M.optimal_contract(M.PrincipalAgent(P, c, r)).principal_value)
-    vm = jax.vmap(f, in_axes=(None, 0))(P, costs)
-    loop = np.array([float(f(P, c)) for c in costs])
-    np.testing.assert_allclose(vm, loop, atol=1e-9)
-    eager = M.optimal_contract(M.PrincipalAgent(np.broadcast_to(P, (5, A, O)), costs, r))
+    P = rng.dirichlet(np.ones(O4), size=A3)
+    r = np.sort(rng.uniform(0, 10, O4))
+    costs = np.sort(rng.uniform(0, 1, (NB, A3)), -1)
+    vm = jax.vmap(BR_VALUE, in_axes=(None, 0, None))(P, costs, r)
+    eager = M.optimal_contract(M.PrincipalAgent(np.broadcast_to(P, (NB, A3, O4)), costs, r))
     np.testing.assert_allclose(vm, eager.principal_value, atol=1e-9)
-    # the issue's spelling: jit over the outcome probabilities
-    assert abs(float(f(P, costs[0])) - loop[0]) <= 1e-12
+    # the issue's spelling: jit over the outcome probabilities, one member
+    assert abs(float(BR_VALUE(P, costs[0], r)) - float(eager.principal_value[0])) <= 1e-12
+
+
+@pytest.mark.slow
+def test_best_response_contract_vmap_equals_python_loop():
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.ones(O4), size=A3)
+    r = np.sort(rng.uniform(0, 10, O4))
+    costs = np.sort(rng.uniform(0, 1, (NB, A3)), -1)
+    vm = jax.vmap(BR_VALUE, in_axes=(None, 0, None))(P, costs, r)
+    np.testing.assert_allclose(vm, [float(BR_VALUE(P, c, r)) for c in costs], atol=1e-9)
 
 
 def _row_zero_direction(rng, shape):
@@ -91,19 +126,14 @@ def _row_zero_direction(rng, shape):
 def test_principal_value_gradient_matches_finite_differences():
     """Envelope theorem on the min-pay LP: d value / d (P, c, r) at the chosen action."""
     rng = np.random.default_rng(11)
-    A, O = 3, 4
+    A, O = A3, O4
     r = np.array([0.0, 2.0, 6.0, 10.0])
     P = rng.dirichlet(np.ones(O) * 2, size=A)
     P = P[np.argsort(P @ r)]  # costlier actions are more productive
     # costs away from 0: at R + c_0 = 0 the zero contract sits on a kink of the value
     c = np.array([0.1, 0.3, 0.7])
-    k = int(M.optimal_contract(M.PrincipalAgent(P, c, r)).action)
-    assert k != 0  # an action that needs incentives (IC multipliers matter)
-
-    def value(P, c, r):
-        return M.optimal_contract(M.PrincipalAgent(P, c, r)).principal_value
-
-    gP, gc, gr = jax.grad(value, argnums=(0, 1, 2))(P, c, r)
+    # the eager gradient shares the compiled LP batch of the eager design (zero tangents in)
+    gP, gc, gr = jax.grad(_br_value, argnums=(0, 1, 2))(P, c, r)
     dirs = [(_row_zero_direction(rng, (A, O)), np.zeros(A), np.zeros(O)),
             (np.zeros((A, O)), rng.normal(size=A), np.zeros(O)),
             (np.zeros((A, O)), np.zeros(A), rng.normal(size=O))]
@@ -112,7 +142,10 @@ def test_principal_value_gradient_matches_finite_differences():
     Ps = np.stack([P + s * h * d[0] for d in dirs for s in (1, -1)])
     cs = np.stack([c + s * h * d[1] for d in dirs for s in (1, -1)])
     rs = np.stack([r + s * h * d[2] for d in dirs for s in (1, -1)])
-    out = np.asarray(M.optimal_contract(M.PrincipalAgent(Ps, cs, rs)).principal_value)
+    fd_batch = M.optimal_contract(M.PrincipalAgent(Ps, cs, rs))
+    # an action that needs incentives (IC multipliers matter)
+    assert np.all(np.asarray(fd_batch.action) != 0)
+    out = np.asarray(fd_batch.principal_value)
     for i, (dP, dc, dr) in enumerate(dirs):
         fd = (out[2 * i] - out[2 * i + 1]) / (2 * h)
         ad = float(np.sum(gP * dP) + np.sum(gc * dc) + np.sum(gr * dr))

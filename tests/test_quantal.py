@@ -73,7 +73,10 @@ def test_target_action_closed_form():
     np.testing.assert_allclose(c.expected_payment, (0.8 * p + 0.4 * (1 - p)) * t1, rtol=1e-6)
 
 
-def test_batched_design_equals_loop_and_audit_option():
+@pytest.mark.slow
+def test_batched_design_members_are_independent():
+    # (the default suite checks a batched quantal design against a user's jit and vmap in
+    # test_design.py; this one adds a second problem shape)
     rng = np.random.default_rng(1)
     P = rng.dirichlet(np.ones(3), size=(3, 2))
     pa = M.PrincipalAgent(P, [[0.0, 1.0]] * 3, [[0.0, 3.0, 8.0]] * 3)
@@ -87,6 +90,9 @@ def test_batched_design_equals_loop_and_audit_option():
     np.testing.assert_allclose(cb.expected_payment, cr.expected_payment[::-1], rtol=1e-6)
     ok = np.asarray(cb.result) == Result.CONVERGED
     assert np.all(np.asarray(cb.action_probs)[ok, 1] >= 0.8 - 1e-6)
+
+
+def test_audit_option_and_payment_cap():
     # a designed audit rate that costs nothing can only help
     ca = M.optimal_contract(PA, agent=M.QuantalResponse(0.1, [0.5, 0.5]), target_action=1,
                             min_target_prob=0.9, audit_cost=0.0)
