@@ -49,14 +49,22 @@ def ghm_outside(i, owned, p):   # owning asset 0 keeps half the own value outsid
 # hold-up
 
 
+# one contract batch for both models (one compile each): the null contract at five shares,
+# then probabilistic trade and specific performance at beta = 1/2 and 1
+Q = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 0.5, 1.0])
+BETA = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 0.5, 0.5, 1.0, 1.0])
+
+
 @pytest.fixture(scope="module")
-def betas():
-    beta = jnp.array([0.0, 0.25, 0.5, 0.75, 1.0])
-    return beta, ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost, bargaining_share=beta))
+def contracts():
+    k = ic.TradeContract(jnp.asarray(Q), jnp.ones(len(Q)), jnp.asarray(BETA))
+    return (ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), k),
+            ic.holdup_equilibrium(ic.HoldUp(cooperative, linear_cost), k, throw=False))
 
 
-def test_holdup_oracle_values(betas):
-    beta, out = betas
+def test_holdup_oracle_values(contracts):
+    out = jax.tree_util.tree_map(lambda x: x[:5], contracts[0])
+    beta = BETA[:5]
     np.testing.assert_allclose(out.investment[:, 0], beta ** 2, atol=1e-10)   # i = beta^2
     np.testing.assert_allclose(out.surplus, 2 * beta - beta ** 2, atol=1e-10)
     np.testing.assert_allclose(out.first_best_investment[:, 0], 1.0, atol=1e-10)
@@ -67,30 +75,30 @@ def test_holdup_oracle_values(betas):
     assert np.all(np.asarray(out.result) == 0)
 
 
-def test_specific_performance_and_che_hausch():
+def test_specific_performance_and_che_hausch(contracts):
     """Contracts (q, beta): q = 1 is specific performance; beta = 1 gives the investor all the
     bargaining power (renegotiation design). Investor's marginal share: beta + q (1 - chi -
     beta), chi = 0 selfish, 1 cooperative; i = share^2."""
-    q = jnp.array([0.0, 0.5, 1.0, 0.0, 0.5, 1.0])
-    beta = jnp.array([0.5, 0.5, 0.5, 1.0, 1.0, 1.0])
-    contracts = ic.TradeContract(q, jnp.ones(6), beta)
-    sp = ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), contracts)
-    np.testing.assert_allclose(sp.investment[:, 0], (beta + q * (1 - beta)) ** 2, atol=1e-10)
-    assert float(sp.loss[2]) == pytest.approx(0.0, abs=1e-10)       # fixed price: first best
-    coop = ic.HoldUp(cooperative, linear_cost)
-    co = ic.holdup_equilibrium(coop, contracts, throw=False)
-    np.testing.assert_allclose(co.investment[:, 0], (beta * (1 - q)) ** 2, atol=1e-9)
-    assert float(co.investment[2, 0]) <= 1e-9                        # specific performance
-    assert float(co.loss[3]) == pytest.approx(0.0, abs=1e-10)        # renegotiation design
-    # no contract (with the bargaining share fixed) beats the null contract (Che-Hausch 1999)
-    k, best = ic.best_trade_contract(coop)
-    assert float(k.trade_probability) == 0.0
-    assert float(best.investment[0]) == pytest.approx(0.25, abs=1e-10)
-    assert float(best.surplus) == pytest.approx(0.75, abs=1e-10)
+    sp, co = contracts
+    np.testing.assert_allclose(sp.investment[:, 0], (BETA + Q * (1 - BETA)) ** 2, atol=1e-10)
+    assert float(sp.loss[6]) == pytest.approx(0.0, abs=1e-10)       # fixed price: first best
+    np.testing.assert_allclose(co.investment[:, 0], (BETA * (1 - Q)) ** 2, atol=1e-9)
+    assert float(co.investment[6, 0]) <= 1e-9                        # specific performance
+    assert float(co.loss[4]) == pytest.approx(0.0, abs=1e-10)        # renegotiation design
+    # no contract (with the bargaining share fixed) beats the null contract (Che-Hausch 1999):
+    # on the grid q = 0, 1/2, 1 at beta = 1/2 the null contract is best, surplus 3/4
+    at_half = np.asarray(co.surplus)[[2, 5, 6]]
+    assert int(np.argmax(at_half)) == 0
+    assert float(co.investment[2, 0]) == pytest.approx(0.25, abs=1e-10)
+    assert float(co.surplus[2]) == pytest.approx(0.75, abs=1e-10)
 
 
 @pytest.mark.slow
 def test_best_trade_contract_selfish_and_renegotiation_design():
+    k, best = ic.best_trade_contract(ic.HoldUp(cooperative, linear_cost))   # Che-Hausch
+    assert float(k.trade_probability) == 0.0
+    assert float(best.investment[0]) == pytest.approx(0.25, abs=1e-10)
+    assert float(best.surplus) == pytest.approx(0.75, abs=1e-10)
     k, best = ic.best_trade_contract(ic.HoldUp(selfish, linear_cost))
     assert float(k.trade_probability) == 1.0 and float(best.loss) <= 1e-10
     k, best = ic.best_trade_contract(ic.HoldUp(cooperative, linear_cost),
@@ -98,17 +106,24 @@ def test_best_trade_contract_selfish_and_renegotiation_design():
     assert float(k.bargaining_share) == 1.0 and float(best.loss) <= 1e-10
 
 
-def test_holdup_against_grid_search():
-    """Random a * i^k values and i^2/2 costs: the investor's payoff beta a i^k - i^2/2 is
-    maximised on a fine grid; ours matches within the grid spacing, and the closed form
-    i = (beta a k)^(1/(2-k))."""
+@pytest.fixture(scope="module")
+def power_batch():
+    """Random a * i^k values, i^2/2 costs and shares: one batch, one compile."""
     rng = np.random.default_rng(3)
-    a = rng.uniform(0.5, 2.0, 6)
-    k = rng.uniform(0.2, 0.8, 6)
-    beta = rng.uniform(0.1, 0.9, 6)
-    m = ic.HoldUp(power_value, quad_cost, params=(jnp.asarray(a), jnp.asarray(k)),
-                  bargaining_share=jnp.asarray(beta), max_investment=5.0)
-    out = ic.holdup_equilibrium(m)
+    a, k, beta = rng.uniform(0.5, 2.0, 6), rng.uniform(0.2, 0.8, 6), rng.uniform(0.1, 0.9, 6)
+
+    def solve(beta, a):
+        m = ic.HoldUp(power_value, quad_cost, params=(a, jnp.asarray(k)), bargaining_share=beta,
+                      max_investment=5.0)
+        return ic.holdup_equilibrium(m)
+
+    return a, k, beta, solve, solve(jnp.asarray(beta), jnp.asarray(a))
+
+
+def test_holdup_against_grid_search(power_batch):
+    """The investor's payoff beta a i^k - i^2/2 maximised on a fine grid: ours matches within
+    the grid spacing, and the closed form i = (beta a k)^(1/(2-k))."""
+    a, k, beta, _, out = power_batch
     grid = np.linspace(0, 5, 200_001)
     for j in range(6):
         payoff = beta[j] * a[j] * grid ** k[j] - grid ** 2 / 2
@@ -117,18 +132,17 @@ def test_holdup_against_grid_search():
         assert float(out.investment[j, 0]) == pytest.approx(closed, rel=1e-8)
 
 
-def test_holdup_gradients_vs_finite_differences():
-    def surplus(beta, a):
-        m = ic.HoldUp(power_value, quad_cost, params=(a, 0.5), bargaining_share=beta,
-                      max_investment=5.0)
-        return ic.holdup_equilibrium(m).surplus
-
-    g = jax.grad(surplus, argnums=(0, 1))(0.4, 1.3)
+def test_holdup_gradients_vs_finite_differences(power_batch):
+    """d surplus / d beta and d surplus / d a (members are independent, so the gradient of the
+    batch's total is each member's own); central differences reuse the batch's compile."""
+    a, k, beta, solve, _ = power_batch
+    g = jax.grad(lambda b, x: jnp.sum(solve(b, x).surplus), argnums=(0, 1))(
+        jnp.asarray(beta), jnp.asarray(a))
     h = 1e-6
-    fd_b = (surplus(0.4 + h, 1.3) - surplus(0.4 - h, 1.3)) / (2 * h)
-    fd_a = (surplus(0.4, 1.3 + h) - surplus(0.4, 1.3 - h)) / (2 * h)
-    np.testing.assert_allclose([float(g[0]), float(g[1])], [float(fd_b), float(fd_a)],
-                               rtol=1e-5)
+    fd_b = (solve(beta + h, a).surplus - solve(beta - h, a).surplus) / (2 * h)
+    fd_a = (solve(beta, a + h).surplus - solve(beta, a - h).surplus) / (2 * h)
+    np.testing.assert_allclose(g[0], fd_b, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(g[1], fd_a, rtol=1e-5, atol=1e-9)
 
 
 def test_holdup_validation():
@@ -177,8 +191,7 @@ def test_property_rights_closed_form_and_grid():
             other = float(out.investment[s, 1 - k])
             x = np.zeros((grid.size, 2))
             x[:, k], x[:, 1 - k] = grid, other
-            payoff = jax.vmap(_ghm_payoff, in_axes=(0, None, None, None))
-            vals = np.asarray(payoff(jnp.asarray(x), jnp.asarray(own), a, k))
+            vals = _ghm_payoff(x, own, np.array(a), k)
             assert abs(grid[np.argmax(vals)] - float(out.investment[s, k])) <= 2e-4
     assert int(out.best) == 0          # party 0's investment matters more: it should own
     assert float(out.first_best_surplus) == pytest.approx((a[0] ** 2 + a[1] ** 2) / 4, abs=1e-9)
@@ -189,9 +202,10 @@ def quad_cost_lin(i, p):
 
 
 def _ghm_payoff(i, own, a, k):
-    v = two_sided_value(i, a)
+    """Party k's payoff on rows of investments i [N, 2] (numpy, as ghm_outside/two_sided)."""
+    v = a * np.sqrt(i)
     o = 0.5 * own * v
-    return o[k] + 0.5 * (jnp.sum(v) - jnp.sum(o)) - i[k]
+    return o[:, k] + 0.5 * (v.sum(1) - o.sum(1)) - i[:, k]
 
 
 @pytest.mark.slow
@@ -328,6 +342,7 @@ def test_transfers_against_brute_force_and_no_transfer_set(gk_batch):
                 assert float(eq.joint_payoff[g, k]) == pytest.approx(U[g][ok].max(), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_transfers_gradient_vs_finite_differences():
     def crit(U):
         return ic.transfer_equilibrium(solvers.RepeatedGame(U, 0.5)).critical_discount[..., 0, 0]
@@ -397,7 +412,8 @@ def test_option_contract_against_grid_search(options):
         assert abs(float(out.investment[j, 0]) - grid[np.argmax(payoff)]) <= 5e-5
 
 
-def test_option_contract_gradient_and_validation():
+@pytest.mark.slow
+def test_option_contract_gradient():
     """On the threshold i = D^2/4, so d i / d D = D/2 (implicit differentiation of m(i) = 0)."""
     m = ic.HoldUp(cooperative, linear_cost)
 
@@ -405,6 +421,10 @@ def test_option_contract_gradient_and_validation():
         return ic.option_equilibrium(m, ic.OptionContract(1, -D)).investment[0]
 
     assert float(jax.grad(invest)(2.0)) == pytest.approx(1.0, abs=1e-8)
+
+
+def test_option_contract_validation():
+    m = ic.HoldUp(cooperative, linear_cost)
     with pytest.raises(TypeError, match="contract"):
         ic.option_equilibrium(m, ic.TradeContract(1.0))
     with pytest.raises(ValueError, match="holder"):
