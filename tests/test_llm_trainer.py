@@ -38,21 +38,21 @@ def test_resume_equals_uninterrupted(tmp_path):
     a = _model()
     tr = RLTrainer(a, tok, [starts_with_digit, noisy], PROMPTS, CFG, reward_weights=[1.0, 0.5],
                    checkpoint_dir=tmp_path / "a", log_path=tmp_path / "a.jsonl")
-    tr.train(4, progress=False)
+    tr.train(2, progress=False)
     b = _model()
     tr_b = RLTrainer(b, tok, [starts_with_digit, noisy], PROMPTS, CFG,
                      reward_weights=[1.0, 0.5], checkpoint_dir=tmp_path / "b")
-    tr_b.train(2, progress=False)
+    tr_b.train(1, progress=False)
     del tr_b
     c = _model()  # a fresh process would do exactly this
     tr_c = RLTrainer(c, tok, [starts_with_digit, noisy], PROMPTS, CFG,
                      reward_weights=[1.0, 0.5], checkpoint_dir=tmp_path / "b")
-    assert tr_c.step == 2
-    tr_c.train(4, progress=False)
+    assert tr_c.step == 1
+    tr_c.train(2, progress=False)
     for x, y in zip(_params(a), _params(c)):
         np.testing.assert_array_equal(x, y)
     logs = [json.loads(line) for line in open(tmp_path / "a.jsonl")]
-    assert [m["step"] for m in logs] == [1, 2, 3, 4]
+    assert [m["step"] for m in logs] == [1, 2]
     assert {"reward", "kl", "loss", "reward/starts_with_digit", "reward/noisy"} <= set(logs[0])
 
 
@@ -102,19 +102,20 @@ def test_bad_rewards_and_config():
         RLTrainer(m, tok, [short], PROMPTS, CFG, reward_weights=[1.0, 2.0])
 
 
-def test_rloo_and_grpo_learn_a_simple_preference():
-    """Reward 1 for a digit as first character: its share rises from 1/2 (both algorithms)."""
+@pytest.mark.parametrize("algo", ["rloo", pytest.param("grpo", marks=pytest.mark.slow)])
+def test_rloo_and_grpo_learn_a_simple_preference(algo):
+    """Reward 1 for a digit as first character: its share rises from 1/2 (RLOO by default, GRPO
+    in the slow set: the same check on a second compiled train step)."""
     tok = ByteTokenizer()
     base = _model()
     train_lm(base, tok, ["1+1=2", "1+1=?", "2+3=5", "2+3=?"], steps=40, batch_size=16,
              learning_rate=1e-2, progress=False)
-    for algo in ("rloo", "grpo"):
-        m = _model()
-        nnx.update(m, nnx.state(base))
-        cfg = RLConfig(algorithm=algo, prompts_per_step=4, samples_per_prompt=8,
-                       max_new_tokens=2, learning_rate=3e-3, temperature=0.01, grpo_iterations=2)
-        tr = RLTrainer(m, tok, [starts_with_digit], PROMPTS, cfg)
-        hist = tr.train(15, progress=False)
-        # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)
-        last = np.mean([h["reward"] for h in hist[-5:]])
-        assert last > 0.8 and last > hist[0]["reward"], (algo, hist[0]["reward"], last)
+    m = _model()
+    nnx.update(m, nnx.state(base))
+    cfg = RLConfig(algorithm=algo, prompts_per_step=4, samples_per_prompt=8,
+                   max_new_tokens=2, learning_rate=3e-3, temperature=0.01, grpo_iterations=2)
+    tr = RLTrainer(m, tok, [starts_with_digit], PROMPTS, cfg)
+    hist = tr.train(15, progress=False)
+    # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)
+    last = np.mean([h["reward"] for h in hist[-5:]])
+    assert last > 0.8 and last > hist[0]["reward"], (algo, hist[0]["reward"], last)
