@@ -26,7 +26,7 @@ from .flagship import DemoConfig, run
 __all__ = ["main", *flagship.__all__]
 
 _OVERRIDES = ("rl_steps", "pretrain_steps", "temperature", "target_share", "audit_cost", "rl_lr",
-              "eval_samples", "prompts_per_step")
+              "eval_samples", "prompts_per_step", "kl_tol", "check_every")
 
 
 def main(argv=None) -> int:
@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     ``--out DIR`` (default ``outputs/demo``), ``--seed N``, ``--no-progress``, and overrides of
     the config fields ``--rl-steps``, ``--pretrain-steps``, ``--temperature`` (alias
     ``--kl-coef``: the KL coefficient beta = quantal temperature), ``--target-share``,
-    ``--audit-cost``, ``--rl-lr``, ``--eval-samples``, ``--prompts-per-step``.
+    ``--audit-cost``, ``--rl-lr``, ``--eval-samples``, ``--prompts-per-step``, ``--kl-tol``
+    (the convergence criterion; ``--rl-steps`` is then the cap), ``--check-every``.
 
     Args:
       argv: the arguments (default ``sys.argv[1:]``).
@@ -69,6 +70,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rl-lr", type=float)
     ap.add_argument("--eval-samples", type=int)
     ap.add_argument("--prompts-per-step", type=int)
+    ap.add_argument("--kl-tol", type=float,
+                    help="stop RL once KL(pi || pi*) to the predicted optimum is below this")
+    ap.add_argument("--check-every", type=int, help="RL steps between convergence checks")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     kw = {"model": a.model, "seed": a.seed}
