@@ -83,13 +83,15 @@ def _agrees_with_highs(data, bounds, sol, rtol=1e-6):
 
 
 def test_small_known_lp():
-    sol = solvers.linprog(c=[-1.0, -2.0], A_ub=[[1.0, 1.0]], b_ub=[4.0], bounds=(0, 3))
+    # the 2 x 2 shape of test_pivoting_methods_certify_or_refuse (one compilation of "auto")
+    sol = solvers.linprog(c=[-1.0, -2.0], A_ub=[[1.0, 1.0], [0.0, 1.0]], b_ub=[4.0, 3.0])
     assert int(sol.status) == Result.CONVERGED
     np.testing.assert_allclose(sol.x, [1.0, 3.0], atol=1e-8)
     assert float(sol.fun) == pytest.approx(-7.0, abs=1e-8)
     assert float(sol.duality_gap) < 1e-7 and float(sol.primal_residual) < 1e-8
-    # scipy's sign convention: d fun / d b_ub = -1 (one more unit of capacity lowers cost by 1)
-    assert float(sol.ineqlin[0]) == pytest.approx(-1.0, abs=1e-6)
+    # scipy's sign convention: d fun / d b_ub = -1 for both rows (one more unit of capacity
+    # lowers the cost by 1)
+    np.testing.assert_allclose(sol.ineqlin, [-1.0, -1.0], atol=1e-6)
 
 
 @pytest.mark.parametrize("pattern", [pytest.param(0, marks=pytest.mark.slow), 1,
@@ -154,8 +156,8 @@ def test_infeasible_and_unbounded_are_certified_not_nan():
     # nothing until a feasible point is found, and here the search for one ends in a Farkas ray
     data = ([0.0, -1.0], [[1.0, 0.0]], [-1.0], z2, z)
     assert so.linprog(*data, method="highs").status == 2
-    for method in ("auto", "interior_point"):
-        assert int(solvers.linprog(*data, method=method).status) == Result.INFEASIBLE
+    # (auto runs the interior point here: a negative cost and a negative right-hand side)
+    assert int(solvers.linprog(*data).status) == Result.INFEASIBLE
 
 
 def test_empty_equality_row_is_infeasible_for_every_method():
@@ -181,25 +183,26 @@ def test_ray_checks_are_exact_and_scale_free():
     """The certificate checks themselves: a true ray passes, the same ray on data changed by
     more than tol fails, and rescaling columns (Farkas) or rows (improving) changes nothing."""
     tol = 1e-9
+    farkas, improving = jax.jit(_farkas_ray), jax.jit(_improving_ray)  # few compilations
     # Farkas: x1 + x2 = -1 has no solution x >= 0; y = (-1, 0): A^T y = (-1, -1), b^T y = 1
     A = jnp.array([[1.0, 1.0], [1.0, -1.0]])
     b = jnp.array([-1.0, 0.0])
     y = jnp.array([-1.0, 0.0])
-    assert bool(_farkas_ray(A, b, y, tol))
-    assert not bool(_farkas_ray(A, b, -y, tol))
-    assert not bool(_farkas_ray(A.at[0, 1].set(-1e-6), b, y, tol))  # column 1 now admits x1
+    assert bool(farkas(A, b, y, tol))
+    assert not bool(farkas(A, b, -y, tol))
+    assert not bool(farkas(A.at[0, 1].set(-1e-6), b, y, tol))  # column 1 now admits x1
     s = jnp.array([1e-6, 1e6])
-    assert bool(_farkas_ray(A * s, b, y, tol))
-    assert not bool(_farkas_ray(A, jnp.array([0.0, 0.0]), y, tol))  # b^T y = 0: no proof
+    assert bool(farkas(A * s, b, y, tol))
+    assert not bool(farkas(A, jnp.array([0.0, 0.0]), y, tol))  # b^T y = 0: no proof
     # improving ray: A x = 0, x >= 0, c x < 0
     A = jnp.array([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
     c = jnp.array([-1.0, 0.5, 3.0])
     x = jnp.array([1.0, 1.0, 0.0])
-    assert bool(_improving_ray(A, c, x, tol))
-    assert not bool(_improving_ray(A.at[0, 1].set(-1.0 + 1e-6), c, x, tol))
-    assert not bool(_improving_ray(A, c.at[1].set(1.0), x, tol))  # c x = 0
+    assert bool(improving(A, c, x, tol))
+    assert not bool(improving(A.at[0, 1].set(-1.0 + 1e-6), c, x, tol))
+    assert not bool(improving(A, c.at[1].set(1.0), x, tol))  # c x = 0
     r = jnp.array([1e8, 1e-8])
-    assert bool(_improving_ray(A * r[:, None], c, x, tol))
+    assert bool(improving(A * r[:, None], c, x, tol))
 
 
 def test_same_shape_never_recompiles():
@@ -219,7 +222,8 @@ def test_batched_call_shares_operands():
     C = rng.normal(size=(B, n))
     A = rng.uniform(0.1, 1.0, size=(B, 3, n))
     b = np.ones(3)
-    sol = solvers.linprog(C, A_ub=A, b_ub=b, bounds=(0, 1))
+    # the primal simplex alone (b_ub >= 0): the broadcasting is the point, not the method
+    sol = solvers.linprog(C, A_ub=A, b_ub=b, bounds=(0, 1), method="simplex")
     assert sol.x.shape == (B, n) and sol.status.shape == (B,)
     for k in range(B):
         ref = so.linprog(C[k], A[k], b, bounds=(0, 1), method="highs")
@@ -391,3 +395,17 @@ def test_implicit_gradients_match_central_differences(method):
     g = jax.grad(fun, argnums=(0, 2))(*map(jnp.asarray, args))
     np.testing.assert_allclose(g[0], sol.x, atol=1e-8)
     np.testing.assert_allclose(g[1], sol.ineqlin, atol=1e-8)
+
+
+@pytest.mark.slow
+def test_certified_statuses_in_float32():
+    """The interior point's rays in float32 (tol ~1e-6): the four status cases above."""
+    f, z2, z = np.float32, np.zeros((1, 2), np.float32), np.zeros(1, np.float32)
+    cases = [([1.0, 1.0], [[1.0, 1.0]], [-1.0], z2, z, Result.INFEASIBLE),
+             ([-1.0, 0.0], [[-1.0, 1.0]], [1.0], z2, z, Result.UNBOUNDED),
+             ([1.0, 0.0], z2, [1.0], [[1.0, 1.0]], [1.0], Result.CONVERGED),
+             ([0.0, -1.0], [[1.0, 0.0]], [-1.0], z2, z, Result.INFEASIBLE)]
+    for *data, expected in cases:
+        sol = solvers.linprog(*(np.asarray(d, f) for d in data), method="interior_point")
+        assert sol.x.dtype == jnp.float32
+        assert int(sol.status) == expected and _all_finite(sol)
