@@ -245,6 +245,14 @@ SLOW_DOCTESTS = {
     "socialign.mechanisms.bayes._agents": "NUTS over agents: ~23 s",
     "socialign.solvers._repeated": "equilibrium payoff sets: ~23 s",
     "socialign.mechanisms.incomplete_contracts._relational": "relational-contract LPs: ~22 s",
+    "socialign.mechanisms.incomplete_contracts._bargaining": "bargaining trees: ~83 s loaded",
+    "socialign.mechanisms.incomplete_contracts._options": "option-contract investments: ~58 s loaded",
+    "socialign.mechanisms.incomplete_contracts._transfers": "Goldlucke-Kranz transfers: ~23 s loaded",
+    "socialign.mechanisms.envs._ppo": "two PPO compiles: ~30 s CPU (tests/test_env_learning.py)",
+    "socialign.llm_bridge.participatory": "voting and lottery solvers: 15-25 s loaded",
+    # covered by tests/test_stackelberg.py and tests/test_lp_solvers.py; each compiles several LPs
+    "socialign.solvers._stackelberg": "Stackelberg LPs: ~200 s at load 24",
+    "socialign.solvers._lp_solvers": "zero-sum and correlated LPs: ~200 s at load 24",
 }
 MODULES = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_DOCTESTS else m
            for m in _package_modules()]
