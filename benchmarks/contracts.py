@@ -22,7 +22,6 @@ Writes benchmarks/results/contracts.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -30,6 +29,7 @@ import sys
 import time
 
 import jax
+from _common import make_parser, parse_args, run_record
 
 jax.config.update("jax_enable_x64", True)
 
@@ -98,7 +98,7 @@ def curve_row(A, O, lps, highs_instances, seed, repeats=3):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = make_parser(__doc__, out=os.path.join("results", "contracts.json"))
     ap.add_argument("--instances", type=int, default=10_000)
     ap.add_argument("--actions", type=int, default=10)
     ap.add_argument("--outcomes", type=int, default=20)
@@ -112,9 +112,7 @@ def main(argv=None):
     ap.add_argument("--curve-lps", type=int, default=40_000,
                     help="LPs per curve row (instances = curve_lps // actions)")
     ap.add_argument("--curve-highs-instances", type=int, default=40)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                  "results", "contracts.json"))
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     n, A, O = args.instances, args.actions, args.outcomes
     P, costs, rewards = random_instances(n, A, O, args.seed)
     problem = mechanisms.PrincipalAgent(P, costs, rewards)
@@ -202,6 +200,7 @@ def main(argv=None):
         "max_relative_difference": float(rel.max()), "fraction_within_1e-6": agree,
         "fraction_converged": converged, "max_ic_violation": max_ic,
         "max_participation_violation": max_participation,
+        **run_record(args),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "jax": jax.__version__, "device": str(jax.devices()[0])},
     }

@@ -15,7 +15,6 @@ benchmarks/results/llm_bridge.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -25,10 +24,12 @@ import time
 # this script is named like the package: drop its own folder from the path before importing it
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.append(_HERE)  # after the installed package: only for the shared _common helper
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import make_parser, parse_args, run_record  # noqa: E402
 from flax import nnx  # noqa: E402
 from socialign.llm_bridge import (  # noqa: E402
     ByteTokenizer,
@@ -99,18 +100,16 @@ def bench(model, tok, prompts, batch, new_tokens, steps, peak):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = make_parser(__doc__, out=os.path.join("results", "llm_bridge.json"), dtype="float32")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--smollm2", action="store_true", help="also SmolLM2-135M (lm extra + wheel)")
     ap.add_argument("--peak-tflops", type=float, default=None)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                  "llm_bridge.json"))
-    a = ap.parse_args(argv)
+    a = parse_args(ap, argv)
     if a.batch % 4:
         raise SystemExit("--batch must be a multiple of 4 (RLOO groups of 4)")
-    results = {"device": str(jax.devices()[0]), "platform": platform.platform(),
+    results = {**run_record(a), "device": str(jax.devices()[0]), "platform": platform.platform(),
                "jax": jax.__version__, "models": {}}
     prompts = [f"{i}+{j}=" for i in range(10) for j in range(10)]
     tiny = Llama(LlamaConfig.tiny(), rngs=nnx.Rngs(0))

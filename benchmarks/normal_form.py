@@ -29,7 +29,6 @@ With ``--skip``, the sections that ran replace theirs in an existing JSON and th
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -38,6 +37,7 @@ import time
 import warnings
 
 import jax
+from _common import make_parser, parse_args, run_record
 
 jax.config.update("jax_enable_x64", True)
 
@@ -289,7 +289,7 @@ def bench_check_schedule(args, rng):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = make_parser(__doc__, out=RESULTS)
     p.add_argument("--games", type=int, default=4096)
     p.add_argument("--actions", type=int, default=16)
     p.add_argument("--tol", type=float, default=1e-6)
@@ -316,12 +316,11 @@ def main(argv=None):
     p.add_argument("--skip", nargs="*", default=[],
                    choices=["zero_sum", "zero_sum_curves", "lemke_howson", "dynamics",
                             "check_schedule"])
-    p.add_argument("--out", default=RESULTS)
-    args = p.parse_args(argv)
+    args = parse_args(p, argv)
     rng = np.random.default_rng(args.seed)
     print(f"socialign normal-form benchmark on {jax.devices()[0].platform} "
           f"({os.cpu_count()} cores), jax {jax.__version__}, float64")
-    out = {"machine": {"platform": jax.devices()[0].platform, "cpu_count": os.cpu_count(),
+    out = {**run_record(args), "machine": {"platform": jax.devices()[0].platform, "cpu_count": os.cpu_count(),
                        "processor": platform.processor(), "jax": jax.__version__},
            "args": vars(args)}
     if "zero_sum" not in args.skip:

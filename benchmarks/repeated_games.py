@@ -19,13 +19,13 @@ Usage: python benchmarks/repeated_games.py [--games 250] [--deltas 4] [--batch-s
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import time
 
 import jax
+from _common import make_parser, parse_args, run_record
 
 jax.config.update("jax_enable_x64", True)
 
@@ -155,8 +155,8 @@ def figure():
     print("wrote", FIGURE)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None):
+    ap = make_parser(__doc__, out=RESULTS)
     ap.add_argument("--games", type=int, default=250)
     ap.add_argument("--deltas", type=int, default=4)
     ap.add_argument("--games3", type=int, default=50, help="3x3 stage games (0: skip)")
@@ -166,7 +166,7 @@ def main():
                     help="socialign's chunk size (0: the whole batch in one vmap)")
     ap.add_argument("--quick", action="store_true", help="a few games (smoke run)")
     ap.add_argument("--figure", action="store_true")
-    a = ap.parse_args()
+    a = parse_args(ap, argv)
     if a.quick:
         a.games, a.games3, a.repeats = 16, 4, 1
     if a.figure:
@@ -174,16 +174,16 @@ def main():
     rows = []
 
     def write():
-        result = dict(benchmark="repeated_games", device=jax.devices()[0].device_kind,
+        result = dict(run_record(a), benchmark="repeated_games", device=jax.devices()[0].device_kind,
                       platform=platform.platform(), load=list(os.getloadavg()),
                       dtype="float64", quick=a.quick, rows=rows,
                       note="QuantEcon.py solves one pair per call; socialign one batched call. "
                            "Times exclude compilation. Machine shared with other jobs: the "
                            "load average says how busy it was; ratios are indicative.")
-        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-        with open(RESULTS, "w") as f:   # after every row: a later crash keeps what ran
+        os.makedirs(os.path.dirname(a.out), exist_ok=True)
+        with open(a.out, "w") as f:   # after every row: a later crash keeps what ran
             json.dump(result, f, indent=2)
-        print("wrote", RESULTS, flush=True)
+        print("wrote", a.out, flush=True)
 
     bs = a.batch_size or None
     rows.append(run(a.games, a.deltas, 2, a.seed, a.repeats, bs))

@@ -23,7 +23,6 @@ Writes benchmarks/results/social_choice.json (ratio, device, load average, sizes
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -31,6 +30,7 @@ import time
 import warnings
 
 import jax
+from _common import make_parser, parse_args, run_record
 
 jax.config.update("jax_enable_x64", True)
 
@@ -68,13 +68,13 @@ def _timed(fn):
     return time.perf_counter() - t, out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None):
+    ap = make_parser(__doc__, out=RESULTS)
     ap.add_argument("--profiles", type=int, default=10000)
     ap.add_argument("--ref-sample", type=int, default=40, help="pref_voting profiles per m")
     ap.add_argument("--quick", action="store_true", help="400 profiles, 10 per m for pref_voting")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = parse_args(ap, argv)
     if args.quick:
         args.profiles, args.ref_sample = 400, 10
     rng = np.random.default_rng(args.seed)
@@ -165,6 +165,7 @@ def main():
         "speedup_margins_vs_profile_construction": ref_build_s / ours_build_s,
         "profiles_checked_identical": checked,
         "per_candidate_count": rows,
+        **run_record(args),
         "device": jax.devices()[0].device_kind, "platform": platform.platform(),
         "load_average_start": load_start, "load_average": os.getloadavg(),
         "quick": args.quick,
@@ -175,8 +176,8 @@ def main():
     print(f"socialign {total_ours:.2f} s | pref_voting {total_ref:.1f} s (extrapolated) | "
           f"speedup {result['speedup']:.0f}x | per rule "
           + ", ".join(f"{n} {v:.0f}x" for n, v in result["speedup_per_rule"].items()))
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
 
 
