@@ -9,7 +9,7 @@ TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, len(os.sched_getaf
 .PHONY: test test-slow demo bench lint clean
 
 # what ruff checks: the package (the repository root is the package directory), benchmarks, tests
-LINT_PATHS := __init__.py kernel solvers mechanisms llm_bridge benchmarks tests
+LINT_PATHS := __init__.py kernel solvers mechanisms llm_bridge benchmarks examples tests
 # pytest's exit code 5 means "no tests collected": not a failure of the code under test
 PYTEST_OK5 := rc=0; $$cmd || rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
