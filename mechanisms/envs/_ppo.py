@@ -228,7 +228,8 @@ def make_train(env: MultiAgentEnv, config: PPOConfig | None = None):
         :class:`PPOConfig`.
       ValueError: if ``config.num_minibatches`` does not divide the batch.
 
-    Example (three updates of two self-play bidders; tests/test_env_learning.py trains longer):
+    Example:
+      (three updates of two self-play bidders; tests/test_env_learning.py trains longer)
       >>> import jax, jax.numpy as jnp
       >>> from socialign.mechanisms import envs
       >>> env = envs.SealedBidAuction(num_agents=2, kind="second_price")

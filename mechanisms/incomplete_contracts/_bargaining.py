@@ -136,8 +136,8 @@ def alternating_offers_game(offers, discounts, rounds: int, *, first_proposer: i
       ValueError: if a discount factor is outside ``(0, 1)``, the grid or ``continuation`` is
         malformed, ``rounds < 1`` or ``first_proposer`` is not 0 or 1.
 
-    Example (Rubinstein's split of the round after as the continuation: the SPE gives the
-    first proposer ``1 / (1 + delta) = 2/3`` at ``delta = 1/2``):
+    Example:
+      (Rubinstein's split of the round after as the continuation: the SPE gives the first proposer ``1 / (1 + delta) = 2/3`` at ``delta = 1/2``)
       >>> import numpy as np
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> x = ic.rubinstein_share(0.5, 0.5)
@@ -185,8 +185,8 @@ def invest_then_bargain_game(investments, value, cost, offers, discounts, rounds
       ValueError: as :func:`alternating_offers_game`, or if ``value``/``cost`` do not match
         ``investments`` or are not finite (``value`` must be non-negative).
 
-    Example (the responder's share of Rubinstein's split is ``delta / (1 + delta) = 1/3`` at
-    ``delta = 1/2``; with ``v = 2 sqrt(i)`` and cost ``i`` party 0 invests ``(1/3)^2``):
+    Example:
+      (the responder's share of Rubinstein's split is ``delta / (1 + delta) = 1/3`` at ``delta = 1/2``; with ``v = 2 sqrt(i)`` and cost ``i`` party 0 invests ``(1/3)^2``)
       >>> import numpy as np
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> i = np.arange(8) ** 2 / 36                 # 0, 1/36, ..., 49/36
@@ -327,7 +327,8 @@ def backward_induction(game: ExtensiveFormGame) -> SubgamePerfect:
       TypeError: if ``game`` is not an :class:`socialign.solvers.ExtensiveFormGame`.
       ValueError: if some information set holds more than one node.
 
-    Example (an entry game: the incumbent accommodates, so the entrant enters):
+    Example:
+      (an entry game: the incumbent accommodates, so the entrant enters)
       >>> from socialign import solvers
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> T = solvers.ExtensiveFormGame.TERMINAL

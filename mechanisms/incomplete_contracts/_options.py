@@ -310,8 +310,8 @@ def option_equilibrium(model: HoldUp, contract: OptionContract, *, tol=None,
         0 or 1, a price is not finite, or the holder's gain is not monotone on the grid.
       NotConvergedError: with ``throw=True``, if a member is not certified.
 
-    Example (a cooperative investment by party 0 raising party 1's value; party 1's option to
-    buy at a strike 2 above the no-trade payment restores the first best ``i = 1``):
+    Example:
+      (a cooperative investment by party 0 raising party 1's value; party 1's option to buy at a strike 2 above the no-trade payment restores the first best ``i = 1``)
       >>> import jax.numpy as jnp
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> def coop(i, p): return jnp.stack([0 * i[0], 2 * jnp.sqrt(i[0])])

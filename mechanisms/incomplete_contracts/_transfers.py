@@ -172,8 +172,8 @@ def transfer_equilibrium(game: RepeatedGame, *, throw: bool = False) -> Transfer
         not a bool.
       NotConvergedError: with ``throw=True``, as above.
 
-    Example (the prisoner's dilemma (R, S, T, P) = (9, 1, 10, 3): cooperation needs
-    ``delta >= 2 / (2 + 18 - 6) = 1/7``, as under grim trigger):
+    Example:
+      (the prisoner's dilemma (R, S, T, P) = (9, 1, 10, 3): cooperation needs ``delta >= 2 / (2 + 18 - 6) = 1/7``, as under grim trigger)
       >>> from socialign import solvers
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> pd = solvers.NormalFormGame.from_bimatrix([[9, 1], [10, 3]], [[9, 10], [1, 3]])
