@@ -253,6 +253,9 @@ SLOW_DOCTESTS = {
     # covered by tests/test_stackelberg.py and tests/test_lp_solvers.py; each compiles several LPs
     "socialign.solvers._stackelberg": "Stackelberg LPs: ~200 s at load 24",
     "socialign.solvers._lp_solvers": "zero-sum and correlated LPs: ~200 s at load 24",
+    # covered by tests/test_linprog.py and tests/test_quantal.py
+    "socialign.solvers._linprog": "every LP method and its gradients: ~26 s",
+    "socialign.mechanisms._quantal": "quantal-response contracts: ~17 s",
 }
 MODULES = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_DOCTESTS else m
            for m in _package_modules()]

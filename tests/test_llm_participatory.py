@@ -64,6 +64,7 @@ def quick_run():
     return cfg, pt.run(cfg, None, progress=False, plot=False, echo=lambda s: None)
 
 
+@pytest.mark.slow  # the shortened fine-tuning run: ~62 s on 2 cores
 def test_quick_run(quick_run):
     """The shortened run: the stopping rule is applied (criterion at every check, stop at the
     first pass or the cap) and the maximal lottery moves the model toward its favourite."""

@@ -33,6 +33,7 @@ def _params(model):
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(nnx.state(model))]
 
 
+@pytest.mark.slow  # two short trainings and a checkpoint restore: ~30 s on 2 cores
 def test_resume_equals_uninterrupted(tmp_path):
     tok = ByteTokenizer()
     a = _model()
