@@ -58,6 +58,7 @@ import numpy as np
 from flax import nnx
 
 from .. import mechanisms
+from ..kernel import check_positive_int
 from ..mechanisms import social_choice as sc
 from . import ByteTokenizer, Llama, LlamaConfig, RLConfig, RLTrainer, contract_reward, train_lm
 from .flagship import MAX_NEW_TOKENS, arithmetic_prompts, behaviour_logprobs, generate, optimum_gap
@@ -143,8 +144,7 @@ def style_corpus(n: int, mix, rng: np.random.Generator, operands: int = 5) -> li
       >>> pt.style_corpus(2, (0, 0, 1), np.random.default_rng(0), operands=2)
       ['1+1=two', '1+0=one']
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive_int(n, "n")
     mix = np.asarray(mix, np.float64)
     if mix.shape != (3,) or np.any(mix < 0) or not mix.sum() > 0:
         raise ValueError(f"mix must be 3 non-negative weights, got {mix.tolist()}")
@@ -216,9 +216,7 @@ class ParticipatoryConfig:
     def __post_init__(self):
         for f in ("corpus_size", "pretrain_steps", "pretrain_batch", "rl_steps",
                   "prompts_per_step", "eval_samples", "check_every"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"ParticipatoryConfig.{f} must be a positive int, got {v!r}")
+            check_positive_int(getattr(self, f), f"ParticipatoryConfig.{f}")
         for f in ("seed", "rl_warmup"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
