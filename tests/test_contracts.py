@@ -63,6 +63,7 @@ def test_oracle_first_best_without_limited_liability(method):
     assert float(c.incentive_violation) <= 1e-7
 
 
+@pytest.mark.slow  # ~25 s on 2 cores; tests/test_simplex.py compares the dual simplex with HiGHS by default
 def test_batched_matches_highs_and_ipm_on_random_instances():
     rng = np.random.default_rng(0)
     for _rep in range(3):

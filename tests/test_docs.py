@@ -256,6 +256,9 @@ SLOW_DOCTESTS = {
     # covered by tests/test_linprog.py and tests/test_quantal.py
     "socialign.solvers._linprog": "every LP method and its gradients: ~26 s",
     "socialign.mechanisms._quantal": "quantal-response contracts: ~17 s",
+    # covered by tests/test_cfr.py and tests/test_contracts.py
+    "socialign.solvers._cfr": "the CFR family on Kuhn poker: ~15 s",
+    "socialign.mechanisms._risk_averse": "risk-averse contracts: ~14 s",
 }
 MODULES = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_DOCTESTS else m
            for m in _package_modules()]

@@ -86,6 +86,7 @@ def test_gqa_equals_repeated_kv_heads(model):
     np.testing.assert_allclose(out, attn.o_proj(ref), atol=1e-5)
 
 
+@pytest.mark.slow  # ~23 s on 2 cores (two samplers compiled)
 def test_cached_sampling_equals_uncached(model):
     tok = ByteTokenizer()
     toks, mask = encode_batch(tok, ["1+1=", "12+30=", "7"])

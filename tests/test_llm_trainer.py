@@ -57,6 +57,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert {"reward", "kl", "loss", "reward/starts_with_digit", "reward/noisy"} <= set(logs[0])
 
 
+@pytest.mark.slow  # ~14 s on 2 cores
 def test_failed_run_keeps_last_checkpoint(tmp_path):
     tok = ByteTokenizer()
     calls = {"n": 0}
