@@ -5,11 +5,6 @@ import os
 # hermetic runs: the suite neither reads nor fills the user's persistent compilation cache
 # (socialign switches it on at import; see socialign.kernel.enable_compile_cache)
 os.environ.setdefault("SOCIALIGN_NO_COMPILE_CACHE", "1")
-# the suite compiles thousands of small programs once each: LLVM's optimisation passes cost more
-# compile time than the optimised code saves at run time (10% less CPU on test_kernel + test_cfr).
-# Floating-point semantics are unchanged (no fast-math at any level); this applies to tests only.
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                           + " --xla_backend_optimization_level=0").strip()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
