@@ -36,6 +36,7 @@ def test_single_buyer_posted_price_and_welfare():
     assert float(wel.welfare) == pytest.approx(float(prior @ vals), abs=1e-7)
 
 
+@pytest.mark.slow  # ~21 s on 2 cores; the single-buyer oracle and the jit/vmap test stay default
 def test_two_bidders_batch_vs_highs():
     rng = np.random.default_rng(0)
     vals = np.array([0.0, 1.0, 2.0])

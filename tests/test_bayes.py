@@ -93,6 +93,7 @@ def test_mle_reports_unbounded_when_play_is_nash():
     assert np.isfinite(float(est.log_likelihood))
 
 
+@pytest.mark.slow  # ~20 s on 2 cores; the Dirichlet NUTS test stays default
 def test_qre_posterior_matches_quadrature():
     post = bayes.qre_posterior(MP, MP_COUNTS, prior_loc=0.0, prior_scale=1.0, num_warmup=200,
                                num_samples=600, key=jax.random.key(1))

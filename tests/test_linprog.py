@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize as so
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from socialign import solvers
 from socialign.solvers import Result
@@ -73,13 +73,21 @@ def _agrees_with_highs(data, bounds, sol, rtol=1e-6):
     """HiGHS decides: optimal -> CONVERGED with its value; infeasible -> INFEASIBLE; unbounded ->
     UNBOUNDED. Returns ``(highs status, ours)`` after asserting the fields are finite."""
     ref = so.linprog(*data, bounds=bounds, method="highs")
+    ref_status = ref.status
+    if ref_status == 2:
+        # HiGHS's presolve reports some unbounded programs as infeasible (it detects "infeasible
+        # or unbounded" and scipy reads that as infeasible; e.g. seed 4337 of the random
+        # programs below, which HiGHS without presolve calls unbounded). The zero-objective
+        # program decides feasibility without that ambiguity: a feasible point means unbounded.
+        feas = so.linprog(np.zeros(len(data[0])), *data[1:], bounds=bounds, method="highs")
+        ref_status = 3 if feas.status == 0 else 2
     status = int(sol.status)
     assert _all_finite(sol)
-    expected = {0: Result.CONVERGED, 2: Result.INFEASIBLE, 3: Result.UNBOUNDED}[ref.status]
-    assert status == expected, (ref.status, Result(status).name)
-    if ref.status == 0:
+    expected = {0: Result.CONVERGED, 2: Result.INFEASIBLE, 3: Result.UNBOUNDED}[ref_status]
+    assert status == expected, (ref_status, Result(status).name)
+    if ref_status == 0:
         assert float(sol.fun) == pytest.approx(ref.fun, rel=rtol, abs=rtol)
-    return ref.status, status
+    return ref_status, status
 
 
 def test_small_known_lp():
@@ -97,6 +105,7 @@ def test_small_known_lp():
 @pytest.mark.parametrize("pattern", [pytest.param(0, marks=pytest.mark.slow), 1,
                                      pytest.param(2, marks=pytest.mark.slow)])
 @given(seed=st.integers(0, 100_000))
+@example(seed=4337)  # feasible and unbounded; HiGHS with presolve says infeasible (see above)
 @settings(max_examples=10)
 def test_agrees_with_highs_on_random_lps(pattern, seed):
     rng = np.random.default_rng(seed)
@@ -160,6 +169,7 @@ def test_infeasible_and_unbounded_are_certified_not_nan():
     assert int(solvers.linprog(*data).status) == Result.INFEASIBLE
 
 
+@pytest.mark.slow  # ~16 s; the awkward 'empty equality row' programs vs HiGHS stay default
 def test_empty_equality_row_is_infeasible_for_every_method():
     """Issue 9's case: 0 x = 3 cannot hold (x >= 0); was UNBOUNDED under the interior point."""
     for method in ("auto", "interior_point"):  # auto runs the dual simplex here (c >= 0)
@@ -300,6 +310,7 @@ def test_dual_simplex_matches_highs_batched_and_chunked(min_pay):
     np.testing.assert_allclose(full.fun, sol.fun, atol=1e-12)
 
 
+@pytest.mark.slow  # ~19 s on 2 cores; the batched dual simplex vs HiGHS stays in the default suite
 def test_auto_batched_matches_highs(min_pay):
     """``auto`` selects its method per member by masks: a batched call agrees with HiGHS (the
     vmapped, jitted and chunked repetitions are in the slow test below)."""
@@ -365,8 +376,10 @@ def _central_difference(f, args, k, h=1e-6):
     return out
 
 
-@pytest.mark.parametrize("method", ["auto", pytest.param("interior_point",
-                                                          marks=pytest.mark.slow)])
+# ~32 s on 2 cores (two programs, each differentiated five ways): slow; the LP adjoint stays
+# in the default suite through tests/test_design.py's principal-value gradient test
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["auto", "interior_point"])
 def test_implicit_gradients_match_central_differences(method):
     # a unique nondegenerate optimum: two active inequalities, one equality, a lower bound
     c = np.array([-1.0, -2.0, 0.5])

@@ -26,6 +26,7 @@ def test_signals_and_behaviours():
                                [np.e ** 2 / (1 + np.e ** 2), 1 / (1 + np.e ** 2)], rtol=1e-6)
 
 
+@pytest.mark.slow  # ~19 s on 2 cores; the quick run designs the contract and checks its prediction
 def test_design_contract_implements_target():
     cfg = demo.DemoConfig()
     prior = np.array([0.25, 0.25, 0.5])

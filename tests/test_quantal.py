@@ -46,6 +46,7 @@ def test_best_response_utility_and_response():
     np.testing.assert_array_equal(M.agent_response(PA, [0.0, 2.0]), [1.0, 0.0])
 
 
+@pytest.mark.slow  # ~18 s on 2 cores; the closed-form target-action test stays default
 def test_beta_to_zero_approaches_best_response_optimum():
     """ORACLES: best-response optimum pays 2.5 on success, principal utility 6.0."""
     gaps, pays = [], []
@@ -92,6 +93,7 @@ def test_batched_design_members_are_independent():
     assert np.all(np.asarray(cb.action_probs)[ok, 1] >= 0.8 - 1e-6)
 
 
+@pytest.mark.slow  # ~18 s on 2 cores; the closed-form target-action test stays default
 def test_audit_option_and_payment_cap():
     # a designed audit rate that costs nothing can only help
     ca = M.optimal_contract(PA, agent=M.QuantalResponse(0.1, [0.5, 0.5]), target_action=1,

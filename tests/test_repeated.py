@@ -88,6 +88,7 @@ def test_prisoners_dilemma_published_polygon(batch):
     assert 0 < float(sol.bracket_width[0, k]) < 0.3
 
 
+@pytest.mark.slow  # ~13 s on 2 cores; the published prisoner's-dilemma polygon stays default
 def test_no_pure_spe_is_infeasible(batch):
     _, _, _, last = batch
     assert int(last.result) == Result.INFEASIBLE and int(last.num_vertices) == 0
