@@ -43,6 +43,7 @@ from ._cfr import CFR, MCCFR, CFRPlus, DiscountedCFR, PredictiveCFRPlus
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import exploitability
 from ._sequence_form import SequenceFormLP
+from ._backward_induction import SubgamePerfect, backward_induction  # (issue 10)
 
 # -- repeated games (issue 10) --
 from ._repeated import (
@@ -94,10 +95,12 @@ __all__ = [
     "SequenceFormLP",
     "SimultaneousRegretMatchingPlus",
     "Solver",
+    "SubgamePerfect",
     "SupportEnumeration",
     "ZeroSumLP",
     "action_values",
     "all_equilibria",
+    "backward_induction",
     "bayesian_stackelberg",
     "best_response",
     "best_response_gains",

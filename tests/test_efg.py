@@ -390,3 +390,63 @@ def test_compiled_tree_is_immutable(kuhn):
         tree.legal[0, 0] = False
     # the OpenSpiel game is kept (unhashed) from construction on
     assert tree._pyspiel_game is not None and hash(tree) == hash(kuhn.tree)
+
+
+# -- backward induction (solvers.backward_induction; issue 10 moved it here) -------------------
+def _perfect_information_tree(seed, max_nodes=30):
+    """A random two-player perfect-information tree with chance; integer payoffs (many ties)."""
+    rng = np.random.default_rng(seed)
+    parent, player, prob, util = [], [], [], []
+
+    def new(p, pr=0.0):
+        parent.append(p)
+        player.append(T)
+        prob.append(pr)
+        util.append(rng.integers(-3, 4, size=2).astype(float).tolist())
+        return len(parent) - 1
+
+    def grow(p, depth):
+        if depth >= 4 or len(parent) > max_nodes or (depth > 0 and rng.random() < 0.3):
+            return
+        kind = int(rng.choice([0, 1, C], p=[0.4, 0.4, 0.2]))
+        player[p] = kind
+        k = int(rng.integers(2, 4))
+        pr = rng.dirichlet(np.ones(k)) if kind == C else np.zeros(k)
+        for a in range(k):
+            grow(new(p, float(pr[a])), depth + 1)
+
+    grow(new(-1), 0)
+    return parent, player, prob, util
+
+
+def _by_hand(parent, player, prob, util, node=0):
+    """Kuhn's recursion: the mover takes its best child, ties to the lowest action."""
+    kids = [h for h, p in enumerate(parent) if p == node]
+    if player[node] == T:
+        return np.asarray(util[node])
+    vals = [_by_hand(parent, player, prob, util, h) for h in kids]
+    if player[node] == C:
+        return sum(prob[h] * v for h, v in zip(kids, vals))
+    own = [v[player[node]] for v in vals]
+    return vals[next(a for a, x in enumerate(own) if x >= max(own) - 1e-9)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_backward_induction_equals_kuhns_recursion(seed):
+    from socialign.mechanisms import incomplete_contracts as ic
+
+    parent, player, prob, util = _perfect_information_tree(seed)
+    g = EFG.from_arrays(parent, player, util, chance_prob=prob)
+    spe = solvers.backward_induction(g)
+    assert int(spe.result) == 0
+    np.testing.assert_allclose(spe.values, _by_hand(parent, player, prob, util), atol=1e-12)
+    # a pure subgame-perfect policy is a Nash equilibrium of the tree
+    assert float(solvers.nash_conv(g, spe.policy)) <= 1e-12
+    assert ic.backward_induction is solvers.backward_induction  # the bargaining trees' re-export
+
+
+def test_backward_induction_refuses_imperfect_information(kuhn):
+    with pytest.raises(ValueError, match="perfect information"):
+        solvers.backward_induction(kuhn)
+    with pytest.raises(TypeError, match="ExtensiveFormGame"):
+        solvers.backward_induction(np.zeros((2, 2)))

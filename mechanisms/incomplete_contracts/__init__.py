@@ -10,10 +10,10 @@ gets done. This subpackage computes those equilibria, batched and differentiable
   Alchian 1978; Che and Hausch 1999; Aghion, Dewatripont and Rey 1994);
 - option contracts (:func:`option_equilibrium`): one party decides whether trade takes place,
   which fixes the renegotiation's disagreement point (Nöldeke and Schmidt 1995);
-- sequential games (:func:`invest_then_bargain_game`, :func:`alternating_offers_game`,
-  :func:`backward_induction`): invest, then bargain by alternating offers (Rubinstein 1982) as
-  :class:`socialign.solvers.ExtensiveFormGame` trees, solved exactly by backward induction or by
-  the CFR family;
+- sequential games (:func:`invest_then_bargain_game`, :func:`alternating_offers_game`): invest,
+  then bargain by alternating offers (Rubinstein 1982) as
+  :class:`socialign.solvers.ExtensiveFormGame` trees, solved exactly by
+  :func:`socialign.solvers.backward_induction` (re-exported here) or by the CFR family;
 - property rights (:func:`ownership_structures`): investments and surplus under every
   assignment of assets (Grossman and Hart 1986; Hart and Moore 1990);
 - relational contracts (:func:`relational_contract`): the optimal stationary self-enforcing
@@ -24,13 +24,8 @@ gets done. This subpackage computes those equilibria, batched and differentiable
   2012).
 """
 
-from ._bargaining import (
-    SubgamePerfect,
-    alternating_offers_game,
-    backward_induction,
-    invest_then_bargain_game,
-    rubinstein_share,
-)
+from ...solvers import SubgamePerfect, backward_induction  # re-exported: the trees' solver
+from ._bargaining import alternating_offers_game, invest_then_bargain_game, rubinstein_share
 from ._holdup import (
     HoldUp,
     HoldUpOutcome,
