@@ -26,7 +26,6 @@ def test_signals_and_behaviours():
                                [np.e ** 2 / (1 + np.e ** 2), 1 / (1 + np.e ** 2)], rtol=1e-6)
 
 
-@pytest.mark.slow  # ~19 s on 2 cores; the quick run designs the contract and checks its prediction
 def test_design_contract_implements_target():
     cfg = demo.DemoConfig()
     prior = np.array([0.25, 0.25, 0.5])
@@ -62,6 +61,9 @@ def test_optimum_gap_is_the_objective_gap():
         demo.optimum_gap(np.log(pol), np.log(ref), u, 0.0)
 
 
+# the shortened flagship run (quick_run: pre-training, two RL runs, three evaluations) costs
+# ~100 s of the default suite's 12-minute budget on 2 cores: its tests are slow; the default
+# suite keeps the design, the stopping rule on a real fine-tuning loop and the gap formula
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
@@ -70,6 +72,7 @@ def quick_run(tmp_path_factory):
     return cfg, res, out
 
 
+@pytest.mark.slow  # the shortened flagship run (see quick_run)
 def test_quick_experiment_directions(quick_run):
     cfg, res, out = quick_run
     base = np.asarray(res["base_shares"])
@@ -98,6 +101,7 @@ def _check_stopping_rule(cfg, r):
     assert r["initial_kl_to_optimum"] > 0
 
 
+@pytest.mark.slow  # the shortened flagship run (see quick_run)
 def test_quick_experiment_reports_its_convergence(quick_run):
     """The shortened run evaluates the criterion KL(pi || pi*) and stops on it (or at the cap);
     the verdict reports it. (Whether the tiny model converges is what the seeds report shows.)"""
@@ -131,6 +135,7 @@ def test_finetune_stops_on_the_criterion():
         training.finetune(model, base, tok, task.naive_reward, cfg, target=(ref[:1], [0, 0]))
 
 
+@pytest.mark.slow  # the shortened flagship run (see quick_run)
 def test_quick_experiment_reports_credible_bands(quick_run):
     cfg, res, _ = quick_run
     for key in ("naive", "contract_run"):
