@@ -69,9 +69,9 @@ class DemoConfig:
     pretrain_batch: int = 128
     pretrain_lr: float = 1e-3
     temperature: float = 0.5  # KL coefficient of the RL objective = quantal temperature
-    # RLOO with Adam at a constant 1e-3 (the old default) wandered around a point past the
-    # optimum; at 6e-4 with a 400-step cap every share of seeds 0-4 lands within 0.07 of its
-    # prediction (benchmarks/results/llm_bridge_flagship_seeds.json)
+    # was 1e-3 with a 150-step cap; at the quick preset's 1.5e-3 RLOO with Adam overshoots the
+    # optimum (README); at 6e-4 with a 400-step cap every share of seeds 0-4 lands within 0.064
+    # of its prediction (benchmarks/results/llm_bridge_flagship_seeds.json)
     rl_steps: int = 400
     prompts_per_step: int = 32
     samples_per_prompt: int = 8
