@@ -21,17 +21,16 @@ jax.config.update("jax_enable_x64", True)
 # programs (the same solver on the same shapes; `_release_compiled_programs` below drops the
 # in-memory copies after each module); with the cache the second one is loaded, not compiled.
 # A loaded program is the very executable XLA produced for the same program and flags, so no
-# number changes. Tests that count compilations switch it off (tests/test_conformance.py).
-# SOCIALIGN_TEST_SHARED_CACHE=0 turns this off.
+# number changes. Tests that count compilations count a load from this cache as one
+# (tests/test_conformance.py). SOCIALIGN_TEST_SHARED_CACHE=0 turns this off.
 _OWN_CACHE = None
 if os.environ.get("SOCIALIGN_TEST_SHARED_CACHE", "1") not in ("0", "false", "no", "off"):
+    from socialign.kernel import enable_compile_cache  # noqa: E402
+
     if not os.environ.get("SOCIALIGN_TEST_CACHE_DIR"):
         _OWN_CACHE = tempfile.mkdtemp(prefix="socialign-test-cache-")
         os.environ["SOCIALIGN_TEST_CACHE_DIR"] = _OWN_CACHE
-    jax.config.update("jax_compilation_cache_dir", os.environ["SOCIALIGN_TEST_CACHE_DIR"])
-    jax.config.update("jax_enable_compilation_cache", True)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    enable_compile_cache(os.environ["SOCIALIGN_TEST_CACHE_DIR"])
 
 
 def pytest_unconfigure(config):
