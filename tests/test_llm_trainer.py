@@ -75,7 +75,6 @@ def test_failed_run_keeps_last_checkpoint(tmp_path):
     assert again.step == 2
 
 
-@pytest.mark.slow  # ~17 s on 2 cores; checkpoints are also written by the flagship quick run
 def test_checkpoint_from_other_config(tmp_path):
     tok = ByteTokenizer()
     tr = RLTrainer(_model(), tok, [starts_with_digit], PROMPTS, CFG, checkpoint_dir=tmp_path)
