@@ -158,7 +158,6 @@ def test_dual_simplex_agrees_with_highs_including_infeasible():
             assert int(status[i]) == Result.INFEASIBLE
 
 
-@pytest.mark.slow  # ~17 s on 2 cores; the risk-averse design and its CARA gradient stay default in tests/test_design.py
 def test_risk_averse_sqrt_closed_form_and_scipy():
     rng = np.random.default_rng(0)
     P, cst, r = random_problem(rng)
