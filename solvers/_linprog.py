@@ -28,7 +28,9 @@ Solves
   where ``h >= 0``; every member that no pivoting method certified goes to the interior-point
   method. Selection is by masks at fixed shapes: each method's loop (the kernel's
   :func:`socialign.kernel.iterate`) stops at once for members it need not solve, so under
-  ``vmap`` a loop no member needs costs nothing.
+  ``vmap`` a loop no member needs costs nothing. Called eagerly (no tracer in the data), the
+  pivoting stage is compiled and run first, and the interior point (most of the compile time)
+  only if some member needs it; the answer is the same as the one program of a user's ``jit``.
 
 All three methods are :class:`socialign.kernel.IterativeSolver` objects on the one loop driver,
 the pivoting ones share the pivot kernel :mod:`._pivot` (with Lemke-Howson), every answer is
@@ -344,6 +346,7 @@ class _CertifiedState(NamedTuple):
     ipm: IPMState
     phase: jax.Array  # int32: 0 minimise c z; 1 find a feasible point (c = 0) after a ray
     ray: jax.Array  # [n] the improving ray phase 0 verified (zeros before)
+    switch: jax.Array  # bool: ``ipm`` is phase 0's verified improving ray (phase 1 comes next)
 
 
 @pytree_dataclass
@@ -360,8 +363,9 @@ class _CertifiedInteriorPoint(IterativeSolver):
 
     def init(self, prob: _CertifiedLP, key=None) -> _CertifiedState:
         lp = prob.lp
+        # the blind starting point is never a ray (tau = 1, mu = 1): no switch before step 1
         return _CertifiedState(_ipm_init(lp.A, lp.b, lp.c), jnp.asarray(0, jnp.int32),
-                               jnp.zeros_like(lp.c))
+                               jnp.zeros_like(lp.c), jnp.asarray(False))
 
     @staticmethod
     def _cost(lp, phase):
@@ -369,20 +373,25 @@ class _CertifiedInteriorPoint(IterativeSolver):
 
     def step(self, prob: _CertifiedLP, s: _CertifiedState) -> _CertifiedState:
         lp = prob.lp
-        # the verdict `terminate` gave on this state: a verified improving ray in phase 0
-        # starts phase 1 from the blind starting point
-        done, code = _ipm_status(lp.A, lp.b, lp.c, s.ipm, prob.tol)
-        switch = (s.phase == 0) & done & (code == Result.UNBOUNDED)
+        # a verified improving ray in phase 0 (the verdict `terminate` gave on this state, kept
+        # in `switch`) starts phase 1 from the blind starting point
+        switch = s.switch
         fresh = _ipm_init(lp.A, lp.b, lp.c)
         ipm = IPMState(*(jnp.where(switch, u, v) for u, v in zip(fresh, s.ipm)))
         ray = jnp.where(switch, s.ipm.x, s.ray)
         phase = jnp.where(switch, 1, s.phase).astype(jnp.int32)
-        return _CertifiedState(_ipm_step(lp.A, lp.b, self._cost(lp, phase), ipm), phase, ray)
+        ipm = _ipm_step(lp.A, lp.b, self._cost(lp, phase), ipm)
+        # the new state's verdict, written exactly as `terminate` writes it, so that the
+        # compiler computes it once per iteration (common subexpressions) for both
+        done, code = _ipm_status(lp.A, lp.b, self._cost(lp, phase), ipm, prob.tol)
+        switch = (phase == 0) & done & (code == Result.UNBOUNDED)
+        return _CertifiedState(ipm, phase, ray, switch)
 
     def terminate(self, prob: _CertifiedLP, s: _CertifiedState, tol):
+        # `tol` is the problem's own (`prob.tol`, the value `linprog` passes as both)
         lp = prob.lp
         c = self._cost(lp, s.phase)
-        done, code = _ipm_status(lp.A, lp.b, c, s.ipm, tol)
+        done, code = _ipm_status(lp.A, lp.b, c, s.ipm, prob.tol)
         phase0 = s.phase == 0
         # phase 0: an improving ray alone is not an answer (phase 1 follows)
         done = done & ~(phase0 & (code == Result.UNBOUNDED))
@@ -717,9 +726,15 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
                               steps_piv)
         piv = _select(use_dual, dual, primal)
         done = (use_dual | use_primal) & _certified(piv.status)
-        ipm = _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, ~done, steps_ipm)
-        ans = _select(done, piv, ipm)
-        ans = ans._replace(num_steps=dual.num_steps + primal.num_steps + ipm.num_steps)
+        if method == "auto_pivoting":
+            # the pivoting stage alone (`linprog`'s eager first stage): a member that stage
+            # does not settle is FAILED here, and `linprog` then runs the whole of "auto"
+            ans = piv._replace(status=jnp.where(done, piv.status, Result.FAILED))
+            ans = ans._replace(num_steps=dual.num_steps + primal.num_steps)
+        else:
+            ipm = _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, ~done, steps_ipm)
+            ans = _select(done, piv, ipm)
+            ans = ans._replace(num_steps=dual.num_steps + primal.num_steps + ipm.num_steps)
     T = jnp.asarray(st.T, dtype)
     t0 = jnp.asarray(st.t0, dtype)
     x = T @ ans.z + t0
@@ -895,10 +910,21 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     mesh = as_mesh(mesh)
     if adjoint is None:
         adjoint = ImplicitAdjoint()
-    sol = _linprog_jit((c, A_ub, b_ub, A_eq, b_eq), jnp.asarray(tol, dtype), adjoint, st=st,
-                       method=method, max_steps=steps, batch_shape=batch_shape,
-                       batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size,
-                       mesh=mesh)
+    data = (c, A_ub, b_ub, A_eq, b_eq)
+    run = functools.partial(_linprog_jit, data, jnp.asarray(tol, dtype), adjoint, st=st,
+                            max_steps=steps, batch_shape=batch_shape,
+                            batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size,
+                            mesh=mesh)
+    if method == "auto" and is_concrete((data, tol)):
+        # called eagerly: compile and run the pivoting stage first; the interior point (most of
+        # "auto"'s compile time) is compiled and run only when some member needs it. Inside a
+        # user's jit the one program of "auto" does both, selected by masks: same answer.
+        sol = run(method="auto_pivoting")
+        status = np.asarray(gather(sol.status))  # every process decides alike
+        if not np.all(np.isin(status, (Result.CONVERGED, Result.INFEASIBLE, Result.UNBOUNDED))):
+            sol = run(method="auto")
+    else:
+        sol = run(method=method)
     if throw:
         raise_if_failed(gather(sol.status), f"linprog(method={method!r})")
     return sol
