@@ -52,6 +52,7 @@ from ._principal_agent import (
     Contract,
     PrincipalAgent,
     QuantalResponse,
+    first_stage_settled,
     min_pay_lps,
     solve_free_lps,
     solve_nonneg_lps,
@@ -91,7 +92,7 @@ def _solve_min_pay(problem: PrincipalAgent, *, tol, max_steps, method):
     if problem.limited_liability:
         x, fun, status, gap, mu = solve_nonneg_lps(
             c, G, h, tol=tol, max_steps=max_steps,
-            method="interior_point" if method == "ipm" else "auto")
+            method={"ipm": "interior_point", "first_stage": "dual_simplex"}.get(method, "auto"))
     else:
         x, fun, status, gap, mu = solve_free_lps(
             c, G, h, lower=0.0 if problem.limited_liability else None, tol=tol,
@@ -188,11 +189,27 @@ def _solve_all_actions(problem, tol, *, max_steps, method):
     return _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
 
 
+def _solve_staged(problem, tol, *, max_steps, method):
+    """:func:`_solve_all_actions`, in two stages when called eagerly.
+
+    ``stop_gradient`` outside the compiled solve: under ``jax.grad`` its inputs carry zero
+    tangents, so the eager gradient reuses the same compiled program. Eagerly (no tracer left)
+    with limited liability and a risk-neutral agent, the batched dual simplex is compiled and run
+    alone first; the program with the interior-point fallback (most of the compile time) only
+    when some program is left unsettled. Inside a user's ``jit`` the one program does both,
+    selected by masks: the same answer.
+    """
+    problem = jax.lax.stop_gradient(problem)
+    if (method != "ipm" and problem.limited_liability and problem.agent_utility is None
+            and is_concrete((problem, tol))):
+        s = _solve_all_actions(problem, tol, max_steps=max_steps, method="first_stage")
+        if first_stage_settled(s["status"]):
+            return s
+    return _solve_all_actions(problem, tol, max_steps=max_steps, method=method)
+
+
 def _min_pay_core(problem, action, tol, *, max_steps, method):
-    # stop_gradient outside the compiled solve: under jax.grad its inputs carry zero tangents,
-    # so the eager gradient reuses the same compiled program
-    s = _solve_all_actions(jax.lax.stop_gradient(problem), tol, max_steps=max_steps,
-                           method=method)
+    s = _solve_staged(problem, tol, max_steps=max_steps, method=method)
     return _min_pay_select(problem, action, s)
 
 
@@ -272,8 +289,7 @@ def _lp_tol_value(problem, tol):
 
 
 def _optimal_core(problem, tol, *, max_steps, method):
-    s = _solve_all_actions(jax.lax.stop_gradient(problem), tol, max_steps=max_steps,
-                           method=method)
+    s = _solve_staged(problem, tol, max_steps=max_steps, method=method)
     return _optimal_select(problem, s)
 
 

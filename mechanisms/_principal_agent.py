@@ -47,6 +47,7 @@ from ..kernel import (
     as_float_array,
     check_finite,
     check_simplex,
+    gather,
     is_concrete,
     pytree_dataclass,
     static_field,
@@ -549,7 +550,9 @@ def solve_nonneg_lps(c, G, h, *, tol=None, max_steps=None, method: str = "auto")
     fixed shapes; ``lax.cond`` skips the interior point when every member is certified (inside
     a user's ``vmap`` both branches run and the answer is the same). This compiles two methods
     rather than ``linprog(method="auto")``'s three (about half the compile time). With
-    ``method="interior_point"`` every member goes to the interior point. Chunks of 64 programs
+    ``method="interior_point"`` every member goes to the interior point; with
+    ``method="dual_simplex"`` only the first stage runs (:func:`first_stage_settled` says
+    whether the fallback would change anything). Chunks of 64 programs
     keep each chunk's tableaux in cache. Returns ``(x [n, O], fun [n], status [n], gap [n],
     mu [n, m])`` with ``mu >= 0`` the multipliers of ``G x <= h``.
     """
@@ -561,6 +564,8 @@ def solve_nonneg_lps(c, G, h, *, tol=None, max_steps=None, method: str = "auto")
     if method == "interior_point":
         return run("interior_point")
     out = run("dual_simplex")
+    if method == "dual_simplex":  # the first stage alone (an eager caller checks it)
+        return out
     status = out[2]
     bad = (status != Result.CONVERGED) & (status != Result.INFEASIBLE)
 
@@ -570,6 +575,14 @@ def solve_nonneg_lps(c, G, h, *, tol=None, max_steps=None, method: str = "auto")
         return tuple(sel(a, b) for a, b in zip(ipm, out))
 
     return jax.lax.cond(jnp.any(bad), fallback, lambda out: out, out)
+
+
+def first_stage_settled(status) -> bool:
+    """Has the dual simplex settled every program (``CONVERGED`` or ``INFEASIBLE``), so that
+    :func:`solve_nonneg_lps`'s interior-point fallback would change nothing? ``status``
+    concrete (any shape). Eager callers compile and run the fallback only when this is False."""
+    status = np.asarray(gather(status))
+    return bool(np.all((status == Result.CONVERGED) | (status == Result.INFEASIBLE)))
 
 
 def solve_free_lps(c, G, h, *, lower=None, tol=None, max_steps=None):

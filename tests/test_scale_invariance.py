@@ -43,16 +43,16 @@ def test_shifted_prisoners_dilemma_has_one_equilibrium():
     assert int(solvers.all_equilibria(NormalFormGame.from_bimatrix(PD_A, PD_A.T)).count) == 1
 
 
-TINY_SOLVERS = [solvers.ZeroSumLP(), solvers.ZeroSumLP(method="interior_point"),
-                solvers.SupportEnumeration(), solvers.LemkeHowson(),
-                solvers.LemkeHowson(initial_label=None)]
-
-
-@pytest.mark.parametrize("solver", TINY_SOLVERS, ids=lambda s: repr(s)[:40])
-def test_tiny_zero_sum_game_is_not_solved_at_step_zero(solver):
+# the solvers' settings and step budgets are those of the property test below (REGISTRY), so
+# that each 2x2 program here is the one it compiles (max_steps is static: another budget would
+# compile the solver again)
+@pytest.mark.parametrize("name", ["ZeroSumLP", "ZeroSumLP-ipm", "SupportEnumeration",
+                                  "LemkeHowson", "LemkeHowson-all"])
+def test_tiny_zero_sum_game_is_not_solved_at_step_zero(name):
     # issue 9: [[4, 1], [1, 2]] * 1e-10 was "solved" as uniform play at step 0 (CONVERGED)
+    make, _, _, max_steps = REGISTRY[name]
     game = NormalFormGame.zero_sum(1e-10 * ZS)
-    eq = solvers.solve(game, solver)
+    eq = solvers.solve(game, make(1.0), max_steps=max_steps)
     assert int(eq.result) == Result.CONVERGED
     for s in eq.strategies:
         np.testing.assert_allclose(s, [0.25, 0.75], atol=1e-7)
@@ -64,12 +64,14 @@ def test_tiny_zero_sum_game_is_not_solved_at_step_zero(solver):
     assert float(solvers.nash_conv(game, u)) == pytest.approx(1e-10)
 
 
-@pytest.mark.parametrize("solver", [solvers.RegretMatchingPlus(), solvers.FictitiousPlay(),
-                                    solvers.Hedge(1e9), solvers.CorrelatedEquilibrium()],
-                         ids=["rm+", "fp", "hedge", "ce"])
-def test_tiny_zero_sum_game_dynamics_do_not_stop_at_uniform(solver):
+@pytest.mark.parametrize("name, solver", [
+    ("RegretMatchingPlus", solvers.RegretMatchingPlus()),
+    ("FictitiousPlay", solvers.FictitiousPlay()),
+    ("Hedge", solvers.Hedge(1e9)),  # a rate in payoff units, for payoffs of size 1e-10
+    ("CorrelatedEquilibrium", solvers.CorrelatedEquilibrium())], ids=["rm+", "fp", "hedge", "ce"])
+def test_tiny_zero_sum_game_dynamics_do_not_stop_at_uniform(name, solver):
     game = NormalFormGame.zero_sum(1e-10 * ZS)
-    eq = solvers.solve(game, solver, max_steps=64, throw=False)
+    eq = solvers.solve(game, solver, max_steps=REGISTRY[name][3], throw=False)
     assert int(eq.stats["num_steps"]) > 0
     # CONVERGED only with a certificate within tol relative to the payoff range
     if int(eq.result) == Result.CONVERGED:
@@ -81,7 +83,8 @@ def test_chicken_scaled_by_1e8_welfare_maximising_ce_converges():
     # issue 9: CorrelatedEquilibrium(maximize_welfare=True) ended FAILED on chicken * 1e8
     for scale in (1.0, 1e8, 1e-8):
         game = NormalFormGame.from_bimatrix(scale * CHICKEN[0], scale * CHICKEN[1])
-        eq = solvers.solve(game, solvers.CorrelatedEquilibrium(maximize_welfare=True))
+        eq = solvers.solve(game, solvers.CorrelatedEquilibrium(maximize_welfare=True),
+                           max_steps=REGISTRY["CorrelatedEquilibrium-welfare"][3])
         assert int(eq.result) == Result.CONVERGED
         # Aumann's optimum: 1/2 on (C, C), 1/4 on each of (C, D) and (D, C); welfare 10.5
         np.testing.assert_allclose(eq.joint, [[0.5, 0.25], [0.25, 0.0]], atol=1e-6)
