@@ -682,6 +682,29 @@ def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) 
     return _Answer(ans.x, y[:m_ub], y_eq, ans.status, gap, p_res, d_res, ans.num_steps)
 
 
+def _pivoting_choice(c, A_ub, b_ub, A_eq, b_eq, st):
+    """``(use_dual, use_primal)`` of ``method="auto"``: the dual simplex where ``c_z >= 0``
+    (its slack basis is dual feasible), else the primal simplex where ``h >= 0``."""
+    c_z, _, h = _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st)
+    use_dual = jnp.all(c_z >= -threshold(c_z))
+    use_primal = ~use_dual & jnp.all(h >= -threshold(h))
+    return use_dual, use_primal
+
+
+@functools.partial(jax.jit, static_argnames=("st", "batch_shape", "batched"))
+def _pivoting_applies(data, *, st, batch_shape, batched):
+    """Does a pivoting method apply to every member (``[]`` bool)? A small program that lets an
+    eager ``method="auto"`` call skip its pivoting stage when the interior point is needed."""
+    def one(bdata):
+        it = iter(bdata)
+        full = tuple(next(it) if b else d for d, b in zip(data, batched))
+        use_dual, use_primal = _pivoting_choice(*full, st)
+        return use_dual | use_primal
+
+    bdata = tuple(d for d, b in zip(data, batched) if b)
+    return jnp.all(batch_map(one, bdata, batch_shape=batch_shape, batch_size=None, mesh=None))
+
+
 def _select(mask, a: _Answer, b: _Answer) -> _Answer:
     return _Answer(*(jnp.where(mask, u, v) for u, v in zip(a, b)))
 
@@ -717,9 +740,7 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
     elif method in ("simplex", "dual_simplex"):
         ans = _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, true, steps_piv)
     else:  # auto: dual simplex where c_z >= 0, primal simplex where h >= 0, then the IPM
-        c_z, G, h = _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st)
-        use_dual = jnp.all(c_z >= -threshold(c_z))
-        use_primal = ~use_dual & jnp.all(h >= -threshold(h))
+        use_dual, use_primal = _pivoting_choice(c, A_ub, b_ub, A_eq, b_eq, st)
         dual = _by_pivoting("dual_simplex", c, A_ub, b_ub, A_eq, b_eq, tol, st, use_dual,
                             steps_piv)
         primal = _by_pivoting("simplex", c, A_ub, b_ub, A_eq, b_eq, tol, st, use_primal,
@@ -911,14 +932,16 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     if adjoint is None:
         adjoint = ImplicitAdjoint()
     data = (c, A_ub, b_ub, A_eq, b_eq)
+    batched = (nb > 0, ba1, bb1, ba2, bb2)
     run = functools.partial(_linprog_jit, data, jnp.asarray(tol, dtype), adjoint, st=st,
-                            max_steps=steps, batch_shape=batch_shape,
-                            batched=(nb > 0, ba1, bb1, ba2, bb2), batch_size=batch_size,
-                            mesh=mesh)
-    if method == "auto" and is_concrete((data, tol)):
-        # called eagerly: compile and run the pivoting stage first; the interior point (most of
-        # "auto"'s compile time) is compiled and run only when some member needs it. Inside a
-        # user's jit the one program of "auto" does both, selected by masks: same answer.
+                            max_steps=steps, batch_shape=batch_shape, batched=batched,
+                            batch_size=batch_size, mesh=mesh)
+    if method == "auto" and is_concrete((data, tol)) and bool(
+            _pivoting_applies(data, st=st, batch_shape=batch_shape, batched=batched)):
+        # called eagerly on programs a pivoting method applies to: compile and run the pivoting
+        # stage first; the interior point (most of "auto"'s compile time) is compiled and run
+        # only when some member needs it. Inside a user's jit the one program of "auto" does
+        # both, selected by masks: the same answer.
         sol = run(method="auto_pivoting")
         status = np.asarray(gather(sol.status))  # every process decides alike
         if not np.all(np.isin(status, (Result.CONVERGED, Result.INFEASIBLE, Result.UNBOUNDED))):
