@@ -682,6 +682,13 @@ def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) 
     return _Answer(ans.x, y[:m_ub], y_eq, ans.status, gap, p_res, d_res, ans.num_steps)
 
 
+def _member(data, bdata, batched):
+    """One member's ``(c, A_ub, b_ub, A_eq, b_eq)``: its slices of the batched arrays
+    (``bdata``, in order) and the shared ones from ``data``."""
+    it = iter(bdata)
+    return tuple(next(it) if b else d for d, b in zip(data, batched))
+
+
 def _pivoting_choice(c, A_ub, b_ub, A_eq, b_eq, st):
     """``(use_dual, use_primal)`` of ``method="auto"``: the dual simplex where ``c_z >= 0``
     (its slack basis is dual feasible), else the primal simplex where ``h >= 0``."""
@@ -696,9 +703,7 @@ def _pivoting_applies(data, *, st, batch_shape, batched):
     """Does a pivoting method apply to every member (``[]`` bool)? A small program that lets an
     eager ``method="auto"`` call skip its pivoting stage when the interior point is needed."""
     def one(bdata):
-        it = iter(bdata)
-        full = tuple(next(it) if b else d for d, b in zip(data, batched))
-        use_dual, use_primal = _pivoting_choice(*full, st)
+        use_dual, use_primal = _pivoting_choice(*_member(data, bdata, batched), st)
         return use_dual | use_primal
 
     bdata = tuple(d for d, b in zip(data, batched) if b)
@@ -792,9 +797,8 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
 def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batched,
                  batch_size, mesh=None):
     def one(bdata):
-        it = iter(bdata)
-        full = tuple(next(it) if b else d for d, b in zip(data, batched))
-        sol = _solve_one(full, tol, adjoint, st=st, method=method, max_steps=max_steps)
+        sol = _solve_one(_member(data, bdata, batched), tol, adjoint, st=st, method=method,
+                         max_steps=max_steps)
         # lax.map(batch_size=) cannot reshape empty outputs: carry them outside the map
         return dataclasses.replace(sol, ineqlin=sol.ineqlin if m_ub else None,
                                    eqlin=sol.eqlin if m_eq else None)
