@@ -206,13 +206,15 @@ def batch_benchmark(batch, steps, seconds):
 
 def check_schedule_benchmark(repeats):
     """Default check schedule against fixed ``check_every`` on Leduc CFR+, 1,000 iterations:
-    with ``tol=1e-9`` (never met: the schedule's pure overhead) and ``tol=1e-3`` (met after
-    some hundreds of iterations: the default also stops soon after)."""
+    with ``tol=1e-9`` (never met: the schedule's pure overhead) and a tolerance met after some
+    hundreds of iterations (the default also stops soon after): ``tol`` is relative to each
+    player's payoff range, so NashConv 1e-3 in Leduc's chips is ``1e-3 / 26``."""
     from convergence import time_check_schedules
 
     leduc = solvers.ExtensiveFormGame.from_openspiel("leduc_poker")
+    chips = float(np.max(np.asarray(solvers.payoff_ranges(leduc))))  # 26: -13 .. 13 chips
     out = {}
-    for tol in (1e-9, 1e-3):
+    for tol in (1e-9, 1e-3 / chips):
         r = time_check_schedules(leduc, solvers.CFRPlus(), steps=1000, tol=tol,
                                  tuned=(1, 10, 100, 1000), repeats=repeats)
         st = r["settings"]

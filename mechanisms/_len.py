@@ -220,11 +220,9 @@ def _solve_one(r, c, s2, R):
         return _profit(b, *sg((r, c, sd, R, nodes, weights)))[0]
 
     # bisection on the sign of d profit / d slope over [0, 1] (the profit is concave in the
-    # slope); the derivative by central differences of the quadrature-based profit
-    h = 1e-5
-
-    def df(b):
-        return (f(b + h) - f(b - h)) / (2 * h)
+    # slope); the derivative by autodiff through the quadrature and the implicit effort (central
+    # differences with a fixed step lost every digit in float32: eps / h ~ 1e-2)
+    df = jax.grad(f)
 
     def bisect(_, lohi):
         lo, hi = lohi
@@ -249,7 +247,10 @@ def _len_numeric(model: LENModel):
     flat = [x.reshape(-1) for x in (r, c, s2, R)]
     b, a, e, pi, fb, res = jax.vmap(_solve_one)(*flat)
     b, a, e, pi, fb, res = (x.reshape(shape) for x in (b, a, e, pi, fb, res))
-    code = jnp.where(res <= 1e-7 * (1 + 1 / c), Result.CONVERGED, Result.MAX_STEPS_REACHED)
+    # |d profit / d slope| in payoff units per unit of slope, on the scale 1 + 1/c of the
+    # first-best profit; the floor is the dtype's rounding of the quadrature (float32: ~1e-5)
+    floor = max(1e-7, 100 * float(jnp.finfo(b.dtype).eps))
+    code = jnp.where(res <= floor * (1 + 1 / c), Result.CONVERGED, Result.MAX_STEPS_REACHED)
     code = jnp.where(jnp.isfinite(pi), code, Result.NONFINITE).astype(jnp.int32)
     return LENContract(b, a, e, pi, fb, fb - pi, R, code, res)
 

@@ -145,6 +145,10 @@ class _CFRFamily(Solver):
 
     game_types = (ExtensiveFormGame,)
     alternating: bool = True
+    #: a shift of player i's utilities adds the same amount to every action's counterfactual
+    #: value at i's information sets (it cancels in the regrets) and a positive scale scales
+    #: them: the iterates do not change, so ``solve`` runs on utilities mapped to [0, 1]
+    affine_invariant = True
     #: the exact NashConv of the average policy costs about as much as an iteration: check on
     #: the kernel's geometric schedule (O(log T) checks), not after every iteration
     default_check_every = GeometricChecks()
@@ -398,6 +402,9 @@ class MCCFR(Solver):
     num_samples: int = static_field(default=1)
 
     game_types = (ExtensiveFormGame,)
+    #: sampled regrets are not shift-invariant one by one; running on utilities mapped to
+    #: [0, 1] makes the answer the same for every ``a_i u_i + b_i`` (``a_i > 0``)
+    affine_invariant = True
     #: an exact NashConv traverses the whole tree, a sampled iteration only a few paths
     default_check_every = GeometricChecks()
 

@@ -13,8 +13,11 @@ With perfect recall player ``i``'s information sets form a tree under her own se
 Every infoset aggregates all of its histories through the counterfactual weights, so the
 response is consistent per information set and exact.
 ``NashConv(pi) = sum_i BR_i - v_i(pi)`` and ``exploitability = NashConv / n`` (OpenSpiel's
-definition for constant-sum games). These functions are registered on the generic
-:func:`solvers.nash_conv`, :func:`solvers.expected_values`, :func:`solvers.best_response` and
+definition for constant-sum games). The scale-free certificate that solvers compare with ``tol``
+is ``relative_nash_conv(pi) = sum_i (BR_i - v_i(pi)) / r_i`` with ``r_i`` the range of player
+``i``'s terminal utilities (computed on utilities mapped to ``[0, 1]``, so shifts cost no digits). These functions are registered on the generic
+:func:`solvers.nash_conv`, :func:`solvers.relative_nash_conv`, :func:`solvers.payoff_ranges`,
+:func:`solvers.expected_values`, :func:`solvers.best_response` and
 :func:`solvers.best_response_gains`.
 
 Example:
@@ -34,7 +37,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._efg import ExtensiveFormGame, validate_policy
-from ._metrics import best_response, best_response_gains, expected_values, nash_conv
+from ._metrics import (
+    best_response,
+    best_response_gains,
+    expected_values,
+    nash_conv,
+    normalized,
+    payoff_ranges,
+    relative_nash_conv,
+)
 
 __all__ = ["exploitability", "edge_table", "chance_reach", "decision_rows",
            "best_response_values"]
@@ -146,6 +157,38 @@ def _efg_gains(game: ExtensiveFormGame, policy) -> jax.Array:
 def _efg_nash_conv(game: ExtensiveFormGame, policy) -> jax.Array:
     """NashConv ``sum_i max_{pi_i'} v_i(pi_i', pi_-i) - v_i(pi)``: ``[*batch]``."""
     return _efg_gains(game, policy).sum(axis=-1)
+
+
+@payoff_ranges.register(ExtensiveFormGame)
+def _efg_payoff_ranges(game: ExtensiveFormGame) -> jax.Array:
+    """``[*batch, players]``: the range of each player's terminal utilities."""
+    u = game.utilities
+    return jnp.max(u, axis=-2) - jnp.min(u, axis=-2)
+
+
+@normalized.register(ExtensiveFormGame)
+def _efg_normalized(game: ExtensiveFormGame) -> ExtensiveFormGame:
+    """One unbatched game with terminal utilities ``(u_i - min u_i) / r_i`` in ``[0, 1]``."""
+    u = game.utilities
+    lo = jnp.min(u, axis=-2, keepdims=True)
+    r = jnp.max(u, axis=-2, keepdims=True) - lo
+    return ExtensiveFormGame((u - lo) / jnp.where(r > 0, r, 1.0), game.chance_probs, game.tree)
+
+
+def _relative_gains_single(game, policy):
+    return _gains_single(_efg_normalized(game), policy)
+
+
+@jax.jit
+def _jit_relative_gains(game, policy):
+    return _batched(_relative_gains_single, game, policy)
+
+
+@relative_nash_conv.register(ExtensiveFormGame)
+def _efg_relative_nash_conv(game: ExtensiveFormGame, policy) -> jax.Array:
+    """``sum_i gain_i / r_i`` with ``r_i`` the range of player ``i``'s terminal utilities."""
+    policy = validate_policy(game, policy)
+    return _jit_relative_gains(game, policy).sum(axis=-1)
 
 
 @best_response.register(ExtensiveFormGame)

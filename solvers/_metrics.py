@@ -134,6 +134,18 @@ def _shifted(game: NormalFormGame) -> NormalFormGame:
     return NormalFormGame(u - lo.reshape((-1,) + (1,) * game.num_players), game.num_players)
 
 
+@functools.singledispatch
+def normalized(game):
+    """The same game with each player's payoffs mapped to ``(u_i - min u_i) / r_i`` in [0, 1].
+
+    One unbatched game; a player whose payoffs are constant gets all zeros. Every equilibrium
+    notion that only depends on comparisons of a player's own payoffs is unchanged. Registered
+    per game type (normal-form here, extensive-form in ``_efg_metrics``).
+    """
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@normalized.register
 def _normalized(game: NormalFormGame) -> NormalFormGame:
     """One unbatched game with payoffs ``(u_i - min u_i) / r_i`` in ``[0, 1]`` per player.
 
@@ -251,18 +263,21 @@ def _(game: NormalFormGame, strategies) -> jax.Array:
     return best_response_gains(game, strategies).sum(axis=-1)
 
 
-def payoff_ranges(game: NormalFormGame) -> jax.Array:
-    """Each player's payoff range ``r_i = max_a u_i(a) - min_a u_i(a)``: the unit of relative
-    certificates.
+@functools.singledispatch
+def payoff_ranges(game) -> jax.Array:
+    """Each player's payoff range ``r_i = max u_i - min u_i``: the unit of relative certificates.
+
+    For a normal-form game the extremes are over action profiles; for an
+    :class:`ExtensiveFormGame` over its terminal histories (the utilities at the leaves).
 
     Args:
-      game: a :class:`NormalFormGame`, possibly batched.
+      game: a :class:`NormalFormGame` or :class:`ExtensiveFormGame`, possibly batched.
 
     Returns:
       ``[*batch, players]`` array, ``>= 0`` (0 for a player whose payoffs are constant).
 
     Raises:
-      TypeError: if ``game`` is not a :class:`NormalFormGame`.
+      TypeError: if ``game`` is not a solvers game type.
 
     Example:
       >>> from socialign import solvers
@@ -270,34 +285,42 @@ def payoff_ranges(game: NormalFormGame) -> jax.Array:
       >>> solvers.payoff_ranges(pd).tolist()
       [9.0, 9.0]
     """
-    if not isinstance(game, NormalFormGame):
-        raise TypeError(f"game must be a solvers.NormalFormGame, got {type(game).__name__}")
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@payoff_ranges.register
+def _(game: NormalFormGame) -> jax.Array:
     fn = _ranges
     for _ in game.batch_shape:
         fn = jax.vmap(fn)
     return fn(game)
 
 
-def relative_nash_conv(game: NormalFormGame, strategies) -> jax.Array:
+@functools.singledispatch
+def relative_nash_conv(game, strategies) -> jax.Array:
     r"""NashConv relative to each player's payoff range: the scale-free certificate.
 
     .. math:: \mathrm{NashConv}_{rel}(s) = \sum_i \frac{\max_a v_i(a) - s_i \cdot v_i}
        {\max u_i - \min u_i},
 
     with a player whose payoffs are constant contributing 0 (every strategy is a best response).
+    For an :class:`ExtensiveFormGame` the gains are those of exact best responses against a
+    behavioural policy and ``r_i`` is the range of player ``i``'s terminal utilities.
     It does not change when player ``i``'s payoffs become ``a_i u_i + b_i`` (``a_i > 0``), as
     the equilibria do not; solvers compare it (or their own relative measure) with ``tol``.
     For a two-player zero-sum game it is the duality gap divided by the payoff range.
 
     Args:
-      game: a :class:`NormalFormGame` ``[*batch, n, A_1, ..., A_n]``.
-      strategies: one mixed strategy per player, each ``[*batch, A_i]``.
+      game: a :class:`NormalFormGame` ``[*batch, n, A_1, ..., A_n]`` or an
+        :class:`ExtensiveFormGame`.
+      strategies: one mixed strategy per player, each ``[*batch, A_i]`` (for an
+        extensive-form game a behavioural policy ``[*batch, num_infosets, max_actions]``).
 
     Returns:
       ``[*batch]`` array, dimensionless, non-negative up to rounding.
 
     Raises:
-      TypeError: if ``game`` is not a :class:`NormalFormGame`, or ``strategies`` is not numeric.
+      TypeError: if ``game`` is not a solvers game type, or ``strategies`` is not numeric.
       ValueError: if ``strategies`` has the wrong shapes or is not a profile of distributions.
 
     Example:
@@ -311,8 +334,11 @@ def relative_nash_conv(game: NormalFormGame, strategies) -> jax.Array:
       >>> float(solvers.relative_nash_conv(big, s))
       0.5
     """
-    if not isinstance(game, NormalFormGame):
-        raise TypeError(f"game must be a solvers.NormalFormGame, got {type(game).__name__}")
+    raise TypeError(f"game must be a solvers game type, got {type(game).__name__}")
+
+
+@relative_nash_conv.register
+def _(game: NormalFormGame, strategies) -> jax.Array:
     strategies = validate_strategies(game, strategies)
     return _batched(_relative_gains)(game, strategies).sum(axis=-1)
 

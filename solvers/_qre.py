@@ -133,7 +133,9 @@ class LogitQREState(NamedTuple):
     """State of :class:`LogitQRE`.
 
     Attributes:
-      x: ``[N + 1]``: concatenated logits ``z`` (``N = sum_i A_i``) and ``lambda = 1 / T``.
+      x: ``[N + 1]``: concatenated logits ``z`` (``N = sum_i A_i``) and ``s / T``, with ``s``
+        the game's largest payoff range (the branch is traced on ``G / s``; ``stats`` reports
+        ``T`` in payoff units).
       tangent: ``[N + 1]``: unit tangent of the branch at ``x`` (oriented forward).
       step_size: arclength of the next predictor step.
       landed: the trace reached the target ``lambda`` exactly.
@@ -243,7 +245,20 @@ class LogitQRE(Solver):
     def _target(self) -> float:
         return 1.0 / (self.final_temperature if self.homotopy else self.temperature)
 
+    def _unit(self, game):
+        """``(game', s)``: the game divided by its largest payoff range ``s`` (each player's
+        payoffs shifted to start at 0), on which the branch is traced with ``lambda' = s lambda``.
+
+        The QRE of ``G`` at ``lambda`` is the QRE of ``G / s`` at ``s lambda`` (a common scale;
+        shifts do not change logit responses), so the trace, its step control and its rounding
+        do not depend on the payoffs' units: ``a G + b`` gives the same iterates as ``G``.
+        """
+        s = jnp.max(_ranges(game))
+        s = jnp.where(s > 0, s, 1.0)
+        return NormalFormGame(_shifted(game).payoffs / s, game.num_players), s
+
     def init(self, game, key=None) -> LogitQREState:
+        game, s = self._unit(game)
         n = sum(game.num_actions)
         dtype = game.dtype
         x = jnp.zeros((n + 1,), dtype)
@@ -253,15 +268,16 @@ class LogitQRE(Solver):
         tangent = direction / jnp.linalg.norm(direction)
         # the largest payoff range: the path does not depend on a shift of the payoffs
         scale = jnp.max(_ranges(game)) + jnp.finfo(dtype).tiny
-        h0 = jnp.minimum(0.1 / scale, 0.5 * self._target())
+        h0 = jnp.minimum(0.1 / scale, 0.5 * self._target() * s)
         false = jnp.zeros((), bool)
         zero = jnp.zeros((), jnp.int32)
         return LogitQREState(x, tangent, h0.astype(dtype), false, false, zero, zero)
 
     def step(self, game, state: LogitQREState) -> LogitQREState:
+        game, s = self._unit(game)
         dtype = game.dtype
         eps = jnp.finfo(dtype).eps
-        target = jnp.asarray(self._target(), dtype)
+        target = jnp.asarray(self._target(), dtype) * s
         x, t, h = state.x, state.tangent, state.step_size
         n1 = x.shape[0]
         e_last = jnp.zeros((n1,), dtype).at[-1].set(1.0)
@@ -364,7 +380,7 @@ class LogitQRE(Solver):
         return tuple(s - jax.nn.softmax(v / temperature) for s, v in zip(strategies, vals))
 
     def stats(self, game, state: LogitQREState) -> dict:
-        lam = state.x[-1]
+        lam = state.x[-1] / self._unit(game)[1]  # the trace runs on G / s at s * lambda
         temp = jnp.where(lam > 0, 1.0 / jnp.where(lam > 0, lam, 1.0), jnp.inf)
         return {"temperature": temp, "num_accepted": state.num_accepted,
                 "num_rejected": state.num_rejected}

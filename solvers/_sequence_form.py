@@ -46,7 +46,7 @@ from ..kernel import Result, lp_tol, pytree_dataclass
 from ._efg import ExtensiveFormGame
 from ._efg_metrics import chance_reach
 from ._linprog import InteriorPoint, IPMState, StandardLP, ipm_solution
-from ._metrics import nash_conv
+from ._metrics import relative_nash_conv
 from ._solve import Solver, _float_setting
 
 __all__ = ["SequenceFormLP", "sequence_form"]
@@ -115,7 +115,8 @@ class SequenceFormLP(Solver):
 
     Args:
       lp_tol: relative tolerance of the interior-point stopping test (default
-        :func:`socialign.kernel.lp_tol`: 1e-9 in float64, about 1e-6 in float32). ``solve``'s ``tol`` bounds the certified NashConv.
+        :func:`socialign.kernel.lp_tol`: 1e-9 in float64, about 1e-6 in float32). ``solve``'s ``tol`` bounds the certified
+        NashConv relative to the payoff range (:func:`socialign.solvers.relative_nash_conv`).
 
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -128,6 +129,8 @@ class SequenceFormLP(Solver):
 
     lp_tol: float | None = None
     game_types = (ExtensiveFormGame,)
+    #: the LP's solution is unchanged by shifts and positive scales of the utilities
+    affine_invariant = True
 
     def __post_init__(self):
         if self.lp_tol is not None:
@@ -139,13 +142,17 @@ class SequenceFormLP(Solver):
             raise ValueError(f"SequenceFormLP needs a two-player game, got {game.num_players} "
                              "players")
         if not isinstance(game.utilities, jax.core.Tracer):
-            u = np.asarray(game.utilities)
-            total = u.sum(-1)
+            # zero-sum up to each player's positive scale and shift: on utilities mapped to
+            # [0, 1] per player the two sum to the same constant at every terminal
+            u = np.asarray(game.utilities, np.float64)
+            lo, hi = u.min(axis=-2, keepdims=True), u.max(axis=-2, keepdims=True)
+            total = ((u - lo) / np.where(hi > lo, hi - lo, 1.0)).sum(-1)
             spread = total.max(axis=-1) - total.min(axis=-1)
-            if np.any(spread > 1e-9 * (np.abs(u).max() + 1.0)):
-                raise ValueError("SequenceFormLP needs a zero-sum (or constant-sum) game: "
-                                 "utilities must sum to the same constant at every terminal; "
-                                 "use a CFR solver for general-sum games")
+            if np.any(spread > max(1e-9, 100 * np.finfo(game.dtype).eps)):
+                raise ValueError("SequenceFormLP needs a zero-sum game (up to each player's "
+                                 "positive scale and shift of utilities): utilities must sum to "
+                                 "the same constant at every terminal; use a CFR solver for "
+                                 "general-sum games")
 
     def _lp(self, game):
         sf = sequence_form(game.tree)
@@ -192,7 +199,7 @@ class SequenceFormLP(Solver):
     def terminate(self, game, state, tol):
         tol_lp = lp_tol(game.dtype) if self.lp_tol is None else self.lp_tol
         done, code, _ = _IPM.terminate(StandardLP(*self._lp(game)), state.ipm, tol_lp)
-        gap = nash_conv(game, self.strategies(game, state))
+        gap = relative_nash_conv(game, self.strategies(game, state))
         code = jnp.where((code == Result.CONVERGED) & (gap > tol), Result.CERTIFICATE_ABOVE_TOLERANCE,
                          code)
         return done, code.astype(jnp.int32), gap

@@ -16,14 +16,15 @@ iterates stop being finite, or ``max_steps`` is reached, then computes the certi
 answer carries (NashConv and the solver's own measure). Problem data is an argument of the
 compiled loop, never a closure, so a second same-shaped game reuses the compiled code.
 
-Tolerances are scale-free (the one rule, for every normal-form solver): ``tol`` is compared with
-a certificate measured relative to each player's payoff range ``r_i = max u_i - min u_i``
-(:func:`socialign.solvers.relative_nash_conv`, or the solver's own measure divided the same
+Tolerances are scale-free (the one rule, for every game solver): ``tol`` is compared with
+a certificate measured relative to each player's payoff range ``r_i = max u_i - min u_i`` (over
+action profiles of a normal-form game, over terminal histories of an extensive-form game;
+:func:`socialign.solvers.relative_nash_conv`, or the solver's own measure divided the same
 way), so answers, result codes and certificates do not change when player ``i``'s payoffs
 become ``a_i u_i + b_i`` with ``a_i > 0``. The default ``tol`` is
 :func:`socialign.kernel.default_tol` of the dtype. A solver whose answer is invariant under
-such maps (``affine_invariant = True``: the LP, pivoting and regret-matching solvers) runs its
-loop on the normalised game ``(u_i - min u_i) / r_i``, so shifts and scales cost no digits;
+such maps (``affine_invariant = True``: the LP, pivoting, regret-matching and CFR-family
+solvers) runs its loop on the normalised game ``(u_i - min u_i) / r_i``, so shifts and scales cost no digits;
 solvers with settings in payoff units (``Hedge``'s learning rate, ``LogitQRE``'s temperature,
 the replicator's step size) run on the game as given. ``Equilibrium.nash_conv`` is reported in
 payoff units and ``Equilibrium.relative_nash_conv`` relative to the ranges.
@@ -56,8 +57,7 @@ from ..kernel import (
     raise_if_failed,
 )
 from ._equilibrium import Equilibrium
-from ._game import NormalFormGame
-from ._metrics import _normalized, expected_values, nash_conv, relative_nash_conv
+from ._metrics import expected_values, nash_conv, normalized, relative_nash_conv
 
 __all__ = ["Solver", "solve"]
 
@@ -67,7 +67,7 @@ class Solver(IterativeSolver):
 
     Subclasses are pytree dataclasses (float settings are leaves, so a new learning rate or
     temperature does not recompile). The default ``terminate`` compares NashConv of the current
-    strategies with ``tol``, relative to each player's payoff range for a normal-form game
+    strategies with ``tol``, relative to each player's payoff range
     (:func:`socialign.solvers.relative_nash_conv`). A solver whose iterates do not change when a
     player's payoffs are multiplied by a positive number or shifted sets
     ``affine_invariant = True``, and ``solve`` then runs its loop on the normalised game. A
@@ -101,7 +101,7 @@ class Solver(IterativeSolver):
     #: default number of steps between certificate checks (``solve(check_every=None)``)
     default_check_every: int = 1
     #: the answer is unchanged under ``u_i -> a_i u_i + b_i`` (``a_i > 0``): ``solve`` runs the
-    #: loop on the normalised game ``(u_i - min u_i) / r_i`` (normal-form games only)
+    #: loop on the normalised game ``(u_i - min u_i) / r_i`` (normal- and extensive-form games)
     affine_invariant: bool = False
 
     @abc.abstractmethod
@@ -120,9 +120,9 @@ class Solver(IterativeSolver):
         """Return ``(done, result_code, certificate)`` for the current state.
 
         Default: the certificate is NashConv of :meth:`strategies`, relative to each player's
-        payoff range for a normal-form game (:func:`_scale_free_nash_conv`).
+        payoff range (:func:`socialign.solvers.relative_nash_conv`).
         """
-        cert = _scale_free_nash_conv(game, self.strategies(game, state))
+        cert = relative_nash_conv(game, self.strategies(game, state))
         return cert <= tol, jnp.asarray(Result.CONVERGED, jnp.int32), cert
 
     def values(self, game, state, strategies):
@@ -159,23 +159,11 @@ class Solver(IterativeSolver):
                             f"{type(game).__name__}")
 
 
-def _scale_free_nash_conv(game, strategies) -> jax.Array:
-    """NashConv relative to the payoff ranges for a normal-form game, else NashConv.
-
-    The default certificate of :meth:`Solver.terminate` (see
-    :func:`socialign.solvers.relative_nash_conv`); extensive-form games keep their own
-    exploitability in payoff units.
-    """
-    if isinstance(game, NormalFormGame):
-        return relative_nash_conv(game, strategies)
-    return nash_conv(game, strategies)
-
-
 def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: int):
     """One unbatched game: the kernel's loop, then the certificate and the implicit adjoint."""
     game_ng, solver_ng = jax.lax.stop_gradient((game, solver))
-    if solver.affine_invariant and isinstance(game_ng, NormalFormGame):
-        game_ng = _normalized(game_ng)  # same answer, no digits lost to shifts and scales
+    if solver.affine_invariant:
+        game_ng = normalized(game_ng)  # same answer, no digits lost to shifts and scales
     it = iterate(solver_ng, game_ng, tol, key, max_steps=max_steps, check_every=check_every)
     state = it.state
     strategies = solver_ng.strategies(game_ng, state)
@@ -184,7 +172,7 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
     residual = _params_residual(type(solver).residual) if solver.differentiable else None
     strategies = adjoint.apply(residual, strategies, (solver, game), who=who)
     conv = nash_conv(game, strategies)
-    rel = _scale_free_nash_conv(game, strategies)
+    rel = relative_nash_conv(game, strategies)
     values = solver.values(game, state, strategies)
     cert_ok = jnp.isfinite(it.certificate) & jnp.all(jnp.isfinite(values)) & jnp.isfinite(conv)
     result = jnp.where(cert_ok, it.result, Result.NONFINITE).astype(jnp.int32)

@@ -240,17 +240,19 @@ def test_efg_solver_oracle_no_recompile_vmap_and_float32(kuhn, name, solver, max
     key = jax.random.key(0)
     eq = solvers.solve(kuhn, solver, max_steps=max_steps, tol=tol, key=key, throw=False)
     assert int(eq.result) == Result.CONVERGED, (name, kernel.result_message(eq.result))
-    assert float(eq.nash_conv) <= tol
+    # tol bounds NashConv relative to each player's payoff range (4 in Kuhn poker)
+    assert float(eq.relative_nash_conv) <= tol
+    assert float(eq.nash_conv) <= 4 * tol
     values = solvers.expected_values(kuhn, eq.strategies)
-    # an eps-equilibrium's value is within eps of the game value
-    assert abs(float(values[0]) - KUHN_VALUE) <= (1e-7 if exact else tol), name
+    # an eps-equilibrium's value is within eps (payoff units) of the game value
+    assert abs(float(values[0]) - KUHN_VALUE) <= (1e-7 if exact else 4 * tol), name
     # a second, same-shaped game compiles nothing new
     other = _kuhn_like(kuhn, 1)
     with count_compiles() as n:
         second = solvers.solve(other, solver, max_steps=max_steps, tol=tol, key=key,
                                throw=False)
     assert n[0] == 0, f"{name}: {n[0]} compilation(s) for a same-shaped game"
-    assert float(second.nash_conv) <= max(tol, float(second.certificate))
+    assert float(second.relative_nash_conv) <= max(tol, float(second.certificate))
     # vmap over a batch of games inside a user's jit equals a Python loop
     batch = _kuhn_like(kuhn, 2, batch=2)
     fn = jax.jit(jax.vmap(lambda g: solvers.solve(g, solver, max_steps=max_steps, tol=tol,
@@ -268,7 +270,7 @@ def test_efg_solver_oracle_no_recompile_vmap_and_float32(kuhn, name, solver, max
     assert eq32.strategies.dtype == jnp.float32 and eq32.nash_conv.dtype == jnp.float32
     assert int(eq32.result) == Result.CONVERGED, (name, kernel.result_message(eq32.result))
     v32 = solvers.expected_values(_kuhn_like(kuhn, None, dtype=np.float32), eq32.strategies)
-    assert abs(float(v32[0]) - KUHN_VALUE) <= max(10 * tol32, tol)
+    assert abs(float(v32[0]) - KUHN_VALUE) <= 4 * max(10 * tol32, tol)
 
 
 # ----------------------------------------------------------------------------- solver gradients
