@@ -461,7 +461,8 @@ def train_lm(model: Llama, tokenizer, texts, *, steps: int, batch_size: int = 64
     for i, e in enumerate(enc):
         toks[i, :len(e)] = e
         mask[i, :len(e)] = True
-    sched = optax.warmup_cosine_decay_schedule(0.0, learning_rate, max(1, steps // 20), steps,
+    warmup = min(max(1, steps // 20), steps - 1)  # steps=1: no warm-up (optax needs a decay)
+    sched = optax.warmup_cosine_decay_schedule(0.0, learning_rate, warmup, steps,
                                                learning_rate * 0.05)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=0.01))
     graphdef, params = nnx.split(model)

@@ -168,27 +168,17 @@ def _efg_payoff_ranges(game: ExtensiveFormGame) -> jax.Array:
 
 @normalized.register(ExtensiveFormGame)
 def _efg_normalized(game: ExtensiveFormGame) -> ExtensiveFormGame:
-    """One unbatched game with terminal utilities ``(u_i - min u_i) / r_i`` in ``[0, 1]``."""
+    """The game (any batch shape) with terminal utilities ``(u_i - min u_i) / r_i`` in [0, 1]."""
     u = game.utilities
     lo = jnp.min(u, axis=-2, keepdims=True)
     r = jnp.max(u, axis=-2, keepdims=True) - lo
     return ExtensiveFormGame((u - lo) / jnp.where(r > 0, r, 1.0), game.chance_probs, game.tree)
 
 
-def _relative_gains_single(game, policy):
-    return _gains_single(_efg_normalized(game), policy)
-
-
-@jax.jit
-def _jit_relative_gains(game, policy):
-    return _batched(_relative_gains_single, game, policy)
-
-
 @relative_nash_conv.register(ExtensiveFormGame)
 def _efg_relative_nash_conv(game: ExtensiveFormGame, policy) -> jax.Array:
     """``sum_i gain_i / r_i`` with ``r_i`` the range of player ``i``'s terminal utilities."""
-    policy = validate_policy(game, policy)
-    return _jit_relative_gains(game, policy).sum(axis=-1)
+    return _efg_nash_conv(_efg_normalized(game), policy)
 
 
 @best_response.register(ExtensiveFormGame)

@@ -121,3 +121,10 @@ def test_rloo_and_grpo_learn_a_simple_preference(algo):
     # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)
     last = np.mean([h["reward"] for h in hist[-5:]])
     assert last > 0.8 and last > hist[0]["reward"], (algo, hist[0]["reward"], last)
+
+
+def test_train_lm_single_step():
+    # steps=1 crashed in optax (a warm-up of 1 step left the cosine decay 0 steps)
+    losses = train_lm(_model(), ByteTokenizer(), ["1+1=2"], steps=1, batch_size=2,
+                      progress=False)
+    assert len(losses) == 1 and np.isfinite(losses[0])
