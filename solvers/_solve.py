@@ -24,9 +24,9 @@ way), so answers, result codes and certificates do not change when player ``i``'
 become ``a_i u_i + b_i`` with ``a_i > 0``. The default ``tol`` is
 :func:`socialign.kernel.default_tol` of the dtype. A solver whose answer is invariant under
 such maps (``affine_invariant = True``: the LP, pivoting, regret-matching and CFR-family
-solvers) runs its loop on the normalised game ``(u_i - min u_i) / r_i``, so shifts and scales cost no digits;
-solvers with settings in payoff units (``Hedge``'s learning rate, ``LogitQRE``'s temperature,
-the replicator's step size) run on the game as given. ``Equilibrium.nash_conv`` is reported in
+solvers) runs its loop on the normalised game ``(u_i - min u_i) / r_i``, so shifts and scales
+cost no digits; solvers with settings in payoff units (``Hedge``'s learning rate,
+``LogitQRE``'s temperature, the replicator's step size) run on the game as given. ``Equilibrium.nash_conv`` is reported in
 payoff units and ``Equilibrium.relative_nash_conv`` relative to the ranges.
 """
 
