@@ -424,7 +424,10 @@ def _warm_starts(problem: PrincipalAgent, temperature, prior, p, target_action):
     cheapest contract (an LP in utility levels) whose IC margin
     ``T log((A-1) p max(prior) / ((1-p) prior_k))`` makes the quantal agent play ``k`` with
     probability ``>= p``; plus the zero contract (the payment floor). Pure array code: the same
-    with traced and concrete values."""
+    with traced and concrete values. With limited liability the LPs go to the batched dual
+    simplex alone (no interior-point fallback: a start is a heuristic, and a program the dual
+    simplex leaves unsettled starts from the zero contract instead), which halves the design's
+    compile time (~10 s -> ~5 s per program on 2 CPU cores)."""
     A, O = problem.num_actions, problem.num_outcomes
     batch = problem.batch_shape
     dtype = problem.dtype
@@ -448,7 +451,8 @@ def _warm_starts(problem: PrincipalAgent, temperature, prior, p, target_action):
     c, G, h = c.reshape(n, O), G.reshape(n, A, O), h.reshape(n, A)
     if has_lo:
         lo_n = jnp.broadcast_to(lo[..., None], (*batch, len(acts))).reshape(n)
-        x, _, status, _, _ = solve_nonneg_lps(c, G, h - lo_n[:, None] * jnp.sum(G, axis=-1))
+        x, _, status, _, _ = solve_nonneg_lps(c, G, h - lo_n[:, None] * jnp.sum(G, axis=-1),
+                                              method="dual_simplex")
         v = x + lo_n[:, None]
     else:
         v, _, status, _, _ = solve_free_lps(c, G, h)

@@ -42,6 +42,7 @@ from ._metrics import (
     best_response_gains,
     expected_values,
     nash_conv,
+    nash_conv_pair,
     normalized,
     payoff_ranges,
     relative_nash_conv,
@@ -179,6 +180,19 @@ def _efg_normalized(game: ExtensiveFormGame) -> ExtensiveFormGame:
 def _efg_relative_nash_conv(game: ExtensiveFormGame, policy) -> jax.Array:
     """``sum_i gain_i / r_i`` with ``r_i`` the range of player ``i``'s terminal utilities."""
     return _efg_nash_conv(_efg_normalized(game), policy)
+
+
+@nash_conv_pair.register(ExtensiveFormGame)
+def _efg_nash_conv_pair(game: ExtensiveFormGame, policy):
+    """One best-response sweep, on the normalised game: ``sum_i g_i r_i`` and ``sum_i g_i``.
+
+    ``g_i`` is player ``i``'s gain in the game mapped to [0, 1]; the gain is invariant to a
+    shift and homogeneous in a scale, so ``g_i r_i`` is the gain in the game as given (exactly,
+    up to rounding: with fewer digits lost to shifts than a sweep over the raw utilities).
+    """
+    policy = validate_policy(game, policy)
+    gains = _jit_gains(_efg_normalized(game), policy)
+    return jnp.sum(gains * _efg_payoff_ranges(game), axis=-1), jnp.sum(gains, axis=-1)
 
 
 @best_response.register(ExtensiveFormGame)

@@ -344,6 +344,16 @@ def _(game: NormalFormGame, strategies) -> jax.Array:
 
 
 @functools.singledispatch
+def nash_conv_pair(game, strategies) -> tuple[jax.Array, jax.Array]:
+    """``(nash_conv, relative_nash_conv)`` of one profile (private: ``solve``'s report).
+
+    The generic rule calls both; a game type whose best responses are costly registers a version
+    that computes the gains once (:class:`ExtensiveFormGame`: one best-response sweep, not two).
+    """
+    return nash_conv(game, strategies), relative_nash_conv(game, strategies)
+
+
+@functools.singledispatch
 def best_response(game, strategies, player: int | None = None):
     """Pure best responses (one-hot), per player or for ``player`` alone.
 

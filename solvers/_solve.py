@@ -57,7 +57,7 @@ from ..kernel import (
     raise_if_failed,
 )
 from ._equilibrium import Equilibrium
-from ._metrics import expected_values, nash_conv, normalized, relative_nash_conv
+from ._metrics import expected_values, nash_conv_pair, normalized, relative_nash_conv
 
 __all__ = ["Solver", "solve"]
 
@@ -171,8 +171,7 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
     # solvers without optimality conditions: the kernel refuses gradients with a TypeError
     residual = _params_residual(type(solver).residual) if solver.differentiable else None
     strategies = adjoint.apply(residual, strategies, (solver, game), who=who)
-    conv = nash_conv(game, strategies)
-    rel = relative_nash_conv(game, strategies)
+    conv, rel = nash_conv_pair(game, strategies)
     values = solver.values(game, state, strategies)
     cert_ok = jnp.isfinite(it.certificate) & jnp.all(jnp.isfinite(values)) & jnp.isfinite(conv)
     result = jnp.where(cert_ok, it.result, Result.NONFINITE).astype(jnp.int32)
