@@ -7,6 +7,12 @@ solves the same pairs one at a time, interleaved with ours and warmed up. Where 
 returns a polygon (it refuses sets that are a point or a segment: qhull needs full dimension),
 the vertex sets are compared by Hausdorff distance. Target: >= 100x on 1,000 pairs.
 
+QuantEcon.py 0.11.4's numba kernel (``_R``) writes out of bounds on some 3x3 stage games (numba
+does not check indices): the heap is corrupted and the process later aborts (``free(): invalid
+next size``). Before timing, every pair is therefore screened once in a child process with
+``NUMBA_BOUNDSCHECK=1`` (where such a write raises ``IndexError``); the pairs that fail are
+dropped from both sides and counted in the JSON (``skipped_quantecon_out_of_bounds``).
+
 Times exclude compilation (socialign is warmed up on a same-shaped batch, QuantEcon.py's numba
 functions on one game first). socialign solves the batch in chunks of ``--batch-size`` games
 taken in order of the discount factor (a vmapped loop runs until its slowest member stops). Writes benchmarks/results/repeated_games.json and, with
@@ -22,6 +28,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 
 import jax
@@ -64,12 +73,44 @@ def quantecon_set(U, delta):
     return hull.points[hull.vertices]
 
 
+def _screen_child(path):
+    """Child process (``NUMBA_BOUNDSCHECK=1``): print the pairs whose solve indexes out of
+    bounds in QuantEcon.py's numba code."""
+    data = np.load(path)
+    bad = []
+    for j, (u, d) in enumerate(zip(data["U"], data["D"])):
+        sg = qe.NormalFormGame((qe.Player(u[0]), qe.Player(u[1].T)))
+        try:
+            qe.RepeatedGame(sg, float(d)).equilibrium_payoffs()
+        except IndexError:
+            bad.append(j)
+        except Exception:  # noqa: S110 (degenerate sets: refused, but memory-safe)
+            pass
+    print(json.dumps(bad))
+
+
+def quantecon_out_of_bounds(U, D) -> list[int]:
+    """Indices of the pairs on which QuantEcon.py's kernel writes out of bounds (a child
+    process with numba's bounds checks on, so this process's heap stays intact)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "pairs.npz")
+        np.savez(path, U=U, D=D)
+        env = dict(os.environ, NUMBA_BOUNDSCHECK="1", JAX_PLATFORMS="cpu")
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--screen", path],
+                             env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, batch_size):
     rng = np.random.default_rng(seed)
     G = rng.normal(size=(games, 2, m, m))
     deltas = np.linspace(0.5, 0.9, num_deltas)
     U = np.broadcast_to(G[:, None], (games, num_deltas, 2, m, m)).reshape(-1, 2, m, m)
     D = np.broadcast_to(deltas[None], (games, num_deltas)).reshape(-1)
+    unsafe = quantecon_out_of_bounds(U, D)
+    keep = np.setdiff1d(np.arange(len(D)), unsafe)
+    U, D = np.ascontiguousarray(U[keep]), np.ascontiguousarray(D[keep])
+    G = U[::num_deltas]                                # a stage game for numba's warm-up
     game = solvers.RepeatedGame(jnp.asarray(U), jnp.asarray(D))
 
     def ours():
@@ -99,6 +140,7 @@ def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, batch_size
         worst = max(worst, hausdorff(np.asarray(out.vertices[j, :n]), refs[j]))
         compared += 1
     row = dict(stage_game=f"{m}x{m}", pairs=len(D), games=games, deltas=deltas.tolist(),
+               skipped_quantecon_out_of_bounds=len(unsafe),
                batch_size=batch_size,
                socialign_s=min(t_ours), quantecon_s=min(t_ref),
                ratio=min(t_ref) / min(t_ours), compile_s=compile_s,
@@ -107,7 +149,7 @@ def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, batch_size
                mean_bracket_width=float(jnp.mean(jnp.where(out.result == 0, out.bracket_width,
                                                            0))),
                max_steps_taken=int(out.num_steps.max()))
-    print(f"{m}x{m}: {len(D)} pairs  socialign {row['socialign_s']:.3f}s  QuantEcon.py "
+    print(f"{m}x{m}: {len(D)} pairs ({len(unsafe)} skipped: QuantEcon.py out of bounds)  socialign {row['socialign_s']:.3f}s  QuantEcon.py "
           f"{row['quantecon_s']:.3f}s  ratio {row['ratio']:.1f}x  compared {compared}  "
           f"max Hausdorff {worst:.2e}")
     return row
@@ -156,6 +198,9 @@ def figure():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--screen"]:
+        return _screen_child(argv[1])
     ap = make_parser(__doc__, out=RESULTS)
     ap.add_argument("--games", type=int, default=250)
     ap.add_argument("--deltas", type=int, default=4)
@@ -178,8 +223,8 @@ def main(argv=None):
                       platform=platform.platform(), load=list(os.getloadavg()),
                       dtype="float64", quick=a.quick, rows=rows,
                       note="QuantEcon.py solves one pair per call; socialign one batched call. "
-                           "Times exclude compilation. Machine shared with other jobs: the "
-                           "load average says how busy it was; ratios are indicative.")
+                           "Times exclude compilation; the load average says how busy the "
+                           "machine was (ratios taken under load are indicative only).")
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
         with open(a.out, "w") as f:   # after every row: a later crash keeps what ran
             json.dump(result, f, indent=2)
