@@ -170,6 +170,13 @@ def _relative_gains(game: NormalFormGame, strategies) -> jax.Array:
     return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
 
 
+def unit_gains(game: NormalFormGame, strategies) -> jax.Array:
+    """``[players]`` gains of one unbatched game whose payoffs ``normalized`` produced: equal
+    to :func:`_relative_gains` there (up to rounding), without normalising again (private)."""
+    vals = _action_values(game, strategies)
+    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
+
+
 def _values(game: NormalFormGame, strategies) -> jax.Array:
     vals = _action_values(game, strategies)
     return jnp.stack([jnp.dot(s, v) for v, s in zip(vals, strategies)])

@@ -54,10 +54,18 @@ from ..kernel import (
     gather,
     is_concrete,
     iterate,
+    pytree_dataclass,
     raise_if_failed,
 )
 from ._equilibrium import Equilibrium
-from ._metrics import expected_values, nash_conv_pair, normalized, relative_nash_conv
+from ._game import NormalFormGame
+from ._metrics import (
+    expected_values,
+    nash_conv_pair,
+    normalized,
+    relative_nash_conv,
+    unit_gains,
+)
 
 __all__ = ["Solver", "solve"]
 
@@ -159,12 +167,44 @@ class Solver(IterativeSolver):
                             f"{type(game).__name__}")
 
 
+@pytree_dataclass
+class _OnUnitPayoffs(IterativeSolver):
+    """``solver`` on a normal-form game that ``normalized`` produced, with the default check.
+
+    There each player's payoffs span [0, 1] (or are all 0), and the default certificate,
+    NashConv relative to the payoff ranges, is NashConv itself up to rounding (normalising
+    again maps ``u`` to ``(u - 0) / 1``, exact but for an ulp of XLA's fused arithmetic now and
+    then): :func:`unit_gains` computes it without the passes over the payoffs that normalising
+    costs, which on small games cost more than the best responses themselves (measured on 4,096
+    RM+ games of 8x8: a check cost 1.7 ms, 2.6 steps, before; 0.5 ms after).
+    """
+
+    solver: Solver
+
+    @property
+    def check_state_finite(self):
+        return getattr(self.solver, "check_state_finite", True)
+
+    def init(self, game, key):
+        return self.solver.init(game, key)
+
+    def step(self, game, state):
+        return self.solver.step(game, state)
+
+    def terminate(self, game, state, tol):
+        cert = jnp.sum(unit_gains(game, self.solver.strategies(game, state)))
+        return cert <= tol, jnp.asarray(Result.CONVERGED, jnp.int32), cert
+
+
 def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: int):
     """One unbatched game: the kernel's loop, then the certificate and the implicit adjoint."""
     game_ng, solver_ng = jax.lax.stop_gradient((game, solver))
+    loop_solver = solver_ng
     if solver.affine_invariant:
         game_ng = normalized(game_ng)  # same answer, no digits lost to shifts and scales
-    it = iterate(solver_ng, game_ng, tol, key, max_steps=max_steps, check_every=check_every)
+        if isinstance(game_ng, NormalFormGame) and type(solver).terminate is Solver.terminate:
+            loop_solver = _OnUnitPayoffs(solver_ng)
+    it = iterate(loop_solver, game_ng, tol, key, max_steps=max_steps, check_every=check_every)
     state = it.state
     strategies = solver_ng.strategies(game_ng, state)
     who = type(solver).__name__
