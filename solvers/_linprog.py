@@ -30,7 +30,8 @@ Solves
   :func:`socialign.kernel.iterate`) stops at once for members it need not solve, so under
   ``vmap`` a loop no member needs costs nothing. Called eagerly (no tracer in the data), the
   pivoting stage is compiled and run first, and the interior point (most of the compile time)
-  only if some member needs it; the answer is the same as the one program of a user's ``jit``.
+  only if some member needs it; when no member has a pivoting method, only the interior point
+  is compiled. The answer is the same as the one program of a user's ``jit``.
 
 All three methods are :class:`socialign.kernel.IterativeSolver` objects on the one loop driver,
 the pivoting ones share the pivot kernel :mod:`._pivot` (with Lemke-Howson), every answer is
@@ -700,14 +701,15 @@ def _pivoting_choice(c, A_ub, b_ub, A_eq, b_eq, st):
 
 @functools.partial(jax.jit, static_argnames=("st", "batch_shape", "batched"))
 def _pivoting_applies(data, *, st, batch_shape, batched):
-    """Does a pivoting method apply to every member (``[]`` bool)? A small program that lets an
-    eager ``method="auto"`` call skip its pivoting stage when the interior point is needed."""
+    """Does a pivoting method apply to every member, and to any (two ``[]`` bools)? A small
+    program that lets an eager ``method="auto"`` call compile only the stage it needs."""
     def one(bdata):
         use_dual, use_primal = _pivoting_choice(*_member(data, bdata, batched), st)
         return use_dual | use_primal
 
     bdata = tuple(d for d, b in zip(data, batched) if b)
-    return jnp.all(batch_map(one, bdata, batch_shape=batch_shape, batch_size=None, mesh=None))
+    applies = batch_map(one, bdata, batch_shape=batch_shape, batch_size=None, mesh=None)
+    return jnp.all(applies), jnp.any(applies)
 
 
 def _select(mask, a: _Answer, b: _Answer) -> _Answer:
@@ -940,8 +942,11 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     run = functools.partial(_linprog_jit, data, jnp.asarray(tol, dtype), adjoint, st=st,
                             max_steps=steps, batch_shape=batch_shape, batched=batched,
                             batch_size=batch_size, mesh=mesh)
-    if method == "auto" and is_concrete((data, tol)) and bool(
-            _pivoting_applies(data, st=st, batch_shape=batch_shape, batched=batched)):
+    every, some = (False, True)
+    if method == "auto" and is_concrete((data, tol)):
+        every, some = (bool(b) for b in _pivoting_applies(data, st=st, batch_shape=batch_shape,
+                                                           batched=batched))
+    if method == "auto" and every:
         # called eagerly on programs a pivoting method applies to: compile and run the pivoting
         # stage first; the interior point (most of "auto"'s compile time) is compiled and run
         # only when some member needs it. Inside a user's jit the one program of "auto" does
@@ -950,6 +955,11 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
         status = np.asarray(gather(sol.status))  # every process decides alike
         if not np.all(np.isin(status, (Result.CONVERGED, Result.INFEASIBLE, Result.UNBOUNDED))):
             sol = run(method="auto")
+    elif method == "auto" and not some:
+        # called eagerly on programs no pivoting method applies to (e.g. an equality row and a
+        # cost of either sign): "auto" would send every member to the interior point, so only
+        # that stage is compiled (the pivoting stages would stop at once, taking no steps)
+        sol = run(method="interior_point")
     else:
         sol = run(method=method)
     if throw:
