@@ -158,23 +158,22 @@ def _normalized(game: NormalFormGame) -> NormalFormGame:
     return NormalFormGame(shifted.payoffs / safe, game.num_players)
 
 
+def unit_gains(game: NormalFormGame, strategies) -> jax.Array:
+    """``[players]`` best-response gains on the payoffs as given (private). On a game that
+    ``normalized`` produced they are the relative gains (up to rounding), without normalising
+    again; :func:`_gains` and :func:`_relative_gains` apply it to a shifted or normalised game."""
+    vals = _action_values(game, strategies)
+    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
+
+
 def _gains(game: NormalFormGame, strategies) -> jax.Array:
     """``[players]`` best-response gains in payoff units (on the min-shifted payoffs)."""
-    vals = _action_values(_shifted(game), strategies)
-    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
+    return unit_gains(_shifted(game), strategies)
 
 
 def _relative_gains(game: NormalFormGame, strategies) -> jax.Array:
     """``[players]`` gains divided by each player's payoff range (0 for a constant player)."""
-    vals = _action_values(_normalized(game), strategies)
-    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
-
-
-def unit_gains(game: NormalFormGame, strategies) -> jax.Array:
-    """``[players]`` gains of one unbatched game whose payoffs ``normalized`` produced: equal
-    to :func:`_relative_gains` there (up to rounding), without normalising again (private)."""
-    vals = _action_values(game, strategies)
-    return jnp.stack([jnp.max(v) - jnp.dot(s, v) for v, s in zip(vals, strategies)])
+    return unit_gains(_normalized(game), strategies)
 
 
 def _values(game: NormalFormGame, strategies) -> jax.Array:
