@@ -14,8 +14,9 @@ next size``). Before timing, every pair is therefore screened once in a child pr
 dropped from both sides and counted in the JSON (``skipped_quantecon_out_of_bounds``).
 
 Times exclude compilation (socialign is warmed up on a same-shaped batch, QuantEcon.py's numba
-functions on one game first). socialign solves the batch in chunks of ``--batch-size`` games
-taken in order of the discount factor (a vmapped loop runs until its slowest member stops). Writes benchmarks/results/repeated_games.json and, with
+functions on one game first). socialign iterates ``--batch-size`` members at a time, each slot
+refilled with the next member when its member stops (``kernel.iterate_batch``), so the work
+follows each pair's own step count. Writes benchmarks/results/repeated_games.json and, with
 ``--figure``, benchmarks/results/repeated_pd_payoff_sets.png (the prisoner's dilemma payoff
 sets for several discount factors; needs matplotlib, the ``plot`` extra).
 
@@ -208,7 +209,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=64,
-                    help="socialign's chunk size (0: the whole batch in one vmap)")
+                    help="socialign's slots (members iterating together; 0: the default)")
     ap.add_argument("--quick", action="store_true", help="a few games (smoke run)")
     ap.add_argument("--figure", action="store_true")
     a = parse_args(ap, argv)

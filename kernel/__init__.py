@@ -3,7 +3,8 @@
 Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The kernel holds
 
 - one result enumeration: :class:`Result`, :func:`result_message`;
-- one iteration driver: :class:`IterativeSolver`, :func:`iterate`, :class:`Iteration`, and one
+- one iteration driver: :class:`IterativeSolver`, :func:`iterate` (and, for batches whose
+  members need very different step counts, :func:`iterate_batch`), :class:`Iteration`, and one
   rule for when it checks: :class:`GeometricChecks`, :func:`as_check_schedule`;
 - one batching rule: :func:`batch_map`, over many devices too: :func:`shard_batch`,
   :func:`as_mesh`, :func:`batch_sharding`, :func:`gather`;
@@ -37,6 +38,7 @@ from ._iterate import (
     all_finite,
     as_check_schedule,
     iterate,
+    iterate_batch,
 )
 from ._module import pytree_dataclass, static_field
 from ._result import Result, result_message
@@ -71,6 +73,7 @@ __all__ = [
     "implicit_solution",
     "is_concrete",
     "iterate",
+    "iterate_batch",
     "lp_tol",
     "no_gradient",
     "pivot_tol",

@@ -45,7 +45,7 @@ from ._module import pytree_dataclass
 from ._result import Result
 
 __all__ = ["GeometricChecks", "IterativeSolver", "Iteration", "all_finite", "as_check_schedule",
-           "iterate"]
+           "iterate", "iterate_batch"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,21 +248,37 @@ def iterate(solver: IterativeSolver, problem, tol, key, *, max_steps: int,
       ValueError: if ``check_every`` is not a valid check schedule.
     """
     check_every = as_check_schedule(check_every)
+    start, cond, body, finish = _loop_parts(solver, max_steps, check_every)
+    carry = start(problem, tol, key)
+    carry = jax.lax.while_loop(cond, lambda c: body(problem, tol, c), carry)
+    return finish(carry)
+
+
+def _loop_parts(solver, max_steps, check_every):
+    """The pieces of :func:`iterate`'s loop, shared with :func:`iterate_batch`.
+
+    ``start(problem, tol, key)`` gives the carry ``(steps, state, done, code, cert, finite)``
+    at the initial state, ``cond(carry)`` whether to step again, ``body(problem, tol, carry)``
+    one iteration (``check_every`` steps, then ``terminate``), ``finish(carry)`` the
+    :class:`Iteration`.
+    """
     every_step = getattr(solver, "check_state_finite", True)
 
     def finite_now(state, cert):
         ok = jnp.all(jnp.isfinite(cert))
         return (all_finite(state) & ok) if every_step else ok
 
-    state = solver.init(problem, key)
-    done, code, cert = solver.terminate(problem, state, tol)
-    finite = finite_now(state, cert)
+    def start(problem, tol, key):
+        state = solver.init(problem, key)
+        done, code, cert = solver.terminate(problem, state, tol)
+        return (jnp.asarray(0, jnp.int32), state, jnp.asarray(done),
+                jnp.asarray(code, jnp.int32), jnp.asarray(cert), finite_now(state, cert))
 
     def cond(carry):
         steps, _, done, _, _, finite = carry
         return (~done) & finite & (steps < max_steps)
 
-    def body(carry):
+    def body(problem, tol, carry):
         steps, state, _, _, _, _ = carry
         if check_every == 1:
             n = jnp.asarray(1, jnp.int32)
@@ -273,13 +289,126 @@ def iterate(solver: IterativeSolver, problem, tol, key, *, max_steps: int,
             n = jnp.minimum(gap, max_steps - steps)
             state = jax.lax.fori_loop(0, n, lambda _, s: solver.step(problem, s), state)
         done, code, cert = solver.terminate(problem, state, tol)
-        return steps + n, state, done, code, cert, finite_now(state, cert)
+        return (steps + n, state, jnp.asarray(done), jnp.asarray(code, jnp.int32),
+                jnp.asarray(cert), finite_now(state, cert))
 
-    carry = (jnp.asarray(0, jnp.int32), state, jnp.asarray(done), jnp.asarray(code, jnp.int32),
-             jnp.asarray(cert), finite)
-    steps, state, done, code, cert, finite = jax.lax.while_loop(cond, body, carry)
-    if not every_step:
-        finite = finite & all_finite(state)
-    result = jnp.where(~finite, Result.NONFINITE,
-                       jnp.where(done, code, Result.MAX_STEPS_REACHED)).astype(jnp.int32)
-    return Iteration(state=state, num_steps=steps, result=result, certificate=cert)
+    def finish(carry):
+        steps, state, done, code, cert, finite = carry
+        if not every_step:
+            finite = finite & all_finite(state)
+        result = jnp.where(~finite, Result.NONFINITE,
+                           jnp.where(done, code, Result.MAX_STEPS_REACHED)).astype(jnp.int32)
+        return Iteration(state=state, num_steps=steps, result=result, certificate=cert)
+
+    return start, cond, body, finish
+
+
+def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int, slots: int,
+                  check_every: int | GeometricChecks = 1) -> Iteration:
+    """:func:`iterate` on every problem of a batch, ``slots`` at a time, refilled as they stop.
+
+    ``vmap(iterate)`` runs one loop until the batch's slowest member stops, so a batch whose
+    members need very different numbers of steps pays the largest count for every member.
+    Here one ``while_loop`` advances ``slots`` members together; when a member stops (done,
+    non-finite, or ``max_steps``), its :class:`Iteration` is written out and the next member
+    of the batch takes its slot (``init`` and the initial check, as :func:`iterate` does). The
+    work is then about the sum of the members' step counts over ``slots``, plus the longest
+    member's count at the end (put long runs first). Every member's answer is the one
+    :func:`iterate` gives it alone: the same steps, checks and result.
+
+    Args:
+      solver: an :class:`IterativeSolver`.
+      problems: a pytree whose leaves share one leading batch axis ``N``.
+      tol: the tolerance: a scalar, or ``[N]`` (one per member).
+      key: one PRNG key (every member's ``init`` gets it, as ``vmap`` over a shared key), or
+        ``[N]`` keys.
+      max_steps: each member's iteration budget (static, positive).
+      slots: how many members step together (static, positive; at most ``N`` are used).
+      check_every: the check schedule (static; see :func:`iterate`).
+
+    Returns:
+      An :class:`Iteration` whose leaves carry the batch axis ``N`` first.
+
+    Raises:
+      ValueError: if ``slots`` is not a positive int, the leaves do not share a leading axis,
+        ``tol`` or ``key`` has the wrong shape, or ``check_every`` is not a check schedule.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import IterativeSolver, iterate_batch, pytree_dataclass
+      >>> @pytree_dataclass
+      ... class Halve(IterativeSolver):
+      ...     def init(self, x, key): return x
+      ...     def step(self, x, s): return s / 2
+      ...     def terminate(self, x, s, tol): return jnp.abs(s) <= tol, jnp.int32(0), jnp.abs(s)
+      >>> it = iterate_batch(Halve(), jnp.array([1.0, 1e6, 8.0]), 1e-3, jax.random.key(0),
+      ...                    max_steps=100, slots=2)
+      >>> it.num_steps.tolist()
+      [10, 30, 13]
+    """
+    check_every = as_check_schedule(check_every)
+    if isinstance(slots, bool) or not isinstance(slots, int | np.integer) or slots < 1:
+        raise ValueError(f"slots must be a positive int, got {slots!r}")
+    leaves = jax.tree_util.tree_leaves(problems)
+    if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
+        raise ValueError("problems must be a pytree of arrays with a leading batch axis")
+    N = int(leaves[0].shape[0])
+    if any(int(x.shape[0]) != N for x in leaves):
+        raise ValueError("every leaf of problems must have the same leading (batch) axis; got "
+                         f"{sorted({int(x.shape[0]) for x in leaves})}")
+    tols = jnp.asarray(tol)
+    if tols.ndim not in (0, 1) or (tols.ndim == 1 and tols.shape[0] != N):
+        raise ValueError(f"tol must be a scalar or have shape ({N},), got {tols.shape}")
+    tols = jnp.broadcast_to(tols, (N,))
+    per_key = jnp.ndim(key) == 1 and (not jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                      or key.shape[0] == N)
+    keys = key if per_key else jnp.broadcast_to(key, (N, *jnp.shape(key)))
+    if keys.shape[0] != N:
+        raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")
+    S = min(int(slots), N)
+    member = (problems, tols)
+    start, cond, body, finish = _loop_parts(solver, max_steps, check_every)
+    take = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)  # noqa: E731
+    v_start = jax.vmap(lambda m, k: start(m[0], m[1], k))
+    v_cond = jax.vmap(cond)
+    v_body = jax.vmap(lambda m, c: body(m[0], m[1], c))
+    first = jnp.arange(S, dtype=jnp.int32)
+    slot_m = take(member, first)
+    carry = v_start(slot_m, keys[first])
+    out = jax.tree_util.tree_map(
+        lambda x: jnp.zeros((N, *x.shape[1:]), x.dtype), jax.vmap(finish)(carry))
+
+    def loop_cond(c):
+        return jnp.any(c[0] < N)
+
+    def refill(c, stopped):
+        idx, nxt, slot_m, carry, out = c
+        res = jax.vmap(finish)(carry)
+        dest = jnp.where(stopped, idx, N)
+        out = jax.tree_util.tree_map(lambda o, r: o.at[dest].set(r, mode="drop"), out, res)
+        rank = jnp.cumsum(stopped, dtype=jnp.int32) - 1
+        idx = jnp.where(stopped, jnp.where(nxt + rank < N, nxt + rank, N), idx)
+        nxt = nxt + jnp.sum(stopped, dtype=jnp.int32)
+        load = stopped & (idx < N)
+        src = jnp.minimum(idx, N - 1)
+        fresh_m = take(member, src)
+        fresh = v_start(fresh_m, keys[src])
+        sel = lambda a, b: jax.tree_util.tree_map(  # noqa: E731
+            lambda x, y: jnp.where(load.reshape(-1, *([1] * (x.ndim - 1))), x, y), a, b)
+        return idx, nxt, sel(fresh_m, slot_m), sel(fresh, carry), out
+
+    def loop_body(c):
+        # write out the members that stopped and refill their slots in order (only in the
+        # iterations where some member stopped), then one iteration for those still running
+        stopped = (c[0] < N) & ~v_cond(c[3])
+        c = jax.lax.cond(jnp.any(stopped), refill, lambda c, s: c, c, stopped)
+        idx, nxt, slot_m, carry, out = c
+        run = (idx < N) & v_cond(carry)
+        stepped = v_body(slot_m, carry)
+        carry = jax.tree_util.tree_map(
+            lambda x, y: jnp.where(run.reshape(-1, *([1] * (x.ndim - 1))), x, y), stepped, carry)
+        return idx, nxt, slot_m, carry, out
+
+    c = (first, jnp.asarray(S, jnp.int32), slot_m, carry, out)
+    *_, out = jax.lax.while_loop(loop_cond, loop_body, c)
+    return out

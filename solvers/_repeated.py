@@ -64,6 +64,7 @@ from ..kernel import (
     eps,
     is_concrete,
     iterate,
+    iterate_batch,
     lp_tol,
     no_gradient,
     pytree_dataclass,
@@ -581,19 +582,20 @@ def _generation_residual(U, delta, V, n, tol):
     return jnp.max(jnp.where(live, jnp.min(viol, axis=1), 0))
 
 
-def _solve_one(problem, tol, num_directions, max_steps):
+def _as_tol(U, delta, tol):
+    """The Abreu-Sannikov stopping tolerance: the points must stop moving well below ``tol``."""
+    return jnp.maximum(tol * 1e-4 * (1 - delta), 10 * eps(U.dtype))
+
+
+def _finish(problem, it, jyc, tol, num_directions):
+    """An :class:`EquilibriumPayoffs` from the two iterations on one ``problem``."""
     U, delta = problem
-    key = jax.random.key(0)
     scale = scale_of(U)
-    step_tol = jnp.maximum(tol * 1e-4 * (1 - delta), 10 * eps(U.dtype))
-    it = iterate(AbreuSannikov(), (U, delta), step_tol, key, max_steps=max_steps)
     dist_tol = 1e-2 * tol * scale
     V, n = convex_hull(it.state.points, it.state.mask, dist_tol * scale, dist_tol)
     V, n = _drop_flat(V, n, dist_tol)
     # every JYC iterate contains the SPE set (the levels decrease from the feasible set's), so
     # stopping at the certificate's tolerance keeps the outer bound valid
-    jyc = iterate(JuddYeltekinConklin(num_directions), (U, delta), tol, key,
-                  max_steps=max_steps)
     H = _directions(num_directions, U.dtype)
     OV = _outer_vertices(H, jyc.state.levels)
     resid = _generation_residual(U, delta, V, n, dist_tol * scale) / scale
@@ -616,19 +618,22 @@ def _solve_one(problem, tol, num_directions, max_steps):
 @functools.partial(jax.jit, static_argnames=("num_directions", "max_steps", "batch_shape",
                                              "batch_size"))
 def _solve_batch(payoffs, discount, tol, *, num_directions, max_steps, batch_shape, batch_size):
-    def fn(p):
-        return _solve_one(p, tol, num_directions, max_steps)
-
+    # both iterations run in a refilled pool of `slots` members (kernel.iterate_batch): a member
+    # that stops hands its slot to the next, so the work follows each member's own step count
+    # (which grows like log(tol) / log(delta)); the longest runs (largest delta) go first
     size = int(np.prod(batch_shape)) if batch_shape else 1
-    if batch_size is None or batch_size >= size:
-        return batch_map(fn, (payoffs, discount), batch_shape=batch_shape, batch_size=None)
-    # a vmapped loop runs until its slowest member stops, and the step count grows like
-    # log(tol) / log(delta): chunks of members with neighbouring discount factors (sorted, then
-    # put back in the caller's order) stop close to their own members' counts
+    slots = min(64 if batch_size is None else batch_size, size)
     U = payoffs.reshape(size, *payoffs.shape[-3:])
     d = discount.reshape(size)
-    order = jnp.argsort(d)
-    out = batch_map(fn, (U[order], d[order]), batch_shape=(size,), batch_size=batch_size)
+    order = jnp.argsort(-d)
+    U, d = U[order], d[order]
+    key = jax.random.key(0)
+    it = iterate_batch(AbreuSannikov(), (U, d), _as_tol(U, d, tol), key, max_steps=max_steps,
+                       slots=slots)
+    jyc = iterate_batch(JuddYeltekinConklin(num_directions), (U, d), tol, key,
+                        max_steps=max_steps, slots=slots)
+    out = batch_map(lambda a: _finish(a[0], a[1], a[2], tol, num_directions), ((U, d), it, jyc),
+                    batch_shape=(size,), batch_size=batch_size)
     back = jnp.argsort(order)
     return jax.tree_util.tree_map(lambda x: x[back].reshape(*batch_shape, *x.shape[1:]), out)
 
@@ -663,9 +668,11 @@ def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=Non
       num_directions: ``D``, the number of outer directions (static).
       tol: tolerance on the ``certificate`` (default ``kernel.default_tol``).
       max_steps: iteration budget of each method (static).
-      batch_size: solve the batch in chunks of this many games (``kernel.batch_map``), taken
-        in order of the discount factor: each chunk's loop stops with its slowest member, and
-        the step count grows with ``delta`` (on CPUs chunks of 32-128 games are fastest).
+      batch_size: how many members iterate together (``kernel.iterate_batch``: a member that
+        stops hands its slot to the next, largest discount factors first, so the work follows
+        each member's own step count, which grows like ``log(tol) / log(delta)``); ``None``:
+        64 (the fastest measured on CPUs, 16-128 within noise; the whole batch in one ``vmap``
+        runs until its slowest member stops and is several times slower).
       throw: raise :class:`socialign.kernel.NotConvergedError` if a member is not certified
         (``INFEASIBLE`` included: a stage game without a pure SPE).
 

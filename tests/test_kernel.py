@@ -23,6 +23,7 @@ from socialign.kernel import (
     check_batch_size,
     implicit_solution,
     iterate,
+    iterate_batch,
     no_gradient,
     pytree_dataclass,
     raise_if_failed,
@@ -106,6 +107,60 @@ def test_iterate_check_every(check_every, max_steps, steps):
     expected = Result.CONVERGED if steps >= 10 else Result.MAX_STEPS_REACHED
     assert int(it.result) == expected
     assert int(it.num_steps) <= max_steps
+
+
+@pytree_dataclass
+class ShrinkTo(IterativeSolver):
+    """Per-member factor in the problem: ``(x0, factor)``; a state pytree with an int leaf."""
+
+    def init(self, problem, key):
+        return {"x": problem[0], "n": jnp.int32(0)}
+
+    def step(self, problem, state):
+        return {"x": problem[1] * state["x"], "n": state["n"] + 1}
+
+    def terminate(self, problem, state, tol):
+        cert = jnp.abs(state["x"])
+        return cert <= tol, jnp.int32(Result.CONVERGED), cert
+
+
+@pytest.mark.parametrize("slots", [1, 3, 8, 50])
+@pytest.mark.parametrize("check_every", [1, 4, kernel.GeometricChecks()])
+def test_iterate_batch_equals_iterate_member_by_member(slots, check_every):
+    # members done at the start, converging after few or many steps, hitting max_steps, turning
+    # non-finite: every member's Iteration equals iterate's on it alone, whatever the slots
+    x0 = jnp.array([1.0, 1e-5, 1e6, 3.0, np.nan, 1.0, 1e12, 0.5, 2.0, 7.0])
+    factor = jnp.array([0.5, 0.5, 0.5, 0.9, 0.5, jnp.inf, 0.5, 0.99, 0.1, 0.7])
+    tol = jnp.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-6, 1e-3, 1e-9, 1e-2])
+    got = iterate_batch(ShrinkTo(), (x0, factor), tol, KEY, max_steps=60, slots=slots,
+                        check_every=check_every)
+    want = jax.vmap(lambda p, t: iterate(ShrinkTo(), p, t, KEY, max_steps=60,
+                                         check_every=check_every))((x0, factor), tol)
+    codes = {int(r) for r in want.result}
+    assert {Result.CONVERGED, Result.MAX_STEPS_REACHED, Result.NONFINITE} <= codes
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_iterate_batch_under_jit_with_a_scalar_tol_and_per_member_keys():
+    x0 = jnp.linspace(1.0, 100.0, 7)
+    f = jax.jit(lambda x: iterate_batch(Shrink(), x, 1e-3, jax.random.split(KEY, 7),
+                                        max_steps=100, slots=2))
+    want = jax.vmap(lambda x: iterate(Shrink(), x, 1e-3, KEY, max_steps=100))(x0)
+    np.testing.assert_array_equal(f(x0).num_steps, want.num_steps)
+    np.testing.assert_array_equal(f(x0).state, want.state)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(slots=0), "slots"), (dict(slots=2.0), "slots"), (dict(slots=True), "slots"),
+    (dict(slots=2, tol=jnp.ones(3)), "tol"), (dict(slots=2, check_every=0), "check_every"),
+])
+def test_iterate_batch_rejects(kwargs, match):
+    kwargs = {"tol": 1e-3, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        iterate_batch(Shrink(), jnp.ones(4), key=KEY, max_steps=10, **kwargs)
+    with pytest.raises(ValueError, match="leading"):
+        iterate_batch(ShrinkTo(), (jnp.ones(4), jnp.ones(3)), 1e-3, KEY, max_steps=10, slots=2)
 
 
 def test_iterate_settings_are_leaves_jit_vmap_and_grad():

@@ -99,9 +99,9 @@ def test_no_pure_spe_is_infeasible(batch):
 
 @pytest.mark.slow
 def test_chunks_in_discount_order_match_the_batch(batch):
-    """batch_size: chunks taken in order of the discount factor, answers put back in the
-    caller's order; throw=True raises for the member without a pure SPE. (Slow: the chunked
-    program is a second compile of the whole solver.)"""
+    """batch_size: 8 slots refilled as members stop (largest discount factors first), answers
+    put back in the caller's order and equal to the default's; throw=True raises for the member
+    without a pure SPE. (Slow: a second compile of the whole solver.)"""
     games, deltas, sol, last = batch
     _, _, G, D = _grid()
     with pytest.raises(NotConvergedError):
