@@ -248,7 +248,7 @@ def iterate(solver: IterativeSolver, problem, tol, key, *, max_steps: int,
       ValueError: if ``check_every`` is not a valid check schedule.
     """
     check_every = as_check_schedule(check_every)
-    start, cond, body, finish = _loop_parts(solver, max_steps, check_every)
+    start, cond, body, finish, _, _ = _loop_parts(solver, max_steps, check_every)
     carry = start(problem, tol, key)
     carry = jax.lax.while_loop(cond, lambda c: body(problem, tol, c), carry)
     return finish(carry)
@@ -259,8 +259,9 @@ def _loop_parts(solver, max_steps, check_every):
 
     ``start(problem, tol, key)`` gives the carry ``(steps, state, done, code, cert, finite)``
     at the initial state, ``cond(carry)`` whether to step again, ``body(problem, tol, carry)``
-    one iteration (``check_every`` steps, then ``terminate``), ``finish(carry)`` the
-    :class:`Iteration`.
+    one iteration (the steps to the next check, then ``terminate``), ``finish(carry)`` the
+    :class:`Iteration`; ``check(problem, tol, state)`` the carry's ``(done, code, cert,
+    finite)`` and ``next_check(steps)`` when the check after one at ``steps`` comes.
     """
     every_step = getattr(solver, "check_state_finite", True)
 
@@ -278,19 +279,26 @@ def _loop_parts(solver, max_steps, check_every):
         steps, _, done, _, _, finite = carry
         return (~done) & finite & (steps < max_steps)
 
+    def check(problem, tol, state):
+        done, code, cert = solver.terminate(problem, state, tol)
+        return (jnp.asarray(done), jnp.asarray(code, jnp.int32), jnp.asarray(cert),
+                finite_now(state, cert))
+
+    def next_check(steps):
+        """The step count of the check after one at ``steps`` steps."""
+        gap = check_every.gap(steps) if isinstance(check_every, GeometricChecks) else \
+            check_every
+        return steps + jnp.minimum(gap, max_steps - steps)
+
     def body(problem, tol, carry):
         steps, state, _, _, _, _ = carry
         if check_every == 1:
             n = jnp.asarray(1, jnp.int32)
             state = solver.step(problem, state)
         else:
-            gap = check_every.gap(steps) if isinstance(check_every, GeometricChecks) else \
-                check_every
-            n = jnp.minimum(gap, max_steps - steps)
+            n = next_check(steps) - steps
             state = jax.lax.fori_loop(0, n, lambda _, s: solver.step(problem, s), state)
-        done, code, cert = solver.terminate(problem, state, tol)
-        return (steps + n, state, jnp.asarray(done), jnp.asarray(code, jnp.int32),
-                jnp.asarray(cert), finite_now(state, cert))
+        return (steps + n, state, *check(problem, tol, state))
 
     def finish(carry):
         steps, state, done, code, cert, finite = carry
@@ -300,7 +308,7 @@ def _loop_parts(solver, max_steps, check_every):
                            jnp.where(done, code, Result.MAX_STEPS_REACHED)).astype(jnp.int32)
         return Iteration(state=state, num_steps=steps, result=result, certificate=cert)
 
-    return start, cond, body, finish
+    return start, cond, body, finish, check, next_check
 
 
 def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int, slots: int,
@@ -309,12 +317,15 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
 
     ``vmap(iterate)`` runs one loop until the batch's slowest member stops, so a batch whose
     members need very different numbers of steps pays the largest count for every member.
-    Here one ``while_loop`` advances ``slots`` members together; when a member stops (done,
-    non-finite, or ``max_steps``), its :class:`Iteration` is written out and the next member
-    of the batch takes its slot (``init`` and the initial check, as :func:`iterate` does). The
-    work is then about the sum of the members' step counts over ``slots``, plus the longest
-    member's count at the end (put long runs first). Every member's answer is the one
-    :func:`iterate` gives it alone: the same steps, checks and result.
+    Here one ``while_loop`` advances ``slots`` members one step each per iteration, and
+    ``terminate`` runs for the members whose own check schedule says so (in the iterations
+    where any member's does); when a member stops (done, non-finite, or ``max_steps``), its
+    :class:`Iteration` is written out and the next member of the batch takes its slot
+    (``init`` and the initial check, as :func:`iterate` does). The work is then about the sum
+    of the members' step counts over ``slots``, plus the longest member's count at the end
+    (put long runs first). Every member takes the steps and checks :func:`iterate` takes on it
+    alone and gets the same result; its state is equal up to rounding (XLA may fuse batched
+    arithmetic differently).
 
     Args:
       solver: an :class:`IterativeSolver`.
@@ -367,22 +378,26 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
         raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")
     S = min(int(slots), N)
     member = (problems, tols)
-    start, cond, body, finish = _loop_parts(solver, max_steps, check_every)
+    start, cond, _, finish, check, next_check = _loop_parts(solver, max_steps, check_every)
     take = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)  # noqa: E731
     v_start = jax.vmap(lambda m, k: start(m[0], m[1], k))
     v_cond = jax.vmap(cond)
-    v_body = jax.vmap(lambda m, c: body(m[0], m[1], c))
+    v_step = jax.vmap(lambda m, st: solver.step(m[0], st))
+    v_check = jax.vmap(lambda m, st: check(m[0], m[1], st))
+
+    def where(mask, a, b):
+        return jax.tree_util.tree_map(
+            lambda x, y: jnp.where(mask.reshape(-1, *([1] * (x.ndim - 1))), x, y), a, b)
+
     first = jnp.arange(S, dtype=jnp.int32)
     slot_m = take(member, first)
     carry = v_start(slot_m, keys[first])
+    due = next_check(carry[0])
     out = jax.tree_util.tree_map(
         lambda x: jnp.zeros((N, *x.shape[1:]), x.dtype), jax.vmap(finish)(carry))
 
-    def loop_cond(c):
-        return jnp.any(c[0] < N)
-
     def refill(c, stopped):
-        idx, nxt, slot_m, carry, out = c
+        idx, nxt, slot_m, carry, due, out = c
         res = jax.vmap(finish)(carry)
         dest = jnp.where(stopped, idx, N)
         out = jax.tree_util.tree_map(lambda o, r: o.at[dest].set(r, mode="drop"), out, res)
@@ -393,22 +408,33 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
         src = jnp.minimum(idx, N - 1)
         fresh_m = take(member, src)
         fresh = v_start(fresh_m, keys[src])
-        sel = lambda a, b: jax.tree_util.tree_map(  # noqa: E731
-            lambda x, y: jnp.where(load.reshape(-1, *([1] * (x.ndim - 1))), x, y), a, b)
-        return idx, nxt, sel(fresh_m, slot_m), sel(fresh, carry), out
+        due = jnp.where(load, next_check(fresh[0]), due)
+        return idx, nxt, where(load, fresh_m, slot_m), where(load, fresh, carry), due, out
+
+    def run_checks(c, now):
+        idx, nxt, slot_m, carry, due, out = c
+        steps, state = carry[0], carry[1]
+        carry = (steps, state, *where(now, v_check(slot_m, state), carry[2:]))
+        return idx, nxt, slot_m, carry, jnp.where(now, next_check(steps), due), out
 
     def loop_body(c):
         # write out the members that stopped and refill their slots in order (only in the
-        # iterations where some member stopped), then one iteration for those still running
+        # iterations where some member stopped); one step for every member still running;
+        # terminate for the members whose schedule says so (only when some member's does)
         stopped = (c[0] < N) & ~v_cond(c[3])
-        c = jax.lax.cond(jnp.any(stopped), refill, lambda c, s: c, c, stopped)
-        idx, nxt, slot_m, carry, out = c
+        c = jax.lax.cond(jnp.any(stopped), refill, lambda c, _: c, c, stopped)
+        idx, nxt, slot_m, carry, due, out = c
         run = (idx < N) & v_cond(carry)
-        stepped = v_body(slot_m, carry)
-        carry = jax.tree_util.tree_map(
-            lambda x, y: jnp.where(run.reshape(-1, *([1] * (x.ndim - 1))), x, y), stepped, carry)
-        return idx, nxt, slot_m, carry, out
+        steps, state = carry[0], carry[1]
+        state = where(run, v_step(slot_m, state), state)
+        steps = steps + run.astype(jnp.int32)
+        c = (idx, nxt, slot_m, (steps, state, *carry[2:]), due, out)
+        now = run & (steps >= due)
+        return jax.lax.cond(jnp.any(now), run_checks, lambda c, _: c, c, now)
 
-    c = (first, jnp.asarray(S, jnp.int32), slot_m, carry, out)
+    def loop_cond(c):
+        return jnp.any(c[0] < N)
+
+    c = (first, jnp.asarray(S, jnp.int32), slot_m, carry, due, out)
     *_, out = jax.lax.while_loop(loop_cond, loop_body, c)
     return out

@@ -141,6 +141,35 @@ def test_chunked_batch_equals_full_vmap():
         solvers.solve(batch, solvers.ZeroSumLP(), batch_size=0)
 
 
+def test_slots_give_each_game_its_own_run():
+    """slots: games iterate a few at a time, refilled as they stop; every game takes the steps
+    and gets the result it gets alone (a pure-equilibrium game stops at the first checks, the
+    perturbed RPS games take thousands of steps, one runs out of steps)."""
+    rng = np.random.default_rng(3)
+    rps = RPS + 0.1 * rng.uniform(-1, 1, size=(5, 3, 3))
+    pure = np.array([[[3.0, 2.0, 4.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])    # a dominant row
+    batch = NormalFormGame.zero_sum(np.concatenate([rps[:2], pure, rps[2:]]))
+    kw = dict(tol=1e-5, max_steps=550, throw=False)
+    full = solvers.solve(batch, solvers.PredictiveRegretMatchingPlus(), **kw)
+    pooled = solvers.solve(batch, solvers.PredictiveRegretMatchingPlus(), slots=2, batch_size=4,
+                           **kw)
+    steps = np.asarray(full.stats["num_steps"])
+    assert steps.min() < 400 and steps.max() == 550 and len(set(steps.tolist())) >= 4
+    assert {int(r) for r in full.result} == {Result.CONVERGED, Result.MAX_STEPS_REACHED}
+    np.testing.assert_array_equal(pooled.stats["num_steps"], steps)
+    np.testing.assert_array_equal(pooled.result, full.result)
+    for a, b in zip(full.strategies, pooled.strategies):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    np.testing.assert_allclose(pooled.nash_conv, full.nash_conv, atol=1e-9)
+    # on a one-device mesh, and the argument's validation
+    meshed = solvers.solve(batch, solvers.PredictiveRegretMatchingPlus(), slots=2,
+                           mesh=jax.devices()[:1], **kw)
+    np.testing.assert_array_equal(meshed.stats["num_steps"], steps)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises((ValueError, TypeError), match="slots"):
+            solvers.solve(batch, solvers.PredictiveRegretMatchingPlus(), slots=bad)
+
+
 # -- issue 8: dynamic hyperparameters, throw that works, gradients refused where undefined --
 def test_new_learning_rates_do_not_recompile():
     g = _rps_like(8)
