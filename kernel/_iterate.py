@@ -312,37 +312,46 @@ def _loop_parts(solver, max_steps, check_every):
 
 
 def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int, slots: int,
-                  check_every: int | GeometricChecks = 1) -> Iteration:
+                  check_every: int | GeometricChecks = 1, output=None, refill: int | None = None):
     """:func:`iterate` on every problem of a batch, ``slots`` at a time, refilled as they stop.
 
     ``vmap(iterate)`` runs one loop until the batch's slowest member stops, so a batch whose
     members need very different numbers of steps pays the largest count for every member.
     Here one ``while_loop`` advances ``slots`` members one step each per iteration, and
     ``terminate`` runs for the members whose own check schedule says so (in the iterations
-    where any member's does); when a member stops (done, non-finite, or ``max_steps``), its
-    :class:`Iteration` is written out and the next member of the batch takes its slot
-    (``init`` and the initial check, as :func:`iterate` does). The work is then about the sum
-    of the members' step counts over ``slots``, plus the longest member's count at the end
-    (put long runs first). Every member takes the steps and checks :func:`iterate` takes on it
-    alone and gets the same result; its state is equal up to rounding (XLA may fuse batched
-    arithmetic differently).
+    where any member's does). When members stop (done, non-finite, or ``max_steps``), up to
+    ``refill`` of them per iteration are written out (``output`` of their problem and
+    :class:`Iteration`) and the next members of the batch take their slots (``init`` and the
+    initial check, as :func:`iterate` does); a stopped member waits, without stepping, for an
+    iteration with room. The work is then about the sum of the members' step counts over
+    ``slots``, plus the longest member's count at the end (put long runs first). Every member
+    takes the steps and checks :func:`iterate` takes on it alone and gets the same result; its
+    state is equal up to rounding (XLA may fuse batched arithmetic differently).
 
     Args:
       solver: an :class:`IterativeSolver`.
       problems: a pytree whose leaves share one leading batch axis ``N``.
       tol: the tolerance: a scalar, or ``[N]`` (one per member).
-      key: one PRNG key (every member's ``init`` gets it, as ``vmap`` over a shared key), or
-        ``[N]`` keys.
+      key: one PRNG key (every member's ``init`` gets it, as ``vmap`` over a shared key), ``[N]``
+        keys, or ``None`` (passed to ``init`` as it is).
       max_steps: each member's iteration budget (static, positive).
       slots: how many members step together (static, positive; at most ``N`` are used).
       check_every: the check schedule (static; see :func:`iterate`).
+      output: ``output(problem, iteration) -> pytree``, what is kept of a member that stops
+        (static; default: its :class:`Iteration`). Keep it small when states are large (a
+        simplex tableau): the outputs of all ``N`` members are held until the end.
+      refill: how many stopped members are written out and replaced per iteration (static,
+        positive; default ``max(1, slots // 8)``): ``init`` and ``output`` run on that many
+        slots, not on all of them.
 
     Returns:
-      An :class:`Iteration` whose leaves carry the batch axis ``N`` first.
+      ``output`` of every member (by default an :class:`Iteration`), the batch axis ``N``
+      first.
 
     Raises:
-      ValueError: if ``slots`` is not a positive int, the leaves do not share a leading axis,
-        ``tol`` or ``key`` has the wrong shape, or ``check_every`` is not a check schedule.
+      ValueError: if ``slots`` or ``refill`` is not a positive int, the leaves do not share a
+        leading axis, ``tol`` or ``key`` has the wrong shape, or ``check_every`` is not a check
+        schedule.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -358,8 +367,9 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
       [10, 30, 13]
     """
     check_every = as_check_schedule(check_every)
-    if isinstance(slots, bool) or not isinstance(slots, int | np.integer) or slots < 1:
-        raise ValueError(f"slots must be a positive int, got {slots!r}")
+    for name, v in (("slots", slots), ("refill", 1 if refill is None else refill)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
     leaves = jax.tree_util.tree_leaves(problems)
     if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
         raise ValueError("problems must be a pytree of arrays with a leading batch axis")
@@ -371,19 +381,27 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
     if tols.ndim not in (0, 1) or (tols.ndim == 1 and tols.shape[0] != N):
         raise ValueError(f"tol must be a scalar or have shape ({N},), got {tols.shape}")
     tols = jnp.broadcast_to(tols, (N,))
-    per_key = jnp.ndim(key) == 1 and (not jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                      or key.shape[0] == N)
-    keys = key if per_key else jnp.broadcast_to(key, (N, *jnp.shape(key)))
-    if keys.shape[0] != N:
-        raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")
+    if key is None:
+        keys = None
+    else:
+        per_key = jnp.ndim(key) == 1 and (not jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                          or key.shape[0] == N)
+        keys = key if per_key else jnp.broadcast_to(key, (N, *jnp.shape(key)))
+        if keys.shape[0] != N:
+            raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")
     S = min(int(slots), N)
+    R = min(S, max(1, S // 8) if refill is None else int(refill))
     member = (problems, tols)
     start, cond, _, finish, check, next_check = _loop_parts(solver, max_steps, check_every)
+    keep = output if output is not None else (lambda problem, it: it)
     take = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)  # noqa: E731
-    v_start = jax.vmap(lambda m, k: start(m[0], m[1], k))
+    key_of = (lambda i: None) if keys is None else (lambda i: keys[i])  # noqa: E731
+    v_start = jax.vmap(lambda m, k: start(m[0], m[1], k),
+                       in_axes=(0, None if keys is None else 0))
     v_cond = jax.vmap(cond)
     v_step = jax.vmap(lambda m, st: solver.step(m[0], st))
     v_check = jax.vmap(lambda m, st: check(m[0], m[1], st))
+    v_keep = jax.vmap(lambda m, c: keep(m[0], finish(c)))
 
     def where(mask, a, b):
         return jax.tree_util.tree_map(
@@ -391,25 +409,37 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
 
     first = jnp.arange(S, dtype=jnp.int32)
     slot_m = take(member, first)
-    carry = v_start(slot_m, keys[first])
+    carry = v_start(slot_m, key_of(first))
     due = next_check(carry[0])
-    out = jax.tree_util.tree_map(
-        lambda x: jnp.zeros((N, *x.shape[1:]), x.dtype), jax.vmap(finish)(carry))
+    out = jax.tree_util.tree_map(lambda x: jnp.zeros((N, *x.shape[1:]), x.dtype),
+                                 jax.eval_shape(v_keep, slot_m, carry))
 
-    def refill(c, stopped):
+    def harvest(c, stopped):
+        # the first R stopped slots (in slot order): written out, then given the next members
         idx, nxt, slot_m, carry, due, out = c
-        res = jax.vmap(finish)(carry)
-        dest = jnp.where(stopped, idx, N)
-        out = jax.tree_util.tree_map(lambda o, r: o.at[dest].set(r, mode="drop"), out, res)
         rank = jnp.cumsum(stopped, dtype=jnp.int32) - 1
-        idx = jnp.where(stopped, jnp.where(nxt + rank < N, nxt + rank, N), idx)
-        nxt = nxt + jnp.sum(stopped, dtype=jnp.int32)
-        load = stopped & (idx < N)
-        src = jnp.minimum(idx, N - 1)
+        pick = stopped[None, :] & (rank[None, :] == jnp.arange(R, dtype=jnp.int32)[:, None])
+        sel = jnp.argmax(pick, axis=1).astype(jnp.int32)             # [R] slot indices
+        valid = jnp.any(pick, axis=1)
+        m_sel, c_sel = take(slot_m, sel), take(carry, sel)
+        res = v_keep(m_sel, c_sel)
+        dest = jnp.where(valid, idx[sel], N)
+        out = jax.tree_util.tree_map(lambda o, r: o.at[dest].set(r, mode="drop"), out, res)
+        new = nxt + jnp.cumsum(valid, dtype=jnp.int32) - 1
+        new_idx = jnp.where(valid, jnp.where(new < N, new, N), idx[sel])
+        nxt = nxt + jnp.sum(valid, dtype=jnp.int32)
+        load = valid & (new_idx < N)
+        src = jnp.minimum(new_idx, N - 1)
         fresh_m = take(member, src)
-        fresh = v_start(fresh_m, keys[src])
-        due = jnp.where(load, next_check(fresh[0]), due)
-        return idx, nxt, where(load, fresh_m, slot_m), where(load, fresh, carry), due, out
+        fresh = v_start(fresh_m, key_of(src))
+        put = jnp.where(valid, sel, S)                               # S: dropped
+        upd = lambda tree, new: jax.tree_util.tree_map(  # noqa: E731
+            lambda x, y: x.at[put].set(y, mode="drop"), tree, new)
+        slot_m = upd(slot_m, where(load, fresh_m, m_sel))
+        carry = upd(carry, where(load, fresh, c_sel))
+        due = due.at[put].set(jnp.where(load, next_check(fresh[0]), due[sel]), mode="drop")
+        idx = idx.at[put].set(new_idx, mode="drop")
+        return idx, nxt, slot_m, carry, due, out
 
     def run_checks(c, now):
         idx, nxt, slot_m, carry, due, out = c
@@ -418,11 +448,11 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
         return idx, nxt, slot_m, carry, jnp.where(now, next_check(steps), due), out
 
     def loop_body(c):
-        # write out the members that stopped and refill their slots in order (only in the
-        # iterations where some member stopped); one step for every member still running;
-        # terminate for the members whose schedule says so (only when some member's does)
+        # write out up to R members that stopped and refill their slots (only in iterations
+        # where some member stopped); one step for every member still running; terminate for
+        # the members whose schedule says so (only when some member's does)
         stopped = (c[0] < N) & ~v_cond(c[3])
-        c = jax.lax.cond(jnp.any(stopped), refill, lambda c, _: c, c, stopped)
+        c = jax.lax.cond(jnp.any(stopped), harvest, lambda c, _: c, c, stopped)
         idx, nxt, slot_m, carry, due, out = c
         run = (idx < N) & v_cond(carry)
         steps, state = carry[0], carry[1]

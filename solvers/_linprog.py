@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -71,10 +72,12 @@ from ..kernel import (
     gather,
     is_concrete,
     iterate,
+    iterate_batch,
     lp_tol,
     pytree_dataclass,
     raise_if_failed,
     scale_of,
+    shard_batch,
 )
 from ._pivot import threshold
 from ._simplex import DualSimplex, InequalityLP, PrimalSimplex, verify
@@ -667,19 +670,28 @@ def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], status, gap, p_res, d_res, it.num_steps)
 
 
-def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
+def _pivoting_problem(method, c, A_ub, b_ub, A_eq, b_eq, st, active):
+    """``(solver, InequalityLP)`` of a pivoting method on one program."""
     c_z, G, h = _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st)
-    lp = InequalityLP(c_z, G, h, active)
     solver = DualSimplex() if method == "dual_simplex" else PrimalSimplex()
+    return solver, InequalityLP(c_z, G, h, active)
+
+
+def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
+    solver, lp = _pivoting_problem(method, c, A_ub, b_ub, A_eq, b_eq, st, active)
     it = iterate(solver, lp, tol, None, max_steps=max_steps,
                  check_every=solver.default_check_every)
+    return _pivoting_answer(solver, lp, it, tol, A_ub.shape[0], A_eq.shape[0])
+
+
+def _pivoting_answer(solver, lp, it, tol, m_ub, m_eq) -> _Answer:
+    """The :class:`_Answer` of a pivoting run ``it`` on ``lp`` (certificates on its data)."""
     ans = solver.answer(lp, it.state, tol, status=it.result)
-    m_ub, m_eq = A_ub.shape[0], A_eq.shape[0]
     y = ans.y
     y_eq = y[m_ub:m_ub + m_eq] - y[m_ub + m_eq:m_ub + 2 * m_eq]
     # certificates on the data (c_z, G, h) built directly from the original arrays
     _, p_res, d_res, gap = verify(lp, ans.x, y, ans.status, tol)
-    d_res = d_res / (1.0 + jnp.max(jnp.abs(c_z)))
+    d_res = d_res / (1.0 + jnp.max(jnp.abs(lp.c)))
     return _Answer(ans.x, y[:m_ub], y_eq, ans.status, gap, p_res, d_res, ans.num_steps)
 
 
@@ -739,7 +751,6 @@ def _kkt_residual(sol, params):
 def _solve_one(data, tol, adjoint, *, st, method, max_steps):
     data_ng = jax.lax.stop_gradient(data)
     c, A_ub, b_ub, A_eq, b_eq = data_ng
-    dtype = c.dtype
     true = jnp.asarray(True)
     steps_ipm, steps_piv = max_steps
     if method == "interior_point":
@@ -763,6 +774,14 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
             ipm = _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, ~done, steps_ipm)
             ans = _select(done, piv, ipm)
             ans = ans._replace(num_steps=dual.num_steps + primal.num_steps + ipm.num_steps)
+    return _solution(data, ans, adjoint, st)
+
+
+def _solution(data, ans: _Answer, adjoint, st) -> LPSolution:
+    """The :class:`LPSolution` of one program from a method's :class:`_Answer`: back to the
+    user's variables, no NaN, implicit gradients on the KKT system."""
+    c, A_ub, b_ub, A_eq, b_eq = jax.lax.stop_gradient(data)
+    dtype = c.dtype
     T = jnp.asarray(st.T, dtype)
     t0 = jnp.asarray(st.t0, dtype)
     x = T @ ans.z + t0
@@ -795,9 +814,9 @@ def _solve_one(data, tol, adjoint, *, st, method, max_steps):
 
 
 @functools.partial(jax.jit, static_argnames=("st", "method", "max_steps", "batch_shape",
-                                             "batched", "batch_size", "mesh"))
+                                             "batched", "batch_size", "mesh", "slots"))
 def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batched,
-                 batch_size, mesh=None):
+                 batch_size, mesh=None, slots=None):
     def one(bdata):
         sol = _solve_one(_member(data, bdata, batched), tol, adjoint, st=st, method=method,
                          max_steps=max_steps)
@@ -807,7 +826,39 @@ def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batc
 
     m_ub, m_eq = data[1].shape[-2], data[3].shape[-2]
     bdata = tuple(d for d, b in zip(data, batched) if b)
-    sol = batch_map(one, bdata, batch_shape=batch_shape, batch_size=batch_size, mesh=mesh)
+    if slots is None or not batch_shape:
+        sol = batch_map(one, bdata, batch_shape=batch_shape, batch_size=batch_size, mesh=mesh)
+    else:
+        size, nb = math.prod(batch_shape), len(batch_shape)
+        flat = tuple(d.reshape(size, *d.shape[nb:]) for d in bdata)
+
+        def pool(flat):
+            # the pivoting runs in refilled slots (kernel.iterate_batch), each program's answer
+            # read off its tableau as it stops; the rest per program after the loop
+            n = flat[0].shape[0]
+            lps = jax.vmap(lambda bd: _pivoting_problem(
+                method, *jax.lax.stop_gradient(_member(data, bd, batched)), st, True)[1])(flat)
+            solver = DualSimplex() if method == "dual_simplex" else PrimalSimplex()
+            ans = iterate_batch(
+                solver, lps, tol, None, max_steps=max_steps[1], slots=slots,
+                check_every=solver.default_check_every,
+                output=lambda lp, it: _pivoting_answer(solver, lp, it, tol, m_ub, m_eq))
+            # lax.map(batch_size=) cannot reshape empty arrays either: rebuilt inside the map
+            dtype = data[0].dtype
+            ans = ans._replace(y_ub=ans.y_ub if m_ub else None, y_eq=ans.y_eq if m_eq else None)
+
+            def finish(a):
+                b = a[1]._replace(y_ub=a[1].y_ub if m_ub else jnp.zeros(0, dtype),
+                                  y_eq=a[1].y_eq if m_eq else jnp.zeros(0, dtype))
+                sol = _solution(_member(data, a[0], batched), b, adjoint, st)
+                return dataclasses.replace(sol, ineqlin=sol.ineqlin if m_ub else None,
+                                           eqlin=sol.eqlin if m_eq else None)
+
+            return batch_map(finish, (flat, ans), batch_shape=(n,), batch_size=batch_size)
+
+        sol = pool(flat) if mesh is None else shard_batch(pool, flat, batch_shape=(size,),
+                                                          mesh=mesh)
+        sol = jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), sol)
     empty = jnp.zeros((*batch_shape, 0), data[0].dtype)
     return dataclasses.replace(sol, ineqlin=empty if sol.ineqlin is None else sol.ineqlin,
                                eqlin=empty if sol.eqlin is None else sol.eqlin)
@@ -819,7 +870,8 @@ _METHODS = ("auto", "simplex", "dual_simplex", "interior_point")
 def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
             method: str = "auto", tol=None, max_steps: int | None = None,
             batch_size: int | None = None, throw: bool = False,
-            adjoint: ImplicitAdjoint | None = None, mesh=None) -> LPSolution:
+            adjoint: ImplicitAdjoint | None = None, mesh=None,
+            slots: int | None = None) -> LPSolution:
     r"""Solve a linear program (or a batch of them).
 
     .. math::
@@ -858,6 +910,13 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
       mesh: for a batch, ``None`` (one device) or a :class:`jax.sharding.Mesh` or a sequence
         of devices: the batch is split over them, each device looping on its own shard, as in
         :func:`socialign.solvers.solve` (:func:`socialign.kernel.shard_batch`).
+      slots: for a batch solved by ``"simplex"`` or ``"dual_simplex"``, pivot this many
+        programs together and hand a slot to the next program as soon as its program stops
+        (:func:`socialign.kernel.iterate_batch`), instead of one loop that pivots until the
+        slowest program of the batch (or chunk) is done: for batches whose pivot counts vary
+        (Grossman-Hart programs: 13 on average, up to 52 at 40 actions x 80 outcomes). Each
+        program takes the pivots it takes alone; ``batch_size`` then chunks the work after the
+        loop. ``None`` (default): no slots.
 
     Returns:
       :class:`LPSolution` with the solution, status and its certificates (duality gap, primal and
@@ -866,8 +925,9 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     Raises:
       TypeError: if an array is not numeric, ``bounds`` is malformed or traced, ``throw`` is
         not a bool, or ``mesh`` is not a mesh or a sequence of devices.
-      ValueError: on inconsistent shapes, non-finite data, bad bounds, an unknown ``method``, or
-        ``tol``, ``max_steps`` or ``batch_size`` out of range.
+      ValueError: on inconsistent shapes, non-finite data, bad bounds, an unknown ``method``,
+        ``tol``, ``max_steps``, ``batch_size`` or ``slots`` out of range, or ``slots`` with a
+        method other than ``"simplex"`` and ``"dual_simplex"``.
       NotConvergedError: with ``throw=True``, if a member is not ``CONVERGED``.
 
     Example:
@@ -934,6 +994,11 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     elif is_concrete(tol) and not (0 < float(tol) < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     batch_size = check_batch_size(batch_size)
+    if slots is not None:
+        slots = check_positive_int(slots, "slots")
+        if method not in ("simplex", "dual_simplex"):
+            raise ValueError(f"slots applies to method='simplex' and 'dual_simplex'; got "
+                             f"method={method!r}")
     mesh = as_mesh(mesh)
     if adjoint is None:
         adjoint = ImplicitAdjoint()
@@ -941,7 +1006,7 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     batched = (nb > 0, ba1, bb1, ba2, bb2)
     run = functools.partial(_linprog_jit, data, jnp.asarray(tol, dtype), adjoint, st=st,
                             max_steps=steps, batch_shape=batch_shape, batched=batched,
-                            batch_size=batch_size, mesh=mesh)
+                            batch_size=batch_size, mesh=mesh, slots=slots)
     every, some = (False, True)
     if method == "auto" and is_concrete((data, tol)):
         every, some = (bool(b) for b in _pivoting_applies(data, st=st, batch_shape=batch_shape,

@@ -124,22 +124,33 @@ class ShrinkTo(IterativeSolver):
         return cert <= tol, jnp.int32(Result.CONVERGED), cert
 
 
-@pytest.mark.parametrize("slots", [1, 3, 8, 50])
+@pytest.mark.parametrize("slots,refill", [(1, None), (3, None), (8, None), (8, 1), (8, 8),
+                                          (50, None)])
 @pytest.mark.parametrize("check_every", [1, 4, kernel.GeometricChecks()])
-def test_iterate_batch_equals_iterate_member_by_member(slots, check_every):
+def test_iterate_batch_equals_iterate_member_by_member(slots, refill, check_every):
     # members done at the start, converging after few or many steps, hitting max_steps, turning
     # non-finite: every member's Iteration equals iterate's on it alone, whatever the slots
     x0 = jnp.array([1.0, 1e-5, 1e6, 3.0, np.nan, 1.0, 1e12, 0.5, 2.0, 7.0])
     factor = jnp.array([0.5, 0.5, 0.5, 0.9, 0.5, jnp.inf, 0.5, 0.99, 0.1, 0.7])
     tol = jnp.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-6, 1e-3, 1e-9, 1e-2])
     got = iterate_batch(ShrinkTo(), (x0, factor), tol, KEY, max_steps=60, slots=slots,
-                        check_every=check_every)
+                        check_every=check_every, refill=refill)
     want = jax.vmap(lambda p, t: iterate(ShrinkTo(), p, t, KEY, max_steps=60,
                                          check_every=check_every))((x0, factor), tol)
     codes = {int(r) for r in want.result}
     assert {Result.CONVERGED, Result.MAX_STEPS_REACHED, Result.NONFINITE} <= codes
     for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
         np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_iterate_batch_output_and_no_key():
+    # output: what is kept of each member (here its step count and final value); key=None
+    x0 = jnp.array([1.0, 1e6, 8.0, 0.5])
+    got = iterate_batch(Shrink(), x0, 1e-3, None, max_steps=100, slots=2, refill=1,
+                        output=lambda x, it: {"n": it.num_steps, "last": it.state, "x0": x})
+    np.testing.assert_array_equal(got["n"], [10, 30, 13, 9])
+    np.testing.assert_array_equal(got["x0"], x0)
+    np.testing.assert_allclose(got["last"], x0 * 0.5 ** got["n"])
 
 
 def test_iterate_batch_under_jit_with_a_scalar_tol_and_per_member_keys():
@@ -154,6 +165,7 @@ def test_iterate_batch_under_jit_with_a_scalar_tol_and_per_member_keys():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(slots=0), "slots"), (dict(slots=2.0), "slots"), (dict(slots=True), "slots"),
     (dict(slots=2, tol=jnp.ones(3)), "tol"), (dict(slots=2, check_every=0), "check_every"),
+    (dict(slots=2, refill=0), "refill"),
 ])
 def test_iterate_batch_rejects(kwargs, match):
     kwargs = {"tol": 1e-3, **kwargs}
