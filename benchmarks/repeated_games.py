@@ -14,13 +14,13 @@ next size``). Before timing, every pair is therefore screened once in a child pr
 dropped from both sides and counted in the JSON (``skipped_quantecon_out_of_bounds``).
 
 Times exclude compilation (socialign is warmed up on a same-shaped batch, QuantEcon.py's numba
-functions on one game first). socialign iterates ``--batch-size`` members at a time, each slot
+functions on one game first). socialign iterates ``--slots`` members at a time, each slot
 refilled with the next member when its member stops (``kernel.iterate_batch``), so the work
 follows each pair's own step count. Writes benchmarks/results/repeated_games.json and, with
 ``--figure``, benchmarks/results/repeated_pd_payoff_sets.png (the prisoner's dilemma payoff
 sets for several discount factors; needs matplotlib, the ``plot`` extra).
 
-Usage: python benchmarks/repeated_games.py [--games 250] [--deltas 4] [--batch-size 64]
+Usage: python benchmarks/repeated_games.py [--games 250] [--deltas 4] [--slots 64]
        [--quick] [--figure]
 """
 
@@ -102,7 +102,7 @@ def quantecon_out_of_bounds(U, D) -> list[int]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, batch_size):
+def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, slots):
     rng = np.random.default_rng(seed)
     G = rng.normal(size=(games, 2, m, m))
     deltas = np.linspace(0.5, 0.9, num_deltas)
@@ -115,7 +115,7 @@ def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, batch_size
     game = solvers.RepeatedGame(jnp.asarray(U), jnp.asarray(D))
 
     def ours():
-        return solvers.equilibrium_payoffs(game, throw=False, batch_size=batch_size)
+        return solvers.equilibrium_payoffs(game, throw=False, slots=slots)
 
     t0 = time.perf_counter()
     jax.block_until_ready(ours())                      # compile + first run
@@ -142,7 +142,7 @@ def run(games: int, num_deltas: int, m: int, seed: int, repeats: int, batch_size
         compared += 1
     row = dict(stage_game=f"{m}x{m}", pairs=len(D), games=games, deltas=deltas.tolist(),
                skipped_quantecon_out_of_bounds=len(unsafe),
-               batch_size=batch_size,
+               slots=slots,
                socialign_s=min(t_ours), quantecon_s=min(t_ref),
                ratio=min(t_ref) / min(t_ours), compile_s=compile_s,
                compared_with_quantecon=compared, certified=certified,
@@ -208,8 +208,8 @@ def main(argv=None):
     ap.add_argument("--games3", type=int, default=50, help="3x3 stage games (0: skip)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=64,
-                    help="socialign's slots (members iterating together; 0: the default)")
+    ap.add_argument("--slots", type=int, default=64,
+                    help="socialign's slots (members iterating together)")
     ap.add_argument("--quick", action="store_true", help="a few games (smoke run)")
     ap.add_argument("--figure", action="store_true")
     a = parse_args(ap, argv)
@@ -231,7 +231,7 @@ def main(argv=None):
             json.dump(result, f, indent=2)
         print("wrote", a.out, flush=True)
 
-    bs = a.batch_size or None
+    bs = a.slots
     rows.append(run(a.games, a.deltas, 2, a.seed, a.repeats, bs))
     write()
     if a.games3:

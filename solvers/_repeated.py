@@ -616,13 +616,14 @@ def _finish(problem, it, jyc, tol, num_directions):
 
 
 @functools.partial(jax.jit, static_argnames=("num_directions", "max_steps", "batch_shape",
-                                             "batch_size"))
-def _solve_batch(payoffs, discount, tol, *, num_directions, max_steps, batch_shape, batch_size):
+                                             "batch_size", "slots"))
+def _solve_batch(payoffs, discount, tol, *, num_directions, max_steps, batch_shape, batch_size,
+                 slots):
     # both iterations run in a refilled pool of `slots` members (kernel.iterate_batch): a member
     # that stops hands its slot to the next, so the work follows each member's own step count
     # (which grows like log(tol) / log(delta)); the longest runs (largest delta) go first
     size = int(np.prod(batch_shape)) if batch_shape else 1
-    slots = min(64 if batch_size is None else batch_size, size)
+    slots = min(slots, size)
     U = payoffs.reshape(size, *payoffs.shape[-3:])
     d = discount.reshape(size)
     order = jnp.argsort(-d)
@@ -652,7 +653,8 @@ def _check_settings(tol, dtype, max_steps, throw):
 
 
 def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=None,
-                        max_steps: int = 20_000, batch_size: int | None = None,
+                        max_steps: int = 20_000, slots: int = 64,
+                        batch_size: int | None = None,
                         throw: bool = True) -> EquilibriumPayoffs:
     r"""The pure-strategy SPE payoff set (with public randomisation) of a repeated game.
 
@@ -668,11 +670,13 @@ def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=Non
       num_directions: ``D``, the number of outer directions (static).
       tol: tolerance on the ``certificate`` (default ``kernel.default_tol``).
       max_steps: iteration budget of each method (static).
-      batch_size: how many members iterate together (``kernel.iterate_batch``: a member that
-        stops hands its slot to the next, largest discount factors first, so the work follows
-        each member's own step count, which grows like ``log(tol) / log(delta)``); ``None``:
-        64 (the fastest measured on CPUs, 16-128 within noise; the whole batch in one ``vmap``
-        runs until its slowest member stops and is several times slower).
+      slots: how many members iterate together (static; ``kernel.iterate_batch``: a member
+        that stops hands its slot to the next, largest discount factors first, so the work
+        follows each member's own step count, which grows like ``log(tol) / log(delta)``; 64,
+        the default, was the fastest measured on CPUs, 16-128 within noise; one ``vmap`` of the
+        whole batch runs until its slowest member stops and is several times slower).
+      batch_size: the certificates (hull, self-generation residual, bracket) after the loops
+        in chunks of this many members (``kernel.batch_map``); ``None``: one ``vmap``.
       throw: raise :class:`socialign.kernel.NotConvergedError` if a member is not certified
         (``INFEASIBLE`` included: a stage game without a pure SPE).
 
@@ -681,7 +685,8 @@ def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=Non
 
     Raises:
       TypeError: if ``game`` is not a :class:`RepeatedGame` or ``throw`` is not a bool.
-      ValueError: if ``num_directions``, ``max_steps``, ``tol`` or ``batch_size`` is invalid.
+      ValueError: if ``num_directions``, ``max_steps``, ``tol``, ``slots`` or ``batch_size`` is
+        invalid.
       NotConvergedError: with ``throw=True``, if a member is not certified.
 
     Example:
@@ -699,10 +704,11 @@ def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=Non
     if num_directions < 3:
         raise ValueError(f"num_directions must be at least 3, got {num_directions}")
     tol = _check_settings(tol, game.payoffs.dtype, max_steps, throw)
+    slots = check_positive_int(slots, "slots")
     batch_size = check_batch_size(batch_size)
     out = _solve_batch(game.payoffs, game.discount, jnp.asarray(tol, game.payoffs.dtype),
                        num_directions=num_directions, max_steps=max_steps,
-                       batch_shape=game.batch_shape, batch_size=batch_size)
+                       batch_shape=game.batch_shape, batch_size=batch_size, slots=slots)
     out = no_gradient(out, "equilibrium_payoffs", (game.payoffs, game.discount))
     if throw:
         raise_if_failed(out.result, "equilibrium_payoffs")

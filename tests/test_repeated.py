@@ -99,14 +99,15 @@ def test_no_pure_spe_is_infeasible(batch):
 
 @pytest.mark.slow
 def test_chunks_in_discount_order_match_the_batch(batch):
-    """batch_size: 8 slots refilled as members stop (largest discount factors first), answers
-    put back in the caller's order and equal to the default's; throw=True raises for the member
-    without a pure SPE. (Slow: a second compile of the whole solver.)"""
+    """slots=8 refilled as members stop (largest discount factors first) and certificates in
+    chunks of 5: answers put back in the caller's order and equal to the default's; throw=True
+    raises for the member without a pure SPE. (Slow: a second compile of the whole solver.)"""
     games, deltas, sol, last = batch
     _, _, G, D = _grid()
     with pytest.raises(NotConvergedError):
-        solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), batch_size=8)
-    out = solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), batch_size=8, throw=False)
+        solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), slots=8, batch_size=5)
+    out = solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), slots=8, batch_size=5,
+                                     throw=False)
     flat = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), sol)
     np.testing.assert_array_equal(out.result[:-1], flat.result)
     np.testing.assert_array_equal(out.num_vertices[:-1], flat.num_vertices)
@@ -231,5 +232,8 @@ def test_validation():
         solvers.penal_code_discount(PD, (2, 0))
     with pytest.raises(ValueError, match="num_directions"):
         solvers.equilibrium_payoffs(solvers.RepeatedGame(PD, 0.5), num_directions=2)
+    for bad in (0, 2.5):
+        with pytest.raises(ValueError, match="slots"):
+            solvers.equilibrium_payoffs(solvers.RepeatedGame(PD, 0.5), slots=bad)
     with pytest.raises(TypeError, match="game"):
         solvers.equilibrium_payoffs(PD)
