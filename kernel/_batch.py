@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.numpy as jnp
 
 from ._shard import shard_batch
 
@@ -49,6 +50,7 @@ def batch_map(fn, batched, *, batch_shape: tuple[int, ...], batch_size: int | No
         whatever ``mesh``).
       batch_size: solve in chunks of this many problems (``lax.map(..., batch_size=)``): on CPUs
         a chunk whose working set fits in cache is faster; ``None`` ``vmap``-s everything.
+        Leaves with a zero-size axis (inputs or outputs) are allowed either way.
       mesh: ``None`` (one device), or a :class:`jax.sharding.Mesh` or a sequence of devices:
         split the batch over them with :func:`socialign.kernel.shard_batch` (each device runs
         its own loop on its shard; ``batch_size`` then chunks each shard).
@@ -85,5 +87,35 @@ def batch_map(fn, batched, *, batch_shape: tuple[int, ...], batch_size: int | No
     if batch_size is None or batch_size >= size:
         out = jax.vmap(fn)(flat)
     else:
-        out = jax.lax.map(fn, flat, batch_size=batch_size)
+        out = _chunked(fn, flat, size, batch_size)
     return jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), out)
+
+
+def _chunked(fn, flat, size, batch_size):
+    """``lax.map(fn, flat, batch_size=)``, with the leaves that hold no numbers (a zero-size
+    axis, e.g. the multipliers of an LP without equality rows) kept out of the map, whose
+    reshapes into chunks cannot take them, and rebuilt as zeros."""
+    leaves, tree = jax.tree_util.tree_flatten(flat)
+    empty = [x.size == 0 for x in leaves]
+    if all(empty):
+        return jax.vmap(fn)(flat)
+
+    def member(kept):
+        it = iter(kept)
+        return jax.tree_util.tree_unflatten(
+            tree, [jnp.zeros(x.shape[1:], x.dtype) if e else next(it)
+                   for x, e in zip(leaves, empty)])
+
+    kept = [x for x, e in zip(leaves, empty) if not e]
+    shapes = jax.eval_shape(lambda k: fn(member(k)), [x[0] for x in kept])
+    shape_leaves, out_tree = jax.tree_util.tree_flatten(shapes)
+    out_empty = [math.prod(s.shape) == 0 for s in shape_leaves]
+
+    def full(k):
+        out = jax.tree_util.tree_leaves(fn(member(k)))
+        return [o for o, e in zip(out, out_empty) if not e]
+
+    res = iter(jax.lax.map(full, kept, batch_size=batch_size))
+    return jax.tree_util.tree_unflatten(
+        out_tree, [jnp.zeros((size, *s.shape), s.dtype) if e else next(res)
+                   for s, e in zip(shape_leaves, out_empty)])

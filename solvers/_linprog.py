@@ -50,7 +50,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import NamedTuple
@@ -670,11 +669,14 @@ def _by_ipm(c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
     return _Answer(z, y[:m_ub], y[m_ub:m_ub + m_eq], status, gap, p_res, d_res, it.num_steps)
 
 
+def _pivoting_solver(method):
+    return DualSimplex() if method == "dual_simplex" else PrimalSimplex()
+
+
 def _pivoting_problem(method, c, A_ub, b_ub, A_eq, b_eq, st, active):
     """``(solver, InequalityLP)`` of a pivoting method on one program."""
     c_z, G, h = _inequality_form(c, A_ub, b_ub, A_eq, b_eq, st)
-    solver = DualSimplex() if method == "dual_simplex" else PrimalSimplex()
-    return solver, InequalityLP(c_z, G, h, active)
+    return _pivoting_solver(method), InequalityLP(c_z, G, h, active)
 
 
 def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) -> _Answer:
@@ -818,11 +820,8 @@ def _solution(data, ans: _Answer, adjoint, st) -> LPSolution:
 def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batched,
                  batch_size, mesh=None, slots=None):
     def one(bdata):
-        sol = _solve_one(_member(data, bdata, batched), tol, adjoint, st=st, method=method,
-                         max_steps=max_steps)
-        # lax.map(batch_size=) cannot reshape empty outputs: carry them outside the map
-        return dataclasses.replace(sol, ineqlin=sol.ineqlin if m_ub else None,
-                                   eqlin=sol.eqlin if m_eq else None)
+        return _solve_one(_member(data, bdata, batched), tol, adjoint, st=st, method=method,
+                          max_steps=max_steps)
 
     m_ub, m_eq = data[1].shape[-2], data[3].shape[-2]
     bdata = tuple(d for d, b in zip(data, batched) if b)
@@ -838,30 +837,18 @@ def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batc
             n = flat[0].shape[0]
             lps = jax.vmap(lambda bd: _pivoting_problem(
                 method, *jax.lax.stop_gradient(_member(data, bd, batched)), st, True)[1])(flat)
-            solver = DualSimplex() if method == "dual_simplex" else PrimalSimplex()
+            solver = _pivoting_solver(method)
             ans = iterate_batch(
                 solver, lps, tol, None, max_steps=max_steps[1], slots=slots,
                 check_every=solver.default_check_every,
                 output=lambda lp, it: _pivoting_answer(solver, lp, it, tol, m_ub, m_eq))
-            # lax.map(batch_size=) cannot reshape empty arrays either: rebuilt inside the map
-            dtype = data[0].dtype
-            ans = ans._replace(y_ub=ans.y_ub if m_ub else None, y_eq=ans.y_eq if m_eq else None)
-
-            def finish(a):
-                b = a[1]._replace(y_ub=a[1].y_ub if m_ub else jnp.zeros(0, dtype),
-                                  y_eq=a[1].y_eq if m_eq else jnp.zeros(0, dtype))
-                sol = _solution(_member(data, a[0], batched), b, adjoint, st)
-                return dataclasses.replace(sol, ineqlin=sol.ineqlin if m_ub else None,
-                                           eqlin=sol.eqlin if m_eq else None)
-
-            return batch_map(finish, (flat, ans), batch_shape=(n,), batch_size=batch_size)
+            return batch_map(lambda a: _solution(_member(data, a[0], batched), a[1], adjoint, st),
+                             (flat, ans), batch_shape=(n,), batch_size=batch_size)
 
         sol = pool(flat) if mesh is None else shard_batch(pool, flat, batch_shape=(size,),
                                                           mesh=mesh)
         sol = jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), sol)
-    empty = jnp.zeros((*batch_shape, 0), data[0].dtype)
-    return dataclasses.replace(sol, ineqlin=empty if sol.ineqlin is None else sol.ineqlin,
-                               eqlin=empty if sol.eqlin is None else sol.eqlin)
+    return sol
 
 
 _METHODS = ("auto", "simplex", "dual_simplex", "interior_point")
@@ -914,7 +901,7 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
         programs together and hand a slot to the next program as soon as its program stops
         (:func:`socialign.kernel.iterate_batch`), instead of one loop that pivots until the
         slowest program of the batch (or chunk) is done: for batches whose pivot counts vary
-        (Grossman-Hart programs: 13 on average, up to 52 at 40 actions x 80 outcomes). Each
+        (Grossman-Hart programs: 12 on average, up to 76 at 40 actions x 80 outcomes). Each
         program takes the pivots it takes alone; ``batch_size`` then chunks the work after the
         loop. ``None`` (default): no slots.
 

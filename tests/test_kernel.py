@@ -227,6 +227,22 @@ def test_batch_map_equals_a_python_loop(batch_shape, batch_size):
     np.testing.assert_allclose(got["v"], want["v"], rtol=1e-12, atol=1e-12)
 
 
+def test_batch_map_chunks_leaves_without_numbers():
+    # a zero-size axis (an LP without equality rows) in an input or an output: lax.map's chunk
+    # reshapes cannot take it, batch_map keeps it out of the map and rebuilds it
+    x, none = jnp.arange(14.0).reshape(7, 2), jnp.zeros((7, 0, 3))
+
+    def fn(t):
+        a, e = t
+        return {"sum": a.sum() + e.sum(), "empty": jnp.zeros((0,)) + e.sum(), "same": e}
+
+    got = batch_map(fn, (x, none), batch_shape=(7,), batch_size=3)
+    want = batch_map(fn, (x, none), batch_shape=(7,))
+    for k in want:
+        assert got[k].shape == want[k].shape
+        np.testing.assert_array_equal(got[k], want[k])
+
+
 def test_batch_map_no_batch_axes_calls_once():
     p = _problems()
     got = batch_map(_fn, p, batch_shape=())
