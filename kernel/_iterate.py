@@ -295,6 +295,12 @@ def _loop_parts(solver, max_steps, check_every):
         if check_every == 1:
             n = jnp.asarray(1, jnp.int32)
             state = solver.step(problem, state)
+        elif isinstance(check_every, int) and max_steps % check_every == 0:
+            # every gap is check_every: a loop with a static trip count, so that under vmap it
+            # needs no per-member predicate (a batched while selects every carried leaf after
+            # every step, and XLA then recomputes a step's fused output for its other readers)
+            n = jnp.asarray(check_every, jnp.int32)
+            state = jax.lax.fori_loop(0, check_every, lambda _, s: solver.step(problem, s), state)
         else:
             n = next_check(steps) - steps
             state = jax.lax.fori_loop(0, n, lambda _, s: solver.step(problem, s), state)

@@ -103,7 +103,7 @@ def pivot(tableau, row, col, active=True):
     return jnp.where(is_r, prow[None, :], tableau - col_v[:, None] * prow[None, :])
 
 
-def exchange(tableau, row, col, active=True):
+def exchange(tableau, row, col, active=True, column=None, pivot_row=None):
     r"""Tucker exchange of a compact tableau on element ``(row, col)``.
 
     The compact tableau keeps only the non-basic columns: ``basic = T[:, :-1] nonbasic`` (plus
@@ -118,6 +118,8 @@ def exchange(tableau, row, col, active=True):
       row, col: integer scalars (may be traced), a nonzero pivot element.
       active: bool scalar (may be traced); ``False`` returns ``tableau`` unchanged (in value,
         whatever the element at ``(row, col)``, even zero).
+      column: ``tableau[:, col]`` if the caller has it already (a batched gather saved).
+      pivot_row: ``tableau[row]`` if the caller has it already.
 
     Returns:
       The exchanged tableau, same shape and dtype.
@@ -131,12 +133,13 @@ def exchange(tableau, row, col, active=True):
       [[0.0, 1.0], [4.0, 3.0]]
     """
     m, n = tableau.shape
-    p = tableau[row, col]
-    pcol = tableau[:, col]
+    pcol = tableau[:, col] if column is None else column
+    prow = tableau[row] if pivot_row is None else pivot_row
+    p = pcol[row] if column is not None or pivot_row is None else prow[col]
     if active is not True:  # a stopped member: eliminate nothing, select nothing
         p = jnp.where(active, p, 1.0)
         pcol = jnp.where(active, pcol, 0.0)
-    prow = tableau[row] / p
+    prow = prow / p
     is_r = (jnp.arange(m) == row) & active
     is_c = (jnp.arange(n) == col) & active
     return jnp.where(is_r[:, None], jnp.where(is_c[None, :], 1.0 / p, prow[None, :]),
@@ -171,13 +174,14 @@ def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
     """
     positive = column > tol
     ratios = jnp.where(positive, values / jnp.where(positive, column, 1.0), jnp.inf)
-    row = jnp.argmin(ratios)
-    if labels is not None:
-        best = ratios[row]
-        tied = positive & (ratios <= best + tol * jnp.abs(best))
-        big = jnp.iinfo(jnp.asarray(labels).dtype).max
-        row = jnp.where(bland, jnp.argmin(jnp.where(tied, labels, big)), row)
-    return row, jnp.any(positive)
+    if labels is None:
+        return jnp.argmin(ratios), jnp.any(positive)
+    # one argmin over a key (the ratios, or the tied rows' labels under Bland's rule): an
+    # argmin is a variadic reduction, several times dearer than a min on CPUs
+    best = jnp.min(ratios)
+    tied = positive & (ratios <= best + tol * jnp.abs(best))
+    key = jnp.where(bland, jnp.where(tied, labels, jnp.inf).astype(ratios.dtype), ratios)
+    return jnp.argmin(key), jnp.any(positive)
 
 
 def dual_ratio_test(row, reduced, tol, eligible=None, *, labels=None):
@@ -216,11 +220,11 @@ def dual_ratio_test(row, reduced, tol, eligible=None, *, labels=None):
         negative = negative & eligible
     ratios = jnp.where(negative, jnp.maximum(reduced, 0.0) / jnp.where(negative, -row, 1.0),
                        jnp.inf)
-    col = jnp.argmin(ratios)
-    if labels is not None:
-        big = jnp.iinfo(jnp.asarray(labels).dtype).max
-        col = jnp.argmin(jnp.where(negative & (ratios == ratios[col]), labels, big))
-    return col, jnp.any(negative)
+    if labels is None:
+        return jnp.argmin(ratios), jnp.any(negative)
+    tied = negative & (ratios == jnp.min(ratios))
+    big = jnp.iinfo(jnp.asarray(labels).dtype).max
+    return jnp.argmin(jnp.where(tied, labels, big)), jnp.any(negative)
 
 
 def lexicographic_ratio_test(column, keys, tol):
