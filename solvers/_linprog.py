@@ -79,7 +79,7 @@ from ..kernel import (
     shard_batch,
 )
 from ._pivot import threshold
-from ._simplex import DualSimplex, InequalityLP, PrimalSimplex, verify
+from ._simplex import DualSimplex, InequalityLP, PrimalSimplex
 
 __all__ = ["linprog", "LPSolution", "InteriorPoint", "StandardLP", "IPMState", "ipm_solution"]
 
@@ -720,11 +720,17 @@ def _by_pivoting(method, c, A_ub, b_ub, A_eq, b_eq, tol, st, active, max_steps) 
 
 def _pivoting_answer(solver, lp, it, tol, m_ub, m_eq) -> _Answer:
     """The :class:`_Answer` of a pivoting run ``it`` on ``lp`` (certificates on its data)."""
-    ans = solver.answer(lp, it.state, tol, status=it.result)
+    return _checked_read(solver, lp, solver.read(lp, it.state, status=it.result), tol, m_ub,
+                        m_eq)
+
+
+def _checked_read(solver, lp, read, tol, m_ub, m_eq) -> _Answer:
+    """The :class:`_Answer` of a pivoting method's unverified ``read`` of its final tableau:
+    the claim and the certificates checked on the data (c_z, G, h) built directly from the
+    original arrays."""
+    ans, p_res, d_res, gap = solver.certify(lp, read, tol)
     y = ans.y
     y_eq = y[m_ub:m_ub + m_eq] - y[m_ub + m_eq:m_ub + 2 * m_eq]
-    # certificates on the data (c_z, G, h) built directly from the original arrays
-    _, p_res, d_res, gap = verify(lp, ans.x, y, ans.status, tol)
     d_res = d_res / (1.0 + jnp.max(jnp.abs(lp.c)))
     return _Answer(ans.x, y[:m_ub], y_eq, ans.status, gap, p_res, d_res, ans.num_steps)
 
@@ -861,19 +867,28 @@ def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batc
         size, nb = math.prod(batch_shape), len(batch_shape)
         flat = tuple(d.reshape(size, *d.shape[nb:]) for d in bdata)
 
+        def lp_of(bd):
+            return _pivoting_problem(method, *jax.lax.stop_gradient(_member(data, bd, batched)),
+                                     st, True)[1]
+
         def pool(flat):
-            # the pivoting runs in refilled slots (kernel.iterate_batch), each program's answer
-            # read off its tableau as it stops; the rest per program after the loop
+            # the pivoting runs in refilled slots (kernel.iterate_batch), each program's point,
+            # multipliers, ray and claim read off its tableau as it stops; their checks on the
+            # data after the loop, in chunks (inside the loop they ran on the few programs
+            # that stopped in an iteration, and cost more than the iteration's pivots)
             n = flat[0].shape[0]
-            lps = jax.vmap(lambda bd: _pivoting_problem(
-                method, *jax.lax.stop_gradient(_member(data, bd, batched)), st, True)[1])(flat)
             solver = _pivoting_solver(method)
-            ans = iterate_batch(
-                solver, lps, tol, None, max_steps=max_steps[1], slots=slots,
+            reads = iterate_batch(
+                solver, jax.vmap(lp_of)(flat), tol, None, max_steps=max_steps[1], slots=slots,
                 check_every=solver.default_check_every,
-                output=lambda lp, it: _pivoting_answer(solver, lp, it, tol, m_ub, m_eq))
-            return batch_map(lambda a: _solution(_member(data, a[0], batched), a[1], adjoint, st),
-                             (flat, ans), batch_shape=(n,), batch_size=batch_size)
+                output=lambda lp, it: solver.read(lp, it.state, status=it.result))
+
+            def finish(a):
+                bd, read = a
+                ans = _checked_read(solver, lp_of(bd), read, tol, m_ub, m_eq)
+                return _solution(_member(data, bd, batched), ans, adjoint, st)
+
+            return batch_map(finish, (flat, reads), batch_shape=(n,), batch_size=batch_size)
 
         sol = pool(flat) if mesh is None else shard_batch(pool, flat, batch_shape=(size,),
                                                           mesh=mesh)

@@ -43,6 +43,8 @@ finite pivoting rules for the simplex method", Math. Oper. Res. 1977.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 
@@ -288,14 +290,15 @@ class DualSimplex(IterativeSolver):
         status = self._status(lp, st)
         return status >= 0, jnp.maximum(status, 0), jnp.zeros((), lp.G.dtype)
 
-    def answer(self, lp: InequalityLP, st: DualSimplexState, tol,
-               status=None) -> SimplexAnswer:
-        """Read ``x``, ``y`` and the Farkas ray off the final state and verify them.
+    def read(self, lp: InequalityLP, st: DualSimplexState, status=None) -> SimplexAnswer:
+        """``x``, ``y``, the Farkas ray and the claim read off the final state, unverified
+        (:meth:`certify` checks them; :meth:`answer` does both).
 
         The ray is row ``row`` of the basis inverse: its entry for slack ``i`` is the tableau's
         entry in the column of ``s_i`` when ``s_i`` is non-basic, ``1`` when ``s_i`` is the
         row's own basic variable and ``0`` otherwise. ``status``: the code from
-        :func:`socialign.kernel.iterate` (defaults to the state's claim).
+        :func:`socialign.kernel.iterate` (defaults to the state's claim). Reads only the
+        tableau, so a batch run in slots keeps this much of a program as it stops.
         """
         m, n = lp.G.shape
         T = st.tableau
@@ -305,10 +308,22 @@ class DualSimplex(IterativeSolver):
         ray = jnp.zeros(n + m, T.dtype).at[st.col_labels].set(T[st.row, :n])
         ray = ray.at[st.row_labels[st.row]].set(1.0)[n:]
         claim = jnp.maximum(self._status(lp, st), 0) if status is None else status
-        code, *_ = verify(lp, x, y, claim, tol)
-        code = jnp.where((claim == Result.INFEASIBLE) & ~_farkas_ok(lp.G, lp.h, ray, tol),
+        return SimplexAnswer(x, y, ray, jnp.asarray(claim, jnp.int32), st.num_pivots)
+
+    def certify(self, lp: InequalityLP, ans: SimplexAnswer, tol):
+        """:func:`verify` a :meth:`read` answer on the data, and its Farkas ray if it claims
+        ``INFEASIBLE``: ``(answer with the verified status, primal_residual, dual_residual,
+        gap)``."""
+        code, p_res, d_res, gap = verify(lp, ans.x, ans.y, ans.status, tol)
+        code = jnp.where((ans.status == Result.INFEASIBLE) & ~_farkas_ok(lp.G, lp.h, ans.ray, tol),
                          Result.CERTIFICATE_ABOVE_TOLERANCE, code).astype(jnp.int32)
-        return SimplexAnswer(x, y, ray, code, st.num_pivots)
+        return dataclasses.replace(ans, status=code), p_res, d_res, gap
+
+    def answer(self, lp: InequalityLP, st: DualSimplexState, tol,
+               status=None) -> SimplexAnswer:
+        """Read ``x``, ``y`` and the Farkas ray off the final state and verify them
+        (:meth:`read`, then :meth:`certify`)."""
+        return self.certify(lp, self.read(lp, st, status), tol)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,12 +476,10 @@ class PrimalSimplex(IterativeSolver):
         y = -jnp.zeros(n + m, T.dtype).at[st.col_labels].set(T[m, :n])[n:]
         return jnp.maximum(x, 0.0), jnp.minimum(y, 0.0)
 
-    def answer(self, lp: InequalityLP, st: PrimalSimplexState, tol,
-               status=None) -> SimplexAnswer:
-        """Read ``x``, ``y`` and the unbounded ray off the final state and verify them.
-
-        ``status``: the code from :func:`socialign.kernel.iterate` (defaults to the claim).
-        """
+    def read(self, lp: InequalityLP, st: PrimalSimplexState, status=None) -> SimplexAnswer:
+        """``x``, ``y``, the unbounded ray and the claim read off the final state, unverified
+        (:meth:`certify` checks them; :meth:`answer` does both). ``status``: the code from
+        :func:`socialign.kernel.iterate` (defaults to the claim)."""
         m, n = lp.G.shape
         e = st.col
         claim = jnp.maximum(self._status(lp, st), 0) if status is None else status
@@ -475,8 +488,19 @@ class PrimalSimplex(IterativeSolver):
         T = st.tableau
         d = jnp.zeros(n + m, T.dtype).at[st.col_labels[e]].set(1.0)
         d = d.at[st.row_labels].add(-T[:m, e])
-        ray = d[:n]
-        code, *_ = verify(lp, x, y, claim, tol)
-        code = jnp.where((claim == Result.UNBOUNDED) & ~_descent_ok(lp.c, lp.G, ray, tol),
+        return SimplexAnswer(x, y, d[:n], jnp.asarray(claim, jnp.int32), st.num_pivots)
+
+    def certify(self, lp: InequalityLP, ans: SimplexAnswer, tol):
+        """:func:`verify` a :meth:`read` answer on the data, and its ray if it claims
+        ``UNBOUNDED``: ``(answer with the verified status, primal_residual, dual_residual,
+        gap)``."""
+        code, p_res, d_res, gap = verify(lp, ans.x, ans.y, ans.status, tol)
+        code = jnp.where((ans.status == Result.UNBOUNDED) & ~_descent_ok(lp.c, lp.G, ans.ray, tol),
                          Result.CERTIFICATE_ABOVE_TOLERANCE, code).astype(jnp.int32)
-        return SimplexAnswer(x, y, ray, code, st.num_pivots)
+        return dataclasses.replace(ans, status=code), p_res, d_res, gap
+
+    def answer(self, lp: InequalityLP, st: PrimalSimplexState, tol,
+               status=None) -> SimplexAnswer:
+        """Read ``x``, ``y`` and the unbounded ray off the final state and verify them
+        (:meth:`read`, then :meth:`certify`)."""
+        return self.certify(lp, self.read(lp, st, status), tol)[0]
