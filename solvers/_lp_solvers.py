@@ -65,7 +65,15 @@ def _lp_tol(solver_tol, dtype):
 
 
 _IPM = InteriorPoint()
-_SIMPLEX = PrimalSimplex()
+
+
+def _simplex_for(game) -> PrimalSimplex:
+    """ZeroSumLP's simplex: steepest-edge pricing above 16 x 16 (62 pivots on average against
+    Dantzig's 108 at 64 x 64, 1.8x faster per game), Dantzig's rule up to it (at 8 x 8, 5.3
+    pivots against 7.1 did not pay for the pass over the tableau that the edge norms cost:
+    9.3-10.0 against 6.9-7.8 us per game; at 16 x 16 the two tie)."""
+    m, n = game.num_actions
+    return PrimalSimplex(pricing="steepest_edge" if m * n > 256 else "dantzig")
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,9 +85,10 @@ class ZeroSumLP(Solver):
     :math:`\min -1^\top q` s.t. :math:`A' q \le 1, q \ge 0` with
     :math:`A' = 1 + (A - \min A)/(\max A - \min A) > 0` with linprog's primal simplex
     (:class:`socialign.solvers._simplex.PrimalSimplex`: the compact Tucker tableau on the pivot
-    kernel, slack basis, no phase 1, steepest-edge pricing then Bland's rule after
-    ``2 (m + n)`` pivots so degenerate games cannot cycle), one pivot per ``step``. The column strategy is
-    ``q / sum(q)``, the row strategy the normalised simplex multipliers.
+    kernel, slack basis, no phase 1, steepest-edge pricing above 16 x 16 actions and Dantzig's
+    rule up to it, then Bland's rule after ``2 (m + n)`` pivots so degenerate games cannot
+    cycle), one pivot per ``step``. The column strategy is ``q / sum(q)``, the row strategy the
+    normalised simplex multipliers.
 
     ``method="interior_point"`` runs linprog's interior-point method on
     :math:`\max_{x \in \Delta, v} v` s.t. :math:`A'^\top x \ge v 1`, one iteration per step.
@@ -182,18 +191,18 @@ class ZeroSumLP(Solver):
         return InequalityLP(-jnp.ones(n, dtype), As + 1.0, jnp.ones(m, dtype), True)
 
     def _simplex_strategies(self, game, st: PrimalSimplexState):
-        q, y = _SIMPLEX.primal_dual(self._simplex_lp(game), st)
+        q, y = _simplex_for(game).primal_dual(self._simplex_lp(game), st)
         return _normalise(jnp.clip(-y, 0.0, None)), _normalise(q)
 
     # -- Solver protocol -------------------------------------------------------------------
     def init(self, game, key):
         if self.method == "simplex":
-            return _SIMPLEX.init(self._simplex_lp(game))
+            return _simplex_for(game).init(self._simplex_lp(game))
         return LPSolverState(_IPM.init(StandardLP(*self._lp(game))))
 
     def step(self, game, state):
         if self.method == "simplex":
-            return _SIMPLEX.step(self._simplex_lp(game), state)
+            return _simplex_for(game).step(self._simplex_lp(game), state)
         return LPSolverState(_IPM.step(StandardLP(*self._lp(game)), state.ipm))
 
     def strategies(self, game, state):
@@ -211,7 +220,7 @@ class ZeroSumLP(Solver):
         gap = jnp.sum(_relative_gains(game, self.strategies(game, state)))
         certified = gap <= tol
         if self.method == "simplex":
-            done, code, _ = _SIMPLEX.terminate(self._simplex_lp(game), state, tol)
+            done, code, _ = _simplex_for(game).terminate(self._simplex_lp(game), state, tol)
             code = jnp.where(certified, Result.CONVERGED,
                              jnp.where(code == Result.CONVERGED,
                                        Result.CERTIFICATE_ABOVE_TOLERANCE, code))
