@@ -53,6 +53,7 @@ from ._principal_agent import (
     PrincipalAgent,
     QuantalResponse,
     first_stage_settled,
+    in_slots,
     min_pay_lps,
     solve_free_lps,
     solve_nonneg_lps,
@@ -194,7 +195,7 @@ def _assemble(problem, payments, action, status, cert, stats, min_pay_value=None
 
 
 @functools.partial(jax.jit, static_argnames=("max_steps", "method"))
-def _solve_convex_actions(problem, tol, *, max_steps, method):
+def _solve_actions_jit(problem, tol, *, max_steps, method):
     return _solve_min_pay(problem, tol=tol, max_steps=max_steps, method=method)
 
 
@@ -208,14 +209,19 @@ def _solve_all_actions(problem, tol, *, max_steps, method):
     :func:`optimal_contract` and :func:`min_pay_contract` (the heavy part, the LP or convex
     solver, compiles once for both; the selections below are small).
 
-    The LPs' data are built by a compiled program of their own and handed to the solver's as
-    arrays: built inside it, XLA fused the (cheap) construction into each of the data's
-    consumers and wrote the 8 (A - 1 + 1) A O bytes per problem four times (measured on 200
-    problems of 40 x 80: 4.3 -> 2.8-3.2 ms per problem). Inside a caller's ``jit`` the two
-    are one program again, with the same answer.
+    When the dual simplex pivots in slots (programs of at least 800 entries), the LPs' data
+    are built by a compiled program of their own and handed to the solver's as arrays: built
+    inside it, XLA fused the (cheap) construction into each of the data's consumers and wrote
+    the 8 A^2 O bytes per problem four times (measured on 200 problems of 40 x 80: 4.3 ->
+    2.8-3.2 ms per problem). In chunks it fuses into each chunk's slice, so small programs
+    keep one program (10 x 20: 0.077 against 0.081-0.089 ms per problem split). Inside a
+    caller's ``jit`` it is one program either way, with the same answer.
     """
-    if problem.agent_utility is not None:
-        return _solve_convex_actions(problem, tol, max_steps=max_steps, method=method)
+    n = int(np.prod(problem.batch_shape, dtype=np.int64)) * problem.num_actions
+    if (problem.agent_utility is not None or not problem.limited_liability
+            or not in_slots(n, problem.num_actions, problem.num_outcomes)):
+        # in chunks (or convex) the construction fuses into each chunk's slice: one program
+        return _solve_actions_jit(problem, tol, max_steps=max_steps, method=method)
     return _solve_programs_jit(*_program_data_jit(problem), tol, max_steps=max_steps,
                                method=method, limited_liability=problem.limited_liability,
                                batch=problem.batch_shape)

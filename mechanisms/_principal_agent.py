@@ -563,8 +563,7 @@ def solve_nonneg_lps(c, G, h, *, tol=None, max_steps=None, method: str = "auto")
         # 40 x 80 (12 pivots on average, up to 76) 1.44 -> 0.85 s, 2,000 of 20 x 40 (6, 31)
         # 0.46 -> 0.37 s; at 10 x 20 (3 pivots, up to 18) the slots' hand-over costs more than
         # it saves (0.19 -> 0.30 s on 20,000), so small programs keep the chunks
-        big = G.shape[-2] * G.shape[-1] >= 800 and c.shape[0] > _CHUNK
-        slots = dict(slots=_CHUNK) if m == "dual_simplex" and big else {}
+        slots = dict(slots=_CHUNK) if m == "dual_simplex" and in_slots(*G.shape) else {}
         sol = solvers.linprog(c, G, h, bounds=(0.0, None), method=m, tol=tol,
                               max_steps=max_steps, batch_size=_CHUNK, **slots)
         return sol.x, sol.fun, sol.status, sol.duality_gap, -sol.ineqlin
@@ -583,6 +582,12 @@ def solve_nonneg_lps(c, G, h, *, tol=None, max_steps=None, method: str = "auto")
         return tuple(sel(a, b) for a, b in zip(ipm, out))
 
     return jax.lax.cond(jnp.any(bad), fallback, lambda out: out, out)
+
+
+def in_slots(n: int, rows: int, cols: int) -> bool:
+    """Does :func:`solve_nonneg_lps` pivot ``n`` programs of ``rows x cols`` in refilled slots
+    (programs of at least 800 entries, more of them than one chunk)?"""
+    return rows * cols >= 800 and n > _CHUNK
 
 
 def first_stage_settled(status) -> bool:

@@ -178,8 +178,8 @@ class DualSimplexState:
         ``n + i``).
       col_labels: ``int32 [n]`` non-basic variables.
       status: ``int32``: ``-1`` while pivoting, else the :class:`socialign.kernel.Result` claim
-        that stopped the pivots (``INFEASIBLE``, ``FAILED``; ``CONVERGED`` is read off the basic
-        values at every check, see :meth:`DualSimplex.terminate`).
+        (``CONVERGED`` when the last pivot left non-negative basic values, ``INFEASIBLE``,
+        ``FAILED``; see :meth:`DualSimplex.terminate`).
       row, col: ``int32`` the last pivot (or, when ``status == INFEASIBLE``, ``row`` is the
         Farkas row).
       num_pivots: ``int32``.
@@ -247,7 +247,7 @@ class DualSimplex(IterativeSolver):
         status = jnp.where(st.status >= 0, st.status,
                            jnp.where(optimal, Result.CONVERGED,
                                      jnp.where(ok, -1, Result.INFEASIBLE)))
-        return status.astype(jnp.int32), r.astype(jnp.int32), e.astype(jnp.int32), row
+        return status.astype(jnp.int32), r.astype(jnp.int32), e.astype(jnp.int32), row, rhs
 
     def init(self, lp: InequalityLP, key=None) -> DualSimplexState:
         m, n = lp.G.shape
@@ -256,22 +256,30 @@ class DualSimplex(IterativeSolver):
         cols = jnp.arange(n, dtype=jnp.int32)
         k = jnp.asarray(0, jnp.int32)
         thr = jnp.all(lp.c >= -threshold(lp.c)) & jnp.asarray(lp.active)
-        status = jnp.where(thr, -1, Result.FAILED).astype(jnp.int32)
+        optimal = ~jnp.any(lp.h < -threshold(lp.h))  # the slack basis is primal feasible
+        status = jnp.where(thr, jnp.where(optimal, Result.CONVERGED, -1), Result.FAILED)
+        status = status.astype(jnp.int32)
         zero = jnp.asarray(0, jnp.int32)
         return DualSimplexState(T, rows, cols, status, zero, zero, k, thr)
 
     def step(self, lp: InequalityLP, st: DualSimplexState) -> DualSimplexState:
         m, n = lp.G.shape
-        status, r, e, row = self._select(lp, st)
+        status, r, e, row, rhs = self._select(lp, st)
         run = status < 0
-        T = exchange(st.tableau, r, e, run, pivot_row=row)
+        column = st.tableau[:, e]
+        T = exchange(st.tableau, r, e, run, column=column, pivot_row=row)
         rows = jnp.where(run & (jnp.arange(m) == r), st.col_labels[e], st.row_labels)
         cols = jnp.where(run & (jnp.arange(n) == e), st.row_labels[r], st.col_labels)
         k = st.num_pivots + run.astype(jnp.int32)
-        # a CONVERGED claim is not stored: the basic values say so at every check
-        stop = (status >= 0) & (status != Result.CONVERGED)
-        keep = ~(stop | run)
-        return DualSimplexState(T, rows, cols, jnp.where(stop, status, st.status),
+        # the new basic values from the exchange's own vectors, not from the new tableau (whose
+        # readers XLA would fuse with the exchange, at the price of a copy of the tableau): is
+        # the next tableau optimal? Stored, so that terminate reads one flag
+        theta = row[n] / jnp.where(run, row[e], 1.0)
+        rhs_next = jnp.where(jnp.arange(m) == r, theta, rhs - column[:m] * theta)
+        optimal = ~jnp.any(rhs_next < -threshold(rhs_next))
+        claim = jnp.where(run, jnp.where(optimal, Result.CONVERGED, -1), status)
+        keep = ~run & (st.status >= 0)
+        return DualSimplexState(T, rows, cols, claim.astype(jnp.int32),
                                 jnp.where(keep, st.row, r), jnp.where(keep, st.col, e), k,
                                 st.thresholds)
 
@@ -284,11 +292,10 @@ class DualSimplex(IterativeSolver):
                          jnp.where(optimal, Result.CONVERGED, -1)).astype(jnp.int32)
 
     def terminate(self, lp, st: DualSimplexState, tol):
-        """Done when the basic values are non-negative (one column read) or a pivot found a
-        Farkas row or an inapplicable program (stored): an ``INFEASIBLE`` claim shows one step
-        after the tableau it concerns, and a pivot after it is a no-op."""
-        status = self._status(lp, st)
-        return status >= 0, jnp.maximum(status, 0), jnp.zeros((), lp.G.dtype)
+        """The claim stored by the pivots: ``CONVERGED`` when the basic values they produced
+        are non-negative, ``INFEASIBLE`` (a Farkas row, shown one step after the tableau it
+        concerns: a pivot after it is a no-op) or ``FAILED``."""
+        return st.status >= 0, jnp.maximum(st.status, 0), jnp.zeros((), lp.G.dtype)
 
     def read(self, lp: InequalityLP, st: DualSimplexState, status=None) -> SimplexAnswer:
         """``x``, ``y``, the Farkas ray and the claim read off the final state, unverified
