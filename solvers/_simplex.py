@@ -153,6 +153,12 @@ def _descent_ok(c, G, d, tol):
             & (c @ d < -tol * s * scale_of(c)))
 
 
+def _nonnegative(v):
+    """No entry of ``v`` below minus its pivot threshold (the pivot kernel's one rule): basic
+    values (primal feasible) or reduced costs (dual feasible, optimal for the primal)."""
+    return ~jnp.any(v < -threshold(v))
+
+
 # --------------------------------------------------------------------------------------------
 def _compact_tableau(G, h, cost):
     """``[[G, h], [cost, 0]]`` (``[m + 1, n + 1]``) behind an optimisation barrier.
@@ -256,7 +262,7 @@ class DualSimplex(IterativeSolver):
         cols = jnp.arange(n, dtype=jnp.int32)
         k = jnp.asarray(0, jnp.int32)
         thr = jnp.all(lp.c >= -threshold(lp.c)) & jnp.asarray(lp.active)
-        optimal = ~jnp.any(lp.h < -threshold(lp.h))  # the slack basis is primal feasible
+        optimal = _nonnegative(lp.h)  # the slack basis is primal feasible
         status = jnp.where(thr, jnp.where(optimal, Result.CONVERGED, -1), Result.FAILED)
         status = status.astype(jnp.int32)
         zero = jnp.asarray(0, jnp.int32)
@@ -276,7 +282,7 @@ class DualSimplex(IterativeSolver):
         # the next tableau optimal? Stored, so that terminate reads one flag
         theta = row[n] / jnp.where(run, row[e], 1.0)
         rhs_next = jnp.where(jnp.arange(m) == r, theta, rhs - column[:m] * theta)
-        optimal = ~jnp.any(rhs_next < -threshold(rhs_next))
+        optimal = _nonnegative(rhs_next)
         claim = jnp.where(run, jnp.where(optimal, Result.CONVERGED, -1), status)
         keep = ~run & (st.status >= 0)
         return DualSimplexState(T, rows, cols, claim.astype(jnp.int32),
@@ -287,7 +293,7 @@ class DualSimplex(IterativeSolver):
         """The claim on the current tableau: a stored stop, else ``CONVERGED`` or ``-1``."""
         m, n = lp.G.shape
         rhs = st.tableau[:m, n]
-        optimal = ~jnp.any(rhs < -threshold(rhs))
+        optimal = _nonnegative(rhs)
         return jnp.where(st.status >= 0, st.status,
                          jnp.where(optimal, Result.CONVERGED, -1)).astype(jnp.int32)
 
@@ -414,7 +420,7 @@ class PrimalSimplex(IterativeSolver):
     def _optimal(lp, T):
         m, n = lp.G.shape
         reduced = T[m, :n]
-        return ~jnp.any(reduced < -threshold(reduced))
+        return _nonnegative(reduced)
 
     def _claim(self, lp, st):
         """``(status or -1, leaving row, entering column, the column)`` of the current tableau.
