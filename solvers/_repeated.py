@@ -167,32 +167,40 @@ def _profiles(U):
     return pay, gain
 
 
-def _slice(V, count, x, axis, tol):
-    """Range ``(lo, hi)`` of the other coordinate over ``polygon cap {w_axis = x}``.
+def _slices(a, b, M, x, tol):
+    """Range ``(lo, hi)`` of ``b`` over the slices ``{a = x}`` of the hull of points ``(a, b)``.
 
-    ``V: [K, 2]`` counter-clockwise vertices of a convex polygon with ``count`` valid rows
-    (:func:`convex_hull`; a point or a segment included), ``x: [A]``; an empty slice gives
-    ``lo > hi``. The slice's ends lie on the boundary: each edge whose ``axis`` range holds
-    ``x`` contributes its crossing, and a vertex within ``tol`` of ``x`` itself
-    (``O(A K)``, fixed shapes).
+    ``a, b: [K]`` the points' coordinates along and across the slicing line, with mask
+    ``M: [K]`` (no hull needed), ``x: [Q]``; an empty slice gives ``lo > hi``. Computed from the hull's envelopes without ordering the points: with the
+    points ordered by ``(a, b)`` and ``s_ij`` the slope between ``i`` and ``j``
+    (``+inf`` for equal ``a``), ``i`` is a vertex of the upper envelope iff the largest
+    slope to a later point is below the smallest slope from an earlier one, and that smallest
+    slope is its left edge's. A concave function is the minimum of its edges' lines, so the
+    upper end of the slice at ``x`` is the minimum of the upper vertices' left-edge lines (the
+    lower end: the maximum of the lower vertices'), for ``x`` in the points' range; points
+    within ``tol`` of ``x`` are slice ends themselves (a point, or a segment along the line).
+    ``O(K^2 + Q K)`` elementwise work, no sort and no sequential loop, so it vectorises.
     """
-    big = _big(V.dtype)
-    K = V.shape[0]
-    j = jnp.arange(K)
-    live = j < count
-    W = V[jnp.where(j + 1 < count, j + 1, 0)]
-    a, b = V[:, axis], V[:, 1 - axis]
-    a2, b2 = W[:, axis], W[:, 1 - axis]
-    lo_a, hi_a = jnp.minimum(a, a2), jnp.maximum(a, a2)
+    big = _big(a.dtype)
+    da = a[None, :] - a[:, None]                                 # [i, j]: a_j - a_i
+    db = b[None, :] - b[:, None]
+    later = M[:, None] & M[None, :] & ((da > 0) | ((da == 0) & (db > 0)))
+    earlier = later.T
+    s = jnp.where(da != 0, db / jnp.where(da != 0, da, 1), big)
+    up_later = jnp.max(jnp.where(later, s, -big), axis=1)
+    up_edge = jnp.min(jnp.where(earlier, s, big), axis=1)
+    low_later = jnp.min(jnp.where(later, s, big), axis=1)
+    low_edge = jnp.max(jnp.where(earlier, s, -big), axis=1)
+    upper = M & (up_later < up_edge) & (up_edge < big)
+    lower = M & (low_later > low_edge) & (low_edge > -big)
     X = x[:, None]
-    inside = live & (hi_a > lo_a) & (lo_a <= X) & (X <= hi_a)
-    t = (X - a) / jnp.where(hi_a > lo_a, a2 - a, 1)
-    y = b + jnp.clip(t, 0, 1) * (b2 - b)
-    single = live & (jnp.abs(a - X) <= tol)
-    hi = jnp.maximum(jnp.max(jnp.where(inside, y, -big), axis=1),
-                     jnp.max(jnp.where(single, b, -big), axis=1))
-    lo = jnp.minimum(jnp.min(jnp.where(inside, y, big), axis=1),
-                     jnp.min(jnp.where(single, b, big), axis=1))
+    span = (jnp.min(jnp.where(M, a, big)) <= x) & (x <= jnp.max(jnp.where(M, a, -big))) & \
+        jnp.any(upper)
+    hi = jnp.where(span, jnp.min(jnp.where(upper, b + (X - a) * up_edge, big), axis=1), -big)
+    lo = jnp.where(span, jnp.max(jnp.where(lower, b + (X - a) * low_edge, -big), axis=1), big)
+    single = M & (jnp.abs(a - X) <= tol)
+    hi = jnp.maximum(hi, jnp.max(jnp.where(single, b, -big), axis=1))
+    lo = jnp.minimum(lo, jnp.min(jnp.where(single, b, big), axis=1))
     return lo, hi
 
 
@@ -268,20 +276,23 @@ def _drop_flat(V, count, tol):
 
 
 def _polygon_distance(w, V, count, tol):
-    """Euclidean distance from points ``w [..., 2]`` to the convex polygon ``V[:count]``."""
+    """Euclidean distance from points ``w [..., 2]`` to the convex polygon ``V[:count]``.
+
+    Written per coordinate (no trailing axis of length 2, which XLA's CPU code does not
+    vectorise) and with one square root per point, of the smallest squared distance.
+    """
     K = V.shape[0]
     j = jnp.arange(K)
     live = j < count
     V2 = V[jnp.where(j + 1 < count, j + 1, 0)]
-    e = V2 - V
-    wv = w[..., None, :] - V
-    ee = jnp.sum(e * e, axis=-1)
-    t = jnp.clip(jnp.sum(wv * e, axis=-1) / jnp.where(ee > 0, ee, 1), 0, 1)
-    d = jnp.linalg.norm(wv - t[..., None] * e, axis=-1)
-    dist = jnp.min(jnp.where(live, d, _big(V.dtype)), axis=-1)
-    cr = e[..., 0] * wv[..., 1] - e[..., 1] * wv[..., 0]
-    inside = (count >= 3) & jnp.all(jnp.where(live, cr >= -tol, True), axis=-1)
-    return jnp.where(inside, 0.0, dist)
+    ex, ey = V2[:, 0] - V[:, 0], V2[:, 1] - V[:, 1]
+    px, py = w[..., 0, None] - V[:, 0], w[..., 1, None] - V[:, 1]
+    ee = ex * ex + ey * ey
+    t = jnp.clip((px * ex + py * ey) / jnp.where(ee > 0, ee, 1), 0, 1)
+    dx, dy = px - t * ex, py - t * ey
+    d2 = jnp.min(jnp.where(live, dx * dx + dy * dy, _big(V.dtype)), axis=-1)
+    inside = (count >= 3) & jnp.all(jnp.where(live, ex * py - ey * px >= -tol, True), axis=-1)
+    return jnp.where(inside, 0.0, jnp.sqrt(d2))
 
 
 def _hausdorff(V1, n1, V2, n2, tol):
@@ -357,39 +368,40 @@ class AbreuSannikov(IterativeSolver):
         A = pay.shape[0]
         scale = scale_of(U)
         tol = lp_tol(U.dtype) * scale
-        P, M, u = state.points, state.mask, state.threat
-        IC = u + (1 - delta) / delta * gain
-        # the current set's hull once per step; its slices then cost O(A K), not O(A K^2)
-        V, nv = convex_hull(P, M, 0.0, tol)
-        lo1, hi1 = _slice(V, nv, IC[:, 0], 0, tol)
-        lo2, hi2 = _slice(V, nv, IC[:, 1], 1, tol)
-        # as QuantEcon.py: the IC test is exact, the hull test has a small tolerance
-        plo, phi = _slice(V, nv, pay[:, 0], 0, tol)
-        self_ok = jnp.all(pay >= IC, axis=1) & (plo <= pay[:, 1] + tol) & \
-            (pay[:, 1] <= phi + tol)
-        c = jnp.stack([
-            jnp.stack([IC[:, 0], hi1], 1),
-            jnp.stack([IC[:, 0], jnp.maximum(lo1, IC[:, 1])], 1),
-            jnp.stack([hi2, IC[:, 1]], 1),
-            jnp.stack([jnp.maximum(lo2, IC[:, 0]), IC[:, 1]], 1),
-        ], axis=1)
-        valid = jnp.stack([hi1 > IC[:, 1] + tol, hi1 >= IC[:, 1] - tol,
-                           hi2 > IC[:, 0] + tol, hi2 >= IC[:, 0] - tol], axis=1)
-        new = (1 - delta) * pay[:, None, :] + delta * c
-        new = jnp.where(self_ok[:, None, None], pay[:, None, :], new)
-        valid = jnp.where(self_ok[:, None], jnp.arange(4) == 0, valid)
-        Pn, Mn = new.reshape(-1, 2), valid.reshape(-1)
-        Pn = jnp.where(Mn[:, None], Pn, 0)
-        empty = ~jnp.any(Mn)
         big = _big(U.dtype)
-        un = jnp.maximum(u, jnp.min(jnp.where(Mn[:, None], Pn, big), axis=0))
-        both = Mn & M
-        change = jnp.maximum(jnp.max(jnp.where(both[:, None], jnp.abs(Pn - P), 0)),
-                             jnp.max(jnp.abs(un - u))) / scale
-        change = jnp.where(jnp.any(Mn != M), jnp.ones_like(change), change)
+        P, M, u = state.points, state.mask, state.threat
+        # per coordinate throughout: XLA's CPU code does not vectorise a trailing axis of 2
+        x, y = P[:, 0], P[:, 1]
+        ux, uy = pay[:, 0], pay[:, 1]
+        ic_x = u[0] + (1 - delta) / delta * gain[:, 0]
+        ic_y = u[1] + (1 - delta) / delta * gain[:, 1]
+        # the current set's slices along the IC lines and through the payoff points, read off
+        # its envelopes (no hull: the sort and the monotone chain's sequential stack cost ~6x
+        # the rest of the step under vmap)
+        lo, hi = _slices(x, y, M, jnp.concatenate([ic_x, ux]), tol)
+        lo1, hi1, plo, phi = lo[:A], hi[:A], lo[A:], hi[A:]
+        lo2, hi2 = _slices(y, x, M, ic_y, tol)
+        # as QuantEcon.py: the IC test is exact, the hull test has a small tolerance
+        self_ok = (ux >= ic_x) & (uy >= ic_y) & (plo <= uy + tol) & (uy <= phi + tol)
+        cx = jnp.stack([ic_x, ic_x, hi2, jnp.maximum(lo2, ic_x)], 1)
+        cy = jnp.stack([hi1, jnp.maximum(lo1, ic_y), ic_y, ic_y], 1)
+        valid = jnp.stack([hi1 > ic_y + tol, hi1 >= ic_y - tol,
+                           hi2 > ic_x + tol, hi2 >= ic_x - tol], axis=1)
+        valid = jnp.where(self_ok[:, None], jnp.arange(4) == 0, valid).reshape(-1)
+        nx = jnp.where(self_ok[:, None], ux[:, None], (1 - delta) * ux[:, None] + delta * cx)
+        ny = jnp.where(self_ok[:, None], uy[:, None], (1 - delta) * uy[:, None] + delta * cy)
+        nx = jnp.where(valid, nx.reshape(-1), 0)
+        ny = jnp.where(valid, ny.reshape(-1), 0)
+        empty = ~jnp.any(valid)
+        un = jnp.maximum(u, jnp.stack([jnp.min(jnp.where(valid, nx, big)),
+                                       jnp.min(jnp.where(valid, ny, big))]))
+        both = valid & M
+        move = jnp.maximum(jnp.abs(nx - x), jnp.abs(ny - y))
+        change = jnp.maximum(jnp.max(jnp.where(both, move, 0)), jnp.max(jnp.abs(un - u))) / scale
+        change = jnp.where(jnp.any(valid != M), jnp.ones_like(change), change)
         keep = lambda new_, old: jnp.where(empty, old, new_)  # noqa: E731
-        del A
-        return ASState(keep(Pn, P), keep(Mn, M), keep(un, u), change, empty)
+        return ASState(keep(jnp.stack([nx, ny], 1), P), keep(valid, M), keep(un, u), change,
+                       empty)
 
     def terminate(self, problem, state, tol):
         done = (state.change <= tol) | state.empty
@@ -409,16 +421,6 @@ class JYCState:
     empty: jax.Array
 
 
-def _dot_h(w, H):
-    """``w . h_d`` for points ``w [..., 2]`` and directions ``H [D, 2]``: ``[..., D]``.
-
-    Written as two broadcast products: a matrix product with a contraction of length 2 runs
-    far slower than the elementwise form on CPUs under ``vmap`` (measured: the JYC step was
-    ~35x the Abreu-Sannikov step before, on 400 games).
-    """
-    return w[..., 0, None] * H[:, 0] + w[..., 1, None] * H[:, 1]
-
-
 def _jyc_update(U, delta, H, c, tol):
     """One application of the JYC outer operator: new levels ``[D]`` and "nothing enforceable".
 
@@ -427,43 +429,54 @@ def _jyc_update(U, delta, H, c, tol):
     the quadrant, the ends of the polygon's slices along the two IC lines (a line crosses a
     convex polygon's boundary at most twice, and a linear function on a segment is largest at
     an end) and the quadrant's corner when it lies inside the polygon.
+
+    Written per coordinate, as broadcast products ``x h_x + y h_y``: a trailing axis of length 2
+    (points ``[..., 2]``, or a matrix product contracting it) is not vectorised by XLA's CPU
+    code under ``vmap``.
     """
     pay, gain = _profiles(U)
     big = _big(U.dtype)
+    D = H.shape[0]
+    hx, hy = H[:, 0], H[:, 1]
     V = _outer_vertices(H, c)
-    V2 = jnp.roll(V, -1, axis=0)
-    u = jnp.min(V, axis=0)
-    IC = u + (1 - delta) / delta * gain                          # [A, 2]
+    vx, vy = V[:, 0], V[:, 1]                                    # [D]
+    wx, wy = jnp.roll(vx, -1), jnp.roll(vy, -1)                  # the next vertex
+    ic = [jnp.min(v) + (1 - delta) / delta * gain[:, i] for i, v in enumerate((vx, vy))]  # [A]
     # vertices in the quadrant. Along the convex polygon's boundary h_d . V_j is unimodal in j
     # and the vertices inside the (convex) quadrant form one arc: the largest value over the
     # arc is the polygon's own maximiser when it lies on the arc, else one of the arc's ends
     # (every level is tight: vertex j is where lines j and j + 1 meet, so direction d is
     # maximised, at level c_d, by vertices d - 1 and d)
-    ok_v = jnp.all(V[None] >= IC[:, None, :] - tol, axis=-1)     # [A, D]
-    first = jnp.argmax(ok_v & ~jnp.roll(ok_v, 1, axis=1), axis=1)   # arc ends [A]
-    last = jnp.argmax(ok_v & ~jnp.roll(ok_v, -1, axis=1), axis=1)
-    ends = jnp.maximum(_dot_h(V[first], H), _dot_h(V[last], H))  # [A, D]
+    ok_v = (vx >= ic[0][:, None] - tol) & (vy >= ic[1][:, None] - tol)   # [A, D]
+    j = jnp.arange(D)
+    # the arc's ends as plain min reductions over indices (an argmax is a slower, variadic one)
+    first = jnp.min(jnp.where(ok_v & ~jnp.roll(ok_v, 1, axis=1), j, D), axis=1) % D
+    last = jnp.min(jnp.where(ok_v & ~jnp.roll(ok_v, -1, axis=1), j, D), axis=1) % D
+    ends = jnp.maximum(vx[first][:, None] * hx + vy[first][:, None] * hy,
+                       vx[last][:, None] * hx + vy[last][:, None] * hy)     # [A, D]
     on_arc = ok_v | jnp.roll(ok_v, 1, axis=1)                    # vertex d or d - 1 inside
     enforce = jnp.any(ok_v, axis=1)
     support = jnp.where(on_arc, c[None, :], jnp.where(enforce[:, None], ends, -big))
+    along = ((vx, wx, hx), (vy, wy, hy))
     for i in (0, 1):
-        den = V2[:, i] - V[:, i]
+        (a, a2, ha), (b, b2, hb) = along[i], along[1 - i]
+        den = a2 - a
         nz = jnp.abs(den) > 0
-        t = (IC[:, i, None] - V[None, :, i]) / jnp.where(nz, den, 1)
-        other = V[None, :, 1 - i] + jnp.clip(t, 0, 1) * (V2 - V)[None, :, 1 - i]
-        ok = nz & (t >= 0) & (t <= 1) & (other >= IC[:, 1 - i, None] - tol)   # [A, D edges]
+        t = (ic[i][:, None] - a) / jnp.where(nz, den, 1)
+        other = b + jnp.clip(t, 0, 1) * (b2 - b)
+        ok = nz & (t >= 0) & (t <= 1) & (other >= ic[1 - i][:, None] - tol)   # [A, D edges]
         hi = jnp.max(jnp.where(ok, other, -big), axis=1)
         lo = jnp.min(jnp.where(ok, other, big), axis=1)
         any_ok = jnp.any(ok, axis=1)
-        for end in (hi, lo):
-            pt = jnp.stack([IC[:, i], end] if i == 0 else [end, IC[:, i]], axis=-1)  # [A, 2]
-            support = jnp.where(any_ok[:, None], jnp.maximum(support, _dot_h(pt, H)), support)
+        base = ic[i][:, None] * ha
+        end_value = jnp.maximum(base + hi[:, None] * hb, base + lo[:, None] * hb)
+        support = jnp.where(any_ok[:, None], jnp.maximum(support, end_value), support)
         enforce = enforce | any_ok
-    ICH = _dot_h(IC, H)                                          # [A, D]
-    corner_ok = jnp.all(ICH <= c + tol, axis=1)
-    support = jnp.where(corner_ok[:, None], jnp.maximum(support, ICH), support)
+    corner = ic[0][:, None] * hx + ic[1][:, None] * hy           # [A, D]
+    corner_ok = jnp.all(corner <= c + tol, axis=1)
+    support = jnp.where(corner_ok[:, None], jnp.maximum(support, corner), support)
     enforce = enforce | corner_ok
-    value = (1 - delta) * _dot_h(pay, H) + delta * support
+    value = (1 - delta) * (pay[:, 0, None] * hx + pay[:, 1, None] * hy) + delta * support
     new = jnp.max(jnp.where(enforce[:, None], value, -big), axis=0)
     empty = ~jnp.any(enforce)
     return jnp.where(empty, c, new), empty
@@ -508,7 +521,8 @@ class JuddYeltekinConklin(IterativeSolver):
         U, _ = problem
         pay, _ = _profiles(U)
         H = _directions(self.num_directions, U.dtype)
-        return JYCState(jnp.max(pay @ H.T, axis=0), jnp.ones((), U.dtype), jnp.asarray(False))
+        levels = jnp.max(pay[:, 0, None] * H[:, 0] + pay[:, 1, None] * H[:, 1], axis=0)
+        return JYCState(levels, jnp.ones((), U.dtype), jnp.asarray(False))
 
     def step(self, problem, state):
         U, delta = problem
@@ -661,9 +675,12 @@ def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=Non
     Runs :class:`AbreuSannikov` (inner: exact vertices) and :class:`JuddYeltekinConklin`
     (outer, ``num_directions`` directions) on every member of the batch, checks that the inner
     polygon is self-generating (``W subset B(W)`` implies ``W subset V``, Abreu-Pearce-
-    Stacchetti 1990) and measures the bracket: ``inner subset V subset outer``. Both iterations
-    stop when their iterates move by at most ``tol / 1000`` (relative to the payoff scale);
-    they converge geometrically at rate ``delta``, so ``delta`` near 1 needs more steps.
+    Stacchetti 1990) and measures the bracket: ``inner subset V subset outer``. Relative to the
+    payoff scale, Abreu-Sannikov stops when its points move by at most
+    ``1e-4 (1 - delta) tol`` (they are then within about ``1e-4 tol`` of their limit) and
+    Judd-Yeltekin-Conklin when its levels move by at most ``tol`` (every iterate is a valid
+    outer bound); both converge geometrically at rate about ``delta``, so ``delta`` near 1
+    needs more steps.
 
     Args:
       game: a :class:`RepeatedGame` (any batch shape).

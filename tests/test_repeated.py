@@ -237,3 +237,46 @@ def test_validation():
             solvers.equilibrium_payoffs(solvers.RepeatedGame(PD, 0.5), slots=bad)
     with pytest.raises(TypeError, match="game"):
         solvers.equilibrium_payoffs(PD)
+
+
+def _slices_brute(a, b, x, tol):
+    """Slices of the hull of points ``(a, b)`` along ``{a = x}``: every segment between two
+    points that spans ``x`` (and every point within ``tol`` of it) meets the slice."""
+    lo, hi = np.full(len(x), np.inf), np.full(len(x), -np.inf)
+    for q, xq in enumerate(x):
+        for i in range(len(a)):
+            if abs(a[i] - xq) <= tol:
+                lo[q], hi[q] = min(lo[q], b[i]), max(hi[q], b[i])
+            for j in range(len(a)):
+                if a[i] < a[j] and a[i] <= xq <= a[j]:
+                    y = b[i] + (xq - a[i]) / (a[j] - a[i]) * (b[j] - b[i])
+                    lo[q], hi[q] = min(lo[q], y), max(hi[q], y)
+    return lo, hi
+
+
+def test_slices_of_a_point_set_match_all_segments_on_degenerate_sets():
+    # the Abreu-Sannikov step reads its slices off the point set's envelopes (no hull); check
+    # them against every segment on sets with ties, vertical runs, collinear points, one point
+    from socialign.solvers._repeated import _slices
+
+    rng = np.random.default_rng(7)
+    sets = []
+    for k in range(40):
+        P = [rng.normal(size=(12, 2)), rng.integers(-2, 3, size=(12, 2)).astype(float),
+             np.column_stack([np.r_[np.full(6, 0.3), rng.normal(size=6)], rng.normal(size=12)]),
+             np.column_stack([t := rng.normal(size=12), 2 * t + 1])][k % 4]
+        M = rng.random(12) < (0.5 if k % 3 else 1.0)
+        M[k % 12] = True
+        if k % 10 == 9:
+            M[:] = False
+            M[3] = True
+        x = np.r_[rng.normal(size=4), P[:4, 0]]
+        sets.append((P, M, x))
+    P, M, X = (jnp.asarray(np.stack(v)) for v in zip(*sets))
+    lo, hi = jax.jit(jax.vmap(lambda P, M, x: _slices(P[:, 0], P[:, 1], M, x, 1e-12)))(P, M, X)
+    for k, (Pk, Mk, xk) in enumerate(sets):
+        blo, bhi = _slices_brute(Pk[Mk, 0], Pk[Mk, 1], xk, 1e-12)
+        empty = blo > bhi
+        np.testing.assert_array_equal(np.asarray(lo[k] > hi[k] + 1e-9), empty)
+        np.testing.assert_allclose(np.asarray(lo[k])[~empty], blo[~empty], atol=1e-12)
+        np.testing.assert_allclose(np.asarray(hi[k])[~empty], bhi[~empty], atol=1e-12)
