@@ -184,13 +184,16 @@ def _slices(a, b, M, x, tol):
     big = _big(a.dtype)
     da = a[None, :] - a[:, None]                                 # [i, j]: a_j - a_i
     db = b[None, :] - b[:, None]
-    later = M[:, None] & M[None, :] & ((da > 0) | ((da == 0) & (db > 0)))
-    earlier = later.T
-    s = jnp.where(da != 0, db / jnp.where(da != 0, da, 1), big)
-    up_later = jnp.max(jnp.where(later, s, -big), axis=1)
-    up_edge = jnp.min(jnp.where(earlier, s, big), axis=1)
-    low_later = jnp.min(jnp.where(later, s, big), axis=1)
-    low_edge = jnp.max(jnp.where(earlier, s, -big), axis=1)
+    both = M[:, None] & M[None, :]
+    later = both & ((da > 0) | ((da == 0) & (db > 0)))          # j after i
+    earlier = both & ((da < 0) | ((da == 0) & (db < 0)))        # j before i
+    s = jnp.where(da != 0, db / jnp.where(da != 0, da, 1), big)  # symmetric
+    # point i's slopes are row i and, s being symmetric, column i: all four are reduced over
+    # the rows (the minor axis's reductions run in a slower library kernel on CPUs)
+    up_later = jnp.max(jnp.where(earlier, s, -big), axis=0)
+    up_edge = jnp.min(jnp.where(later, s, big), axis=0)
+    low_later = jnp.min(jnp.where(earlier, s, big), axis=0)
+    low_edge = jnp.max(jnp.where(later, s, -big), axis=0)
     upper = M & (up_later < up_edge) & (up_edge < big)
     lower = M & (low_later > low_edge) & (low_edge > -big)
     X = x[:, None]
@@ -320,13 +323,19 @@ def _outer_vertices(H, c):
 # --------------------------------------------------------------------------------------------
 @pytree_dataclass
 class ASState:
-    """State of :class:`AbreuSannikov`: ``points [4A, 2]`` with ``mask``, threat point ``[2]``."""
+    """State of :class:`AbreuSannikov`: ``points [4A, 2]`` with ``mask``, threat point ``[2]``.
+
+    ``stage`` holds what the steps read of the stage game, computed once by ``init``: the payoff
+    points ``[A, 2]``, deviation gains ``[A, 2]`` and the payoff scale (a batched loop whose
+    members change, as :func:`socialign.kernel.iterate_batch`'s, cannot hoist them).
+    """
 
     points: jax.Array
     mask: jax.Array
     threat: jax.Array
     change: jax.Array
     empty: jax.Array
+    stage: tuple
 
 
 @pytree_dataclass
@@ -356,17 +365,17 @@ class AbreuSannikov(IterativeSolver):
 
     def init(self, problem, key):
         U, delta = problem
-        pay, _ = _profiles(U)
+        pay, gain = _profiles(U)
         A = pay.shape[0]
         P = jnp.zeros((A, 4, 2), U.dtype).at[:, 0].set(pay).reshape(-1, 2)
         M = jnp.zeros((A, 4), bool).at[:, 0].set(True).reshape(-1)
-        return ASState(P, M, jnp.min(pay, axis=0), jnp.ones((), U.dtype), jnp.asarray(False))
+        return ASState(P, M, jnp.min(pay, axis=0), jnp.ones((), U.dtype), jnp.asarray(False),
+                       (pay, gain, scale_of(U)))
 
     def step(self, problem, state):
         U, delta = problem
-        pay, gain = _profiles(U)
+        pay, gain, scale = state.stage
         A = pay.shape[0]
-        scale = scale_of(U)
         tol = lp_tol(U.dtype) * scale
         big = _big(U.dtype)
         P, M, u = state.points, state.mask, state.threat
@@ -401,7 +410,7 @@ class AbreuSannikov(IterativeSolver):
         change = jnp.where(jnp.any(valid != M), jnp.ones_like(change), change)
         keep = lambda new_, old: jnp.where(empty, old, new_)  # noqa: E731
         return ASState(keep(jnp.stack([nx, ny], 1), P), keep(valid, M), keep(un, u), change,
-                       empty)
+                       empty, state.stage)
 
     def terminate(self, problem, state, tol):
         done = (state.change <= tol) | state.empty
@@ -414,14 +423,18 @@ class AbreuSannikov(IterativeSolver):
 # --------------------------------------------------------------------------------------------
 @pytree_dataclass
 class JYCState:
-    """State of :class:`JuddYeltekinConklin`: support levels ``[D]`` on fixed directions."""
+    """State of :class:`JuddYeltekinConklin`: support levels ``[D]`` on fixed directions.
+
+    ``stage``: the payoff points, deviation gains and payoff scale, as :class:`ASState`'s.
+    """
 
     levels: jax.Array
     change: jax.Array
     empty: jax.Array
+    stage: tuple
 
 
-def _jyc_update(U, delta, H, c, tol):
+def _jyc_update(pay, gain, delta, H, c, tol):
     """One application of the JYC outer operator: new levels ``[D]`` and "nothing enforceable".
 
     For each profile ``a`` the two-variable LP ``max h_d . w`` over the polygon's part in the IC
@@ -434,8 +447,7 @@ def _jyc_update(U, delta, H, c, tol):
     (points ``[..., 2]``, or a matrix product contracting it) is not vectorised by XLA's CPU
     code under ``vmap``.
     """
-    pay, gain = _profiles(U)
-    big = _big(U.dtype)
+    big = _big(pay.dtype)
     D = H.shape[0]
     hx, hy = H[:, 0], H[:, 1]
     V = _outer_vertices(H, c)
@@ -519,18 +531,19 @@ class JuddYeltekinConklin(IterativeSolver):
 
     def init(self, problem, key):
         U, _ = problem
-        pay, _ = _profiles(U)
+        pay, gain = _profiles(U)
         H = _directions(self.num_directions, U.dtype)
         levels = jnp.max(pay[:, 0, None] * H[:, 0] + pay[:, 1, None] * H[:, 1], axis=0)
-        return JYCState(levels, jnp.ones((), U.dtype), jnp.asarray(False))
+        return JYCState(levels, jnp.ones((), U.dtype), jnp.asarray(False),
+                        (pay, gain, scale_of(U)))
 
     def step(self, problem, state):
         U, delta = problem
-        scale = scale_of(U)
+        pay, gain, scale = state.stage
         H = _directions(self.num_directions, U.dtype)
-        new, empty = _jyc_update(U, delta, H, state.levels, lp_tol(U.dtype) * scale)
+        new, empty = _jyc_update(pay, gain, delta, H, state.levels, lp_tol(U.dtype) * scale)
         change = jnp.max(jnp.abs(new - state.levels)) / scale
-        return JYCState(new, change, empty)
+        return JYCState(new, change, empty, state.stage)
 
     def terminate(self, problem, state, tol):
         done = (state.change <= tol) | state.empty
