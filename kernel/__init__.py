@@ -3,8 +3,9 @@
 Imports flow one way: ``kernel -> solvers -> mechanisms -> llm_bridge``. The kernel holds
 
 - one result enumeration: :class:`Result`, :func:`result_message`;
-- one iteration driver: :class:`IterativeSolver`, :func:`iterate` (and, for batches whose
-  members need very different step counts, :func:`iterate_batch`), :class:`Iteration`, and one
+- one iteration driver: :class:`IterativeSolver`, :func:`iterate` (and, for batches: all
+  members on one step count, :func:`iterate_lockstep`; members whose step counts differ
+  widely, refilled slots, :func:`iterate_batch`), :class:`Iteration`, and one
   rule for when it checks: :class:`GeometricChecks`, :func:`as_check_schedule`;
 - one batching rule: :func:`batch_map`, over many devices too: :func:`shard_batch`,
   :func:`as_mesh`, :func:`batch_sharding`, :func:`gather`;
@@ -39,6 +40,7 @@ from ._iterate import (
     as_check_schedule,
     iterate,
     iterate_batch,
+    iterate_lockstep,
 )
 from ._module import pytree_dataclass, static_field
 from ._result import Result, result_message
@@ -74,6 +76,7 @@ __all__ = [
     "is_concrete",
     "iterate",
     "iterate_batch",
+    "iterate_lockstep",
     "lp_tol",
     "no_gradient",
     "pivot_tol",

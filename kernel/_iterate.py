@@ -45,7 +45,7 @@ from ._module import pytree_dataclass
 from ._result import Result
 
 __all__ = ["GeometricChecks", "IterativeSolver", "Iteration", "all_finite", "as_check_schedule",
-           "iterate", "iterate_batch"]
+           "iterate", "iterate_batch", "iterate_lockstep"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,6 +317,97 @@ def _loop_parts(solver, max_steps, check_every):
     return start, cond, body, finish, check, next_check
 
 
+def _batch_args(problems, tol, key):
+    """The batch size ``N`` of ``problems`` and ``tol``, ``key`` broadcast to ``N`` (``key``:
+    one key, ``N`` keys, or ``None``), validated as :func:`iterate_batch` documents."""
+    leaves = jax.tree_util.tree_leaves(problems)
+    if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
+        raise ValueError("problems must be a pytree of arrays with a leading batch axis")
+    N = int(leaves[0].shape[0])
+    if any(int(x.shape[0]) != N for x in leaves):
+        raise ValueError("every leaf of problems must have the same leading (batch) axis; got "
+                         f"{sorted({int(x.shape[0]) for x in leaves})}")
+    tols = jnp.asarray(tol)
+    if tols.ndim not in (0, 1) or (tols.ndim == 1 and tols.shape[0] != N):
+        raise ValueError(f"tol must be a scalar or have shape ({N},), got {tols.shape}")
+    tols = jnp.broadcast_to(tols, (N,))
+    if key is None:
+        return N, tols, None
+    per_key = jnp.ndim(key) == 1 and (not jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                      or key.shape[0] == N)
+    keys = key if per_key else jnp.broadcast_to(key, (N, *jnp.shape(key)))
+    if keys.shape[0] != N:
+        raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")
+    return N, tols, keys
+
+
+def iterate_lockstep(solver: IterativeSolver, problems, tol, key, *, max_steps: int,
+                     check_every: int | GeometricChecks = 1) -> Iteration:
+    """:func:`iterate` on every problem of a batch, all stepping together on one step count.
+
+    ``vmap(iterate)`` gives every member its own step count, so under ``vmap`` the loop between
+    two checks has a per-member trip count, and XLA selects every carried array after every
+    step (a member may have stopped). Here the members that are still running share one step
+    count (they all started at 0 and follow the same schedule), so the steps between two checks
+    are a loop with one trip count and no selects; a member that stops is frozen at its check
+    (its state, steps and result are kept; later steps on it are discarded). Every member takes
+    the steps and checks :func:`iterate` takes on it alone and gets the same result; its state
+    is equal up to rounding (XLA may fuse batched arithmetic differently). The work, as under
+    ``vmap``, is the slowest member's step count for every member: for batches whose step
+    counts differ widely, :func:`iterate_batch`.
+
+    Args:
+      solver: an :class:`IterativeSolver`.
+      problems: a pytree whose leaves share one leading batch axis ``N``.
+      tol: the tolerance: a scalar, or ``[N]`` (one per member).
+      key: one PRNG key (every member's ``init`` gets it), ``[N]`` keys, or ``None``.
+      max_steps: each member's iteration budget (static, positive).
+      check_every: the check schedule (static; see :func:`iterate`).
+
+    Returns:
+      An :class:`Iteration` whose leaves have the batch axis ``N`` first.
+
+    Raises:
+      ValueError: if the leaves do not share a leading axis, ``tol`` or ``key`` has the wrong
+        shape, or ``check_every`` is not a check schedule.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from socialign.kernel import IterativeSolver, iterate_lockstep, pytree_dataclass
+      >>> @pytree_dataclass
+      ... class Halve(IterativeSolver):
+      ...     def init(self, x, key): return x
+      ...     def step(self, x, s): return s / 2
+      ...     def terminate(self, x, s, tol): return jnp.abs(s) <= tol, jnp.int32(0), jnp.abs(s)
+      >>> it = iterate_lockstep(Halve(), jnp.array([1.0, 1e6, 8.0]), 1e-3, jax.random.key(0),
+      ...                       max_steps=100)
+      >>> it.num_steps.tolist()
+      [10, 30, 13]
+    """
+    check_every = as_check_schedule(check_every)
+    N, tols, keys = _batch_args(problems, tol, key)
+    start, cond, _, finish, check, next_check = _loop_parts(solver, max_steps, check_every)
+    v_cond = jax.vmap(cond)
+    v_step = jax.vmap(solver.step)
+    carry = jax.vmap(start, in_axes=(0, 0, None if keys is None else 0))(problems, tols, keys)
+    static_gap = isinstance(check_every, int) and max_steps % check_every == 0
+
+    def body(c):
+        steps, carry = c                        # steps: one count, shared by the running members
+        running = v_cond(carry)
+        n = check_every if static_gap else next_check(steps) - steps
+        state = jax.lax.fori_loop(0, n, lambda _, st: v_step(problems, st), carry[1])
+        steps = steps + n
+        new = (jnp.full((N,), steps, jnp.int32), state, *jax.vmap(check)(problems, tols, state))
+        carry = jax.tree_util.tree_map(
+            lambda a, b: jnp.where(running.reshape(-1, *([1] * (a.ndim - 1))), a, b), new, carry)
+        return steps, carry
+
+    _, carry = jax.lax.while_loop(lambda c: jnp.any(v_cond(c[1])), body,
+                                  (jnp.asarray(0, jnp.int32), carry))
+    return jax.vmap(finish)(carry)
+
+
 def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int, slots: int,
                   check_every: int | GeometricChecks = 1, output=None, refill: int | None = None):
     """:func:`iterate` on every problem of a batch, ``slots`` at a time, refilled as they stop.
@@ -376,25 +467,7 @@ def iterate_batch(solver: IterativeSolver, problems, tol, key, *, max_steps: int
     for name, v in (("slots", slots), ("refill", 1 if refill is None else refill)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
-    leaves = jax.tree_util.tree_leaves(problems)
-    if not leaves or any(jnp.ndim(x) < 1 for x in leaves):
-        raise ValueError("problems must be a pytree of arrays with a leading batch axis")
-    N = int(leaves[0].shape[0])
-    if any(int(x.shape[0]) != N for x in leaves):
-        raise ValueError("every leaf of problems must have the same leading (batch) axis; got "
-                         f"{sorted({int(x.shape[0]) for x in leaves})}")
-    tols = jnp.asarray(tol)
-    if tols.ndim not in (0, 1) or (tols.ndim == 1 and tols.shape[0] != N):
-        raise ValueError(f"tol must be a scalar or have shape ({N},), got {tols.shape}")
-    tols = jnp.broadcast_to(tols, (N,))
-    if key is None:
-        keys = None
-    else:
-        per_key = jnp.ndim(key) == 1 and (not jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                          or key.shape[0] == N)
-        keys = key if per_key else jnp.broadcast_to(key, (N, *jnp.shape(key)))
-        if keys.shape[0] != N:
-            raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")
+    N, tols, keys = _batch_args(problems, tol, key)
     S = min(int(slots), N)
     R = min(S, max(1, S // 8) if refill is None else int(refill))
     member = (problems, tols)

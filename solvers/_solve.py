@@ -55,6 +55,7 @@ from ..kernel import (
     is_concrete,
     iterate,
     iterate_batch,
+    iterate_lockstep,
     pytree_dataclass,
     raise_if_failed,
     shard_batch,
@@ -244,15 +245,20 @@ def _equilibrium(game, game_ng, solver, it, adjoint):
     )
 
 
-def _solve_slots(games, keys, solver, tol, adjoint, *, max_steps, check_every, slots,
-                 batch_size):
-    """A flat batch (leading axis) through :func:`socialign.kernel.iterate_batch`: ``slots``
-    games step together, each slot refilled with the next game when its game stops."""
+def _solve_flat(games, keys, solver, tol, adjoint, *, max_steps, check_every, slots,
+                batch_size):
+    """A flat batch (leading axis): through :func:`socialign.kernel.iterate_batch` when
+    ``slots`` is set (``slots`` games step together, each slot refilled with the next game when
+    its game stops), else :func:`socialign.kernel.iterate_lockstep` (all on one step count)."""
     size = jax.tree_util.tree_leaves(games)[0].shape[0]
     games_ng = jax.vmap(lambda g: _loop_problem(g, solver)[0])(games)
     loop_solver = _loop_problem(jax.tree_util.tree_map(lambda x: x[0], games), solver)[1]
-    it = iterate_batch(loop_solver, games_ng, tol, keys, max_steps=max_steps, slots=slots,
-                       check_every=check_every)
+    if slots is None:
+        it = iterate_lockstep(loop_solver, games_ng, tol, keys, max_steps=max_steps,
+                              check_every=check_every)
+    else:
+        it = iterate_batch(loop_solver, games_ng, tol, keys, max_steps=max_steps, slots=slots,
+                           check_every=check_every)
     return batch_map(lambda a: _equilibrium(a[0], a[1], solver, a[2], adjoint),
                      (games, games_ng, it), batch_shape=(size,), batch_size=batch_size)
 
@@ -274,15 +280,25 @@ def _run(game, solver, tol, key, adjoint, *, max_steps, check_every, batch_shape
          batch_size=None, mesh=None, slots=None):
     size = math.prod(batch_shape)
     keys = jax.random.split(key, size).reshape(*batch_shape, *key.shape) if batch_shape else key
-    if slots is None or not batch_shape:
+    if not batch_shape or (slots is None and (mesh is not None or batch_size is not None)):
         return batch_map(
             lambda gk: _solve_one(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
                                   check_every=check_every),
             (game, keys), batch_shape=batch_shape, batch_size=batch_size, mesh=mesh)
+    if slots is None:
+        # one batch on one device: every game on one step count (kernel.iterate_lockstep), the
+        # steps between two checks without vmap's per-step selects of the carried state
+        size = math.prod(batch_shape)
+        nb = len(batch_shape)
+        games, keys = jax.tree_util.tree_map(lambda x: x.reshape(size, *x.shape[nb:]),
+                                             (game, keys))
+        out = _solve_flat(games, keys, solver, tol, adjoint, max_steps=max_steps,
+                          check_every=check_every, slots=None, batch_size=None)
+        return jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), out)
 
     def flat(gk):
-        return _solve_slots(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
-                            check_every=check_every, slots=slots, batch_size=batch_size)
+        return _solve_flat(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
+                           check_every=check_every, slots=slots, batch_size=batch_size)
 
     nb = len(batch_shape)
     gk = jax.tree_util.tree_map(lambda x: x.reshape(size, *x.shape[nb:]), (game, keys))
@@ -304,9 +320,11 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
     Runs ``solver.step`` inside one jitted ``lax.while_loop`` (the kernel's
     :func:`socialign.kernel.iterate`) until the solver's certificate is at most ``tol`` (checked
     every ``check_every`` steps), the iterates become non-finite, or ``max_steps`` is reached. A
-    game with batch axes (see :func:`socialign.solvers.stack`) is solved as one ``vmap``-ed
-    batch (the kernel's :func:`socialign.kernel.batch_map`); every field of the result then
-    carries the batch axes.
+    game with batch axes (see :func:`socialign.solvers.stack`) is solved as one batch: its
+    games step together on one step count (:func:`socialign.kernel.iterate_lockstep`; a game is
+    frozen at the check where it stops), or in chunks (``batch_size``), on several devices
+    (``mesh``) or in refilled slots (``slots``); each game's answer is the one it gets alone,
+    and every field of the result carries the batch axes.
 
     Args:
       game: the game, e.g. a :class:`socialign.solvers.NormalFormGame`.

@@ -24,6 +24,7 @@ from socialign.kernel import (
     implicit_solution,
     iterate,
     iterate_batch,
+    iterate_lockstep,
     no_gradient,
     pytree_dataclass,
     raise_if_failed,
@@ -173,6 +174,38 @@ def test_iterate_batch_rejects(kwargs, match):
         iterate_batch(Shrink(), jnp.ones(4), key=KEY, max_steps=10, **kwargs)
     with pytest.raises(ValueError, match="leading"):
         iterate_batch(ShrinkTo(), (jnp.ones(4), jnp.ones(3)), 1e-3, KEY, max_steps=10, slots=2)
+
+
+@pytest.mark.parametrize("max_steps", [60, 61])
+@pytest.mark.parametrize("check_every", [1, 4, 7, kernel.GeometricChecks()])
+def test_iterate_lockstep_equals_iterate_member_by_member(check_every, max_steps):
+    # the members share one step count while they run and are frozen at the check where they
+    # stop: every member's Iteration equals iterate's on it alone (done at the start, few or
+    # many steps, max_steps, non-finite; schedules that do and do not divide max_steps)
+    x0 = jnp.array([1.0, 1e-5, 1e6, 3.0, np.nan, 1.0, 1e12, 0.5, 2.0, 7.0])
+    factor = jnp.array([0.5, 0.5, 0.5, 0.9, 0.5, jnp.inf, 0.5, 0.99, 0.1, 0.7])
+    tol = jnp.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-6, 1e-3, 1e-9, 1e-2])
+    run = jax.jit(lambda p, t: iterate_lockstep(ShrinkTo(), p, t, KEY, max_steps=max_steps,
+                                                check_every=check_every))
+    got = run((x0, factor), tol)
+    want = jax.vmap(lambda p, t: iterate(ShrinkTo(), p, t, KEY, max_steps=max_steps,
+                                         check_every=check_every))((x0, factor), tol)
+    codes = {int(r) for r in want.result}
+    assert {Result.CONVERGED, Result.MAX_STEPS_REACHED, Result.NONFINITE} <= codes
+    assert len({int(n) for n in want.num_steps}) >= 5
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_iterate_lockstep_no_key_scalar_tol_and_rejects():
+    got = iterate_lockstep(Shrink(), jnp.array([1.0, 1e6, 8.0]), 1e-3, None, max_steps=100)
+    np.testing.assert_array_equal(got.num_steps, [10, 30, 13])
+    with pytest.raises(ValueError, match="tol"):
+        iterate_lockstep(Shrink(), jnp.ones(4), jnp.ones(3), KEY, max_steps=10)
+    with pytest.raises(ValueError, match="check_every"):
+        iterate_lockstep(Shrink(), jnp.ones(4), 1e-3, KEY, max_steps=10, check_every=0)
+    with pytest.raises(ValueError, match="leading"):
+        iterate_lockstep(ShrinkTo(), (jnp.ones(4), jnp.ones(3)), 1e-3, KEY, max_steps=10)
 
 
 def test_iterate_settings_are_leaves_jit_vmap_and_grad():
