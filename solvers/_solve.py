@@ -280,7 +280,8 @@ def _run(game, solver, tol, key, adjoint, *, max_steps, check_every, batch_shape
          batch_size=None, mesh=None, slots=None):
     size = math.prod(batch_shape)
     keys = jax.random.split(key, size).reshape(*batch_shape, *key.shape) if batch_shape else key
-    if not batch_shape or (slots is None and (mesh is not None or batch_size is not None)):
+    if not batch_shape or size == 0 or (slots is None and (mesh is not None
+                                                          or batch_size is not None)):
         return batch_map(
             lambda gk: _solve_one(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
                                   check_every=check_every),
@@ -288,7 +289,6 @@ def _run(game, solver, tol, key, adjoint, *, max_steps, check_every, batch_shape
     if slots is None:
         # one batch on one device: every game on one step count (kernel.iterate_lockstep), the
         # steps between two checks without vmap's per-step selects of the carried state
-        size = math.prod(batch_shape)
         nb = len(batch_shape)
         games, keys = jax.tree_util.tree_map(lambda x: x.reshape(size, *x.shape[nb:]),
                                              (game, keys))
