@@ -333,8 +333,9 @@ def _batch_args(problems, tol, key):
     tols = jnp.broadcast_to(tols, (N,))
     if key is None:
         return N, tols, None
-    per_key = jnp.ndim(key) == 1 and (not jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                      or key.shape[0] == N)
+    # a typed key is a scalar, an old-style uint32 key a vector: [N] or [N, k] are N keys
+    one_ndim = 0 if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else 1
+    per_key = jnp.ndim(key) == one_ndim + 1
     keys = key if per_key else jnp.broadcast_to(key, (N, *jnp.shape(key)))
     if keys.shape[0] != N:
         raise ValueError(f"key must be one key or {N} keys, got shape {jnp.shape(key)}")

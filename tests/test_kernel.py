@@ -208,6 +208,38 @@ def test_iterate_lockstep_no_key_scalar_tol_and_rejects():
         iterate_lockstep(ShrinkTo(), (jnp.ones(4), jnp.ones(3)), 1e-3, KEY, max_steps=10)
 
 
+@pytree_dataclass
+class Jitter(IterativeSolver):
+    """Halves a state that init draws from its key (so a wrong key per member shows)."""
+
+    def init(self, x, key):
+        return x + jax.random.uniform(key)
+
+    def step(self, x, s):
+        return s / 2
+
+    def terminate(self, x, s, tol):
+        return jnp.abs(s) <= tol, jnp.int32(Result.CONVERGED), jnp.abs(s)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("typed", [True, False])
+@pytest.mark.parametrize("per_member", [True, False])
+def test_batched_loops_take_one_key_or_one_per_member_old_and_new_style(n, typed, per_member):
+    # a typed key is a scalar, an old-style uint32 key (jax.random.PRNGKey) a vector of 2: one
+    # key is shared, [n] typed or [n, 2] old keys are one per member (n = 2 is the ambiguous
+    # size for a shape test on the key's first axis)
+    key = jax.random.key(1) if typed else jax.random.PRNGKey(1)
+    keys = jax.random.split(key, n) if per_member else key
+    x = jnp.arange(1.0, n + 1)
+    member_keys = keys if per_member else jnp.broadcast_to(key, (n, *key.shape))
+    want = jax.vmap(lambda xx, k: iterate(Jitter(), xx, 1e-3, k, max_steps=50))(x, member_keys)
+    for got in (iterate_lockstep(Jitter(), x, 1e-3, keys, max_steps=50),
+                iterate_batch(Jitter(), x, 1e-3, keys, max_steps=50, slots=2)):
+        np.testing.assert_array_equal(got.state, want.state)
+        np.testing.assert_array_equal(got.num_steps, want.num_steps)
+
+
 def test_iterate_settings_are_leaves_jit_vmap_and_grad():
     traces = []
 
