@@ -20,7 +20,7 @@ where ``d_i(a) = max_{a_i'} u_i(a_i', a_{-i})`` is player ``i``'s best deviation
   self-enforcing) and converges from the feasible set down to ``V``. Its final polygon ``W`` is
   then checked to be self-generating (``W subset B(W)``, which implies ``W subset V``): every
   vertex ``v`` must be ``(1 - delta) u(a) + delta w`` with ``w`` in ``W`` and IC; the largest
-  violation (payoff units, relative to the payoff scale) is the ``certificate``.
+  violation (relative to the larger player's payoff range) is the ``certificate``.
 - **outer** (:class:`JuddYeltekinConklin`): the Judd-Yeltekin-Conklin (2003) outer
   approximation on ``D`` fixed directions ``h_d``: ``W = {w : h_d . w <= c_d}`` and
   ``c_d <- max_a max {h_d . ((1 - delta) u(a) + delta w) : w in W, w >= IC(a)}``, starting from
@@ -69,7 +69,6 @@ from ..kernel import (
     no_gradient,
     pytree_dataclass,
     raise_if_failed,
-    scale_of,
     static_field,
 )
 from ._game import NormalFormGame
@@ -156,6 +155,14 @@ class RepeatedGame:
 # --------------------------------------------------------------------------------------------
 def _big(dtype):
     return jnp.asarray(np.finfo(dtype).max / 16, dtype)
+
+
+def _payoff_range(U):
+    """The larger player's payoff range ``max_i (max u_i - min u_i)`` (at least the dtype's
+    smallest normal number): what every tolerance here is relative to, so that answers do not
+    change when a player's payoffs are shifted or all payoffs scaled."""
+    span = jnp.max(jnp.max(U, axis=(-2, -1)) - jnp.min(U, axis=(-2, -1)), axis=-1)
+    return jnp.maximum(span, jnp.finfo(U.dtype).tiny)
 
 
 def _profiles(U):
@@ -326,7 +333,7 @@ class ASState:
     """State of :class:`AbreuSannikov`: ``points [4A, 2]`` with ``mask``, threat point ``[2]``.
 
     ``stage`` holds what the steps read of the stage game, computed once by ``init``: the payoff
-    points ``[A, 2]``, deviation gains ``[A, 2]`` and the payoff scale (a batched loop whose
+    points ``[A, 2]``, deviation gains ``[A, 2]`` and the payoff range (a batched loop whose
     members change, as :func:`socialign.kernel.iterate_batch`'s, cannot hoist them).
     """
 
@@ -349,7 +356,7 @@ class AbreuSannikov(IterativeSolver):
     and ``u(a)`` is in the current set) or ``(1 - delta) u(a) + delta c`` for the at most four
     extreme points ``c`` of the current set on the boundary of the IC quadrant; then
     ``u_i <- max(u_i, min_i W)``. It stops when the points and the threat point move by at most
-    ``tol`` (relative to the payoff scale), or reports ``INFEASIBLE`` when no profile is
+    ``tol`` (relative to the larger player's payoff range), or reports ``INFEASIBLE`` when no profile is
     enforceable (no pure SPE). The answer matches QuantEcon.py's ``equilibrium_payoffs``.
 
     Example:
@@ -370,7 +377,7 @@ class AbreuSannikov(IterativeSolver):
         P = jnp.zeros((A, 4, 2), U.dtype).at[:, 0].set(pay).reshape(-1, 2)
         M = jnp.zeros((A, 4), bool).at[:, 0].set(True).reshape(-1)
         return ASState(P, M, jnp.min(pay, axis=0), jnp.ones((), U.dtype), jnp.asarray(False),
-                       (pay, gain, scale_of(U)))
+                       (pay, gain, _payoff_range(U)))
 
     def step(self, problem, state):
         U, delta = problem
@@ -425,7 +432,7 @@ class AbreuSannikov(IterativeSolver):
 class JYCState:
     """State of :class:`JuddYeltekinConklin`: support levels ``[D]`` on fixed directions.
 
-    ``stage``: the payoff points, deviation gains and payoff scale, as :class:`ASState`'s.
+    ``stage``: the payoff points, deviation gains and payoff range, as :class:`ASState`'s.
     """
 
     levels: jax.Array
@@ -506,7 +513,7 @@ class JuddYeltekinConklin(IterativeSolver):
     ``a`` (punishments are the polygon's minima) exactly, by enumerating its vertices (the
     polygon's vertices in the quadrant, edge crossings with the two IC lines, the corner).
     The levels decrease monotonically to a fixed point containing the SPE payoff set; it stops
-    when they move by at most ``tol`` (relative to the payoff scale).
+    when they move by at most ``tol`` (relative to the larger player's payoff range).
 
     Raises:
       ValueError: if ``num_directions`` is not an int of at least 3.
@@ -535,7 +542,7 @@ class JuddYeltekinConklin(IterativeSolver):
         H = _directions(self.num_directions, U.dtype)
         levels = jnp.max(pay[:, 0, None] * H[:, 0] + pay[:, 1, None] * H[:, 1], axis=0)
         return JYCState(levels, jnp.ones((), U.dtype), jnp.asarray(False),
-                        (pay, gain, scale_of(U)))
+                        (pay, gain, _payoff_range(U)))
 
     def step(self, problem, state):
         U, delta = problem
@@ -571,9 +578,10 @@ class EquilibriumPayoffs:
       bracket_width: ``[*batch]`` Hausdorff distance between the inner and outer polygons
         (payoff units): the SPE set lies between them.
       certificate: ``[*batch]`` the inner polygon's self-generation violation (payoff units over
-        the payoff scale): ``0`` when every vertex is generated by an IC action and continuation
+        the larger player's payoff range): ``0`` when every vertex is generated by an IC action and continuation
         inside the polygon, which proves the polygon is inside the SPE set.
-      result: ``[*batch]`` ``kernel.Result`` code (``INFEASIBLE``: no pure SPE).
+      result: ``[*batch]`` ``kernel.Result`` code (``INFEASIBLE``: no pure SPE; ``FAILED``: a
+        discount outside ``(0, 1)`` traced inside ``jit``, every other field then zero).
       num_steps: ``[*batch]`` ``int32`` Abreu-Sannikov steps taken.
 
     Example:
@@ -617,8 +625,10 @@ def _as_tol(U, delta, tol):
 def _finish(problem, it, jyc, tol, num_directions):
     """An :class:`EquilibriumPayoffs` from the two iterations on one ``problem``."""
     U, delta = problem
-    scale = scale_of(U)
-    dist_tol = 1e-2 * tol * scale
+    scale = _payoff_range(U)
+    # merging near-duplicate vertices: at the precision the points converged to, never coarser
+    # than 1e-6 of the scale (a loose tol must not merge distinct vertices)
+    dist_tol = jnp.minimum(1e-2 * tol, 1e-6) * scale
     V, n = convex_hull(it.state.points, it.state.mask, dist_tol * scale, dist_tol)
     V, n = _drop_flat(V, n, dist_tol)
     # every JYC iterate contains the SPE set (the levels decrease from the feasible set's), so
@@ -650,9 +660,27 @@ def _solve_batch(payoffs, discount, tol, *, num_directions, max_steps, batch_sha
     # that stops hands its slot to the next, so the work follows each member's own step count
     # (which grows like log(tol) / log(delta)); the longest runs (largest delta) go first
     size = int(np.prod(batch_shape)) if batch_shape else 1
+    m, n = payoffs.shape[-2:]
+    if size == 0:
+        K, dt = 4 * m * n, payoffs.dtype
+        z = lambda *shape, dtype=dt: jnp.zeros((*batch_shape, *shape), dtype)  # noqa: E731
+        return EquilibriumPayoffs(z(K, 2), z(dtype=jnp.int32), z(2), z(num_directions),
+                                  z(num_directions, 2), z(), z(), z(dtype=jnp.int32),
+                                  z(dtype=jnp.int32))
     slots = min(slots, size)
-    U = payoffs.reshape(size, *payoffs.shape[-3:])
+    U = payoffs.reshape(size, 2, m, n)
     d = discount.reshape(size)
+    # the SPE set moves with each player's payoffs (a shift per player, one common positive
+    # factor: the fixed outer directions stay the same): solve on payoffs shifted to 0 and
+    # divided by the larger payoff range, so every tolerance is relative to the range, and map
+    # the answer back
+    lo = jnp.min(U, axis=(-2, -1))                                   # [size, 2]
+    span = jnp.max(jnp.max(U, axis=(-2, -1)) - lo, axis=-1)
+    span = jnp.where(span > 0, span, 1)
+    U = (U - lo[..., None, None]) / span[:, None, None, None]
+    # a traced discount outside (0, 1) (a concrete one is refused at the boundary): FAILED
+    valid = (d > 0) & (d < 1)
+    d = jnp.where(valid, d, 0.5)
     order = jnp.argsort(-d)
     U, d = U[order], d[order]
     key = jax.random.key(0)
@@ -662,8 +690,23 @@ def _solve_batch(payoffs, discount, tol, *, num_directions, max_steps, batch_sha
                         max_steps=max_steps, slots=slots)
     out = batch_map(lambda a: _finish(a[0], a[1], a[2], tol, num_directions), ((U, d), it, jyc),
                     batch_shape=(size,), batch_size=batch_size)
-    back = jnp.argsort(order)
-    return jax.tree_util.tree_map(lambda x: x[back].reshape(*batch_shape, *x.shape[1:]), out)
+    out = jax.tree_util.tree_map(lambda x: x[jnp.argsort(order)], out)
+    H = _directions(num_directions, payoffs.dtype)
+    some = (out.num_vertices > 0)[:, None]
+    out = EquilibriumPayoffs(
+        vertices=jnp.where(some[..., None], out.vertices * span[:, None, None] + lo[:, None],
+                           0),
+        num_vertices=out.num_vertices,
+        threat_point=jnp.where(some, out.threat_point * span[:, None] + lo, 0),
+        outer_levels=out.outer_levels * span[:, None] + lo @ H.T,
+        outer_vertices=out.outer_vertices * span[:, None, None] + lo[:, None],
+        bracket_width=out.bracket_width * span, certificate=out.certificate,
+        result=jnp.where(valid, out.result, Result.FAILED).astype(jnp.int32),
+        num_steps=out.num_steps)
+    out = jax.tree_util.tree_map(
+        lambda x: x if x is out.result else jnp.where(
+            valid.reshape(-1, *([1] * (x.ndim - 1))), x, jnp.zeros_like(x)), out)
+    return jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), out)
 
 
 def _check_settings(tol, dtype, max_steps, throw):
@@ -688,8 +731,11 @@ def equilibrium_payoffs(game: RepeatedGame, *, num_directions: int = 64, tol=Non
     Runs :class:`AbreuSannikov` (inner: exact vertices) and :class:`JuddYeltekinConklin`
     (outer, ``num_directions`` directions) on every member of the batch, checks that the inner
     polygon is self-generating (``W subset B(W)`` implies ``W subset V``, Abreu-Pearce-
-    Stacchetti 1990) and measures the bracket: ``inner subset V subset outer``. Relative to the
-    payoff scale, Abreu-Sannikov stops when its points move by at most
+    Stacchetti 1990) and measures the bracket: ``inner subset V subset outer``. The answer moves
+    with the payoffs: shifting a player's payoffs shifts the set, scaling all payoffs scales it
+    (both iterations run on payoffs shifted to 0 and divided by the larger player's payoff
+    range, and the answer is mapped back). Relative to the
+    larger player's payoff range, Abreu-Sannikov stops when its points move by at most
     ``1e-4 (1 - delta) tol`` (they are then within about ``1e-4 tol`` of their limit) and
     Judd-Yeltekin-Conklin when its levels move by at most ``tol`` (every iterate is a valid
     outer bound); both converge geometrically at rate about ``delta``, so ``delta`` near 1
@@ -789,7 +835,7 @@ def _stage_payoffs(stage_game, name="stage_game"):
 
 def _grim_one(U):
     pay, gain = _profiles(U)                       # [A, 2]
-    tol = lp_tol(U.dtype) * scale_of(U)
+    tol = lp_tol(U.dtype) * _payoff_range(U)
     ne = jnp.all(gain <= tol, axis=1)              # [E] pure stage equilibria
     # delta_i(a, e) = (d_i - u_i) / (d_i - u_i(e)) when d_i > u_i, u_i(a) > u_i(e)
     g = gain[:, None, :]                           # [A, 1, 2]
@@ -871,7 +917,7 @@ class _PenalBisection(IterativeSolver):
         P, M = it.state.points, it.state.mask
         worst = jnp.min(jnp.where(M[:, None], P, _big(U.dtype)), axis=0)
         need = (1 - delta) * (pay[a] + gain[a]) + delta * worst
-        slack = lp_tol(U.dtype) * scale_of(U)
+        slack = lp_tol(U.dtype) * _payoff_range(U)
         return (it.result == Result.CONVERGED) & jnp.all(pay[a] >= need - slack)
 
     def init(self, problem, key):
@@ -900,7 +946,7 @@ def _penal_batch(U, tol, *, a, max_discount, max_steps_inner, batch_shape):
         solver = _PenalBisection(max_steps_inner)
         it = iterate(solver, (U, a, hi, tol), tol, jax.random.key(0), max_steps=200)
         at_hi = solver._ok((U, a, hi, tol), hi) | g_ok
-        zero = jnp.all(_profiles(U)[1][a] <= lp_tol(U.dtype) * scale_of(U))
+        zero = jnp.all(_profiles(U)[1][a] <= lp_tol(U.dtype) * _payoff_range(U))
         disc = jnp.where(zero, 0.0, jnp.where(at_hi, it.state.hi, 1.0))
         return CriticalDiscount(disc, at_hi | zero, it.result)
 

@@ -179,6 +179,44 @@ def test_jit_and_vmap_match_batch(batch):
     np.testing.assert_allclose(out.vertices, sol.vertices[0], atol=1e-12)
     np.testing.assert_array_equal(out.num_vertices, sol.num_vertices[0])
     np.testing.assert_allclose(out.outer_levels, sol.outer_levels[0], atol=1e-12)
+    # a traced discount outside (0, 1) cannot be refused at the boundary: FAILED, fields zero
+    bad = jax.jit(jax.vmap(solve, in_axes=(None, 0)))(U, jnp.array([0.9, 1.5, 0.0]))
+    assert bad.result.tolist() == [Result.CONVERGED, Result.FAILED, Result.FAILED]
+    assert np.all(np.asarray(bad.bracket_width[1:]) == 0)
+    assert np.all(np.isfinite(np.asarray(bad.outer_levels)))
+
+
+def test_answers_move_with_shifted_and_scaled_payoffs(batch):
+    # the SPE set is equivariant: shift each player's payoffs (up to 1e5 times the range), scale
+    # all of them by one factor (1e-9 to 1e9), and the vertices, threat point, outer polygon and bracket move with them;
+    # same batch shape as the fixture (one compiled program)
+    games, deltas, sol, _ = batch
+    _, _, G, D = _grid()
+    rng = np.random.default_rng(11)
+    a = 10.0 ** rng.uniform(-9, 9, size=len(D))
+    b = a[:, None] * rng.uniform(-1e5, 1e5, size=(len(D), 2))   # up to 1e5 payoff ranges
+    moved = solvers.equilibrium_payoffs(
+        solvers.RepeatedGame(G * a[:, None, None, None] + b[:, :, None, None], D), throw=False)
+    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape(-1, *x.shape[2:])
+                                  if x.ndim >= 2 else np.asarray(x), sol)
+    n_ref = np.asarray(sol.num_vertices).reshape(-1)
+    np.testing.assert_array_equal(np.asarray(moved.num_vertices)[:-1], n_ref)
+    np.testing.assert_array_equal(np.asarray(moved.result)[:-1],
+                                  np.asarray(sol.result).reshape(-1))
+    for k in range(len(n_ref)):
+        n = n_ref[k]
+        back = (np.asarray(moved.vertices[k, :n]) - b[k]) / a[k]
+        np.testing.assert_allclose(back, flat.vertices[k, :n], atol=1e-6)
+        if n:
+            np.testing.assert_allclose((np.asarray(moved.threat_point[k]) - b[k]) / a[k],
+                                       flat.threat_point[k], atol=1e-6)
+        np.testing.assert_allclose((np.asarray(moved.outer_vertices[k]) - b[k]) / a[k],
+                                   flat.outer_vertices[k], atol=1e-6)
+        np.testing.assert_allclose(float(moved.bracket_width[k]) / a[k],
+                                   float(flat.bracket_width[k]), atol=1e-6)
+    # a batch of no games
+    empty = solvers.equilibrium_payoffs(solvers.RepeatedGame(np.zeros((0, 2, 2, 2)), 0.5))
+    assert empty.vertices.shape == (0, 16, 2) and empty.result.shape == (0,)
 
 
 def test_grim_trigger_closed_form_and_gradient():
