@@ -153,11 +153,12 @@ class ZeroSumLP(Solver):
             raise ValueError(f"ZeroSumLP needs a two-player game, got {game.num_players} players")
         if not isinstance(game.payoffs, jax.core.Tracer):
             total = np.asarray(game.payoffs.sum(axis=-3))
-            spread = total.reshape(*total.shape[:-2], -1)
+            cells = total.shape[-2] * total.shape[-1]       # (a batch may hold no games)
+            spread = total.reshape(*total.shape[:-2], cells)
             spread = spread.max(axis=-1) - spread.min(axis=-1)
             # relative to the payoffs' magnitude, so a game scaled by 1e-10 or 1e10 is judged
             # the same way (a constant-sum game whose payoffs are all zero passes)
-            scale = np.abs(np.asarray(game.payoffs)).reshape(*total.shape[:-2], -1).max(-1)
+            scale = np.abs(np.asarray(game.payoffs)).reshape(*total.shape[:-2], 2 * cells).max(-1)
             if np.any(spread > 1e-9 * scale):
                 raise ValueError("ZeroSumLP needs a zero-sum (or constant-sum) game: payoffs[0] + "
                                  "payoffs[1] must be constant; use LemkeHowson or "

@@ -162,6 +162,8 @@ def test_lockstep_batch_equals_vmapped_chunks_and_empty_batches_work():
     empty = solvers.solve(NormalFormGame.zero_sum(np.zeros((0, 3, 3))),
                           solvers.RegretMatchingPlus(), max_steps=10, throw=False)
     assert empty.result.shape == (0,) and empty.strategies[0].shape == (0, 3)
+    empty = solvers.solve(NormalFormGame.zero_sum(np.zeros((0, 2, 2))), solvers.ZeroSumLP())
+    assert empty.values.shape == (0, 2)
 
 
 def test_slots_give_each_game_its_own_run():
