@@ -286,16 +286,9 @@ def _run(game, solver, tol, key, adjoint, *, max_steps, check_every, batch_shape
             lambda gk: _solve_one(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
                                   check_every=check_every),
             (game, keys), batch_shape=batch_shape, batch_size=batch_size, mesh=mesh)
-    if slots is None:
-        # one batch on one device: every game on one step count (kernel.iterate_lockstep), the
-        # steps between two checks without vmap's per-step selects of the carried state
-        nb = len(batch_shape)
-        games, keys = jax.tree_util.tree_map(lambda x: x.reshape(size, *x.shape[nb:]),
-                                             (game, keys))
-        out = _solve_flat(games, keys, solver, tol, adjoint, max_steps=max_steps,
-                          check_every=check_every, slots=None, batch_size=None)
-        return jax.tree_util.tree_map(lambda x: x.reshape(*batch_shape, *x.shape[1:]), out)
-
+    # a flat batch: in refilled slots, or (slots None, one device, no chunks) every game on one
+    # step count (kernel.iterate_lockstep: the steps between two checks without vmap's per-step
+    # selects of the carried state)
     def flat(gk):
         return _solve_flat(gk[0], gk[1], solver, tol, adjoint, max_steps=max_steps,
                            check_every=check_every, slots=slots, batch_size=batch_size)
