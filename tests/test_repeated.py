@@ -188,8 +188,8 @@ def test_jit_and_vmap_match_batch(batch):
 
 def test_answers_move_with_shifted_and_scaled_payoffs(batch):
     # the SPE set is equivariant: shift each player's payoffs (up to 1e5 times the range), scale
-    # all of them by one factor (1e-9 to 1e9), and the vertices, threat point, outer polygon and bracket move with them;
-    # same batch shape as the fixture (one compiled program)
+    # all of them by one factor (1e-9 to 1e9), and the vertices, threat point, outer polygon
+    # and bracket move with them (same batch shape as the fixture: one compiled program)
     games, deltas, sol, _ = batch
     _, _, G, D = _grid()
     rng = np.random.default_rng(11)
