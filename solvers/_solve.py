@@ -10,10 +10,13 @@ state pytree::
     step(game, state)          -> state
     strategies(game, state)    -> the current answer
     terminate(game, state, tol) -> (done, result_code, certificate)
+    certify(game, iteration, tol) -> iteration   (optional: the verdict after the loop)
 
 :func:`solve` runs ``step`` inside one ``lax.while_loop`` until ``terminate`` says done, the
 iterates stop being finite, or ``max_steps`` is reached, then computes the certificate that every
-answer carries (NashConv and the solver's own measure). Problem data is an argument of the
+answer carries (NashConv and the solver's own measure). A solver whose own stopping test is much
+cheaper than its certificate (the simplex's reduced costs against the game's duality gap) checks
+the test in the loop and the certificate once, after it, in ``certify``. Problem data is an argument of the
 compiled loop, never a closure, so a second same-shaped game reuses the compiled code.
 
 Tolerances are scale-free (the one rule, for every game solver): ``tol`` is compared with
@@ -136,6 +139,16 @@ class Solver(IterativeSolver):
         cert = relative_nash_conv(game, self.strategies(game, state))
         return cert <= tol, jnp.asarray(Result.CONVERGED, jnp.int32), cert
 
+    def certify(self, game, iteration, tol):
+        """The loop's :class:`socialign.kernel.Iteration` on ``game``, with the result and
+        certificate this solver stands by (default: as the loop left them).
+
+        Called once per game after the loop, on the game the loop ran on. A solver whose
+        :meth:`terminate` is its own cheap stopping test (not the certificate) computes the
+        certificate here and decides the result from it.
+        """
+        return iteration
+
     def values(self, game, state, strategies):
         """Expected payoff per player of the answer (default: under ``strategies``)."""
         return expected_values(game, strategies)
@@ -215,12 +228,13 @@ def _solve_one(game, key, solver, tol, adjoint, *, max_steps: int, check_every: 
     """One unbatched game: the kernel's loop, then the certificate and the implicit adjoint."""
     game_ng, loop_solver = _loop_problem(game, solver)
     it = iterate(loop_solver, game_ng, tol, key, max_steps=max_steps, check_every=check_every)
-    return _equilibrium(game, game_ng, solver, it, adjoint)
+    return _equilibrium(game, game_ng, solver, it, adjoint, tol)
 
 
-def _equilibrium(game, game_ng, solver, it, adjoint):
+def _equilibrium(game, game_ng, solver, it, adjoint, tol):
     """The :class:`Equilibrium` of one game from the loop's :class:`Iteration` ``it``."""
     solver_ng = jax.lax.stop_gradient(solver)
+    it = solver_ng.certify(game_ng, it, tol)
     state = it.state
     strategies = solver_ng.strategies(game_ng, state)
     who = type(solver).__name__
@@ -259,7 +273,7 @@ def _solve_flat(games, keys, solver, tol, adjoint, *, max_steps, check_every, sl
     else:
         it = iterate_batch(loop_solver, games_ng, tol, keys, max_steps=max_steps, slots=slots,
                            check_every=check_every)
-    return batch_map(lambda a: _equilibrium(a[0], a[1], solver, a[2], adjoint),
+    return batch_map(lambda a: _equilibrium(a[0], a[1], solver, a[2], adjoint, tol),
                      (games, games_ng, it), batch_shape=(size,), batch_size=batch_size)
 
 

@@ -7,6 +7,7 @@ hypothesis runs are marked slow.
 
 import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import scipy.optimize as so
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from socialign import solvers
+from socialign.kernel import Iteration, iterate
 from socialign.solvers import NormalFormGame, Result
 
 RPS = [[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]
@@ -100,6 +102,34 @@ def test_degenerate_games_are_solved_or_flagged(method):
         if int(eq.result) == Result.CONVERGED:
             assert float(eq.nash_conv) <= 1e-6
             assert float(eq.values[0]) == pytest.approx(highs_value(A), abs=1e-6)
+
+
+def test_simplex_result_and_certificate_come_from_the_game_gap_after_the_loop():
+    # the loop stops on the simplex's own test (certificate: the reduced costs' infeasibility);
+    # certify() then measures the game's duality gap once and decides the result from it
+    rng = np.random.default_rng(3)
+    game = NormalFormGame.zero_sum(rng.normal(size=(3, 3)))
+    solver = solvers.ZeroSumLP()
+    gap = lambda eq: float(solvers.relative_nash_conv(game, eq.strategies))  # noqa: E731
+    short = solvers.solve(game, solver, max_steps=1, check_every=1, throw=False)
+    assert int(short.result) == Result.MAX_STEPS_REACHED
+    assert float(short.certificate) == pytest.approx(gap(short), rel=1e-9) and gap(short) > 1e-3
+    exact = solvers.solve(game, solver, tol=0.0, throw=False)   # the gap at rounding level
+    assert float(exact.certificate) == pytest.approx(gap(exact), abs=1e-15)
+    want = Result.CONVERGED if float(exact.certificate) == 0.0 else \
+        Result.CERTIFICATE_ABOVE_TOLERANCE
+    assert int(exact.result) == want
+    # in the kernel's loop alone: the simplex's claim, then certify() on it
+    it = iterate(solver, game, 1e-9, jax.random.key(0), max_steps=50)
+    assert int(it.result) == Result.CONVERGED and float(it.certificate) == 0.0
+    out = solver.certify(game, it, 1e-9)
+    assert int(out.result) == Result.CONVERGED and 0.0 <= float(out.certificate) <= 1e-9
+    # a loop that ran out of steps on an answer within tol is CONVERGED after certify, as when
+    # the gap was checked in the loop; a non-finite loop stays NONFINITE
+    late = Iteration(it.state, it.num_steps, jnp.int32(Result.MAX_STEPS_REACHED), it.certificate)
+    assert int(solver.certify(game, late, 1e-9).result) == Result.CONVERGED
+    bad = Iteration(it.state, it.num_steps, jnp.int32(Result.NONFINITE), it.certificate)
+    assert int(solver.certify(game, bad, 1e-9).result) == Result.NONFINITE
 
 
 def test_zero_sum_solver_rejects_general_sum():
