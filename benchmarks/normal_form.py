@@ -16,8 +16,8 @@ Sections (each prints a row and goes into benchmarks/results/normal_form.json):
 
 Times exclude compilation (each socialign call is warmed up on a same-shaped batch first).
 ZeroSumLP solves in vmapped chunks (``batch_size``) sized so that a chunk of tableaux fits the
-core's cache (``--batch-size 0``, the default: about 1 MiB of float64 tableaux per chunk,
-between 8 and 512 games); a batch pivots until its slowest member has finished, and a chunk
+core's cache (``--batch-size 0``, the default: about 128 KiB of float64 tableaux per chunk,
+between 16 and 512 games); a batch pivots until its slowest member has finished, and a chunk
 that outgrows the cache makes every pivot a trip to memory (4x slower at 64x64 with chunks of
 512).
 HiGHS and nashpy are timed on a random sample of the games (``--ref-sample``) and the per-game
@@ -77,11 +77,17 @@ def highs_zero_sum(A):
 
 
 def cache_chunk(m, n=None, games=None):
-    """Games per vmapped chunk: about 1 MiB of float64 ``(m + 1) x (n + 1)`` tableaux, a power
-    of two between 8 and 512 (and at most ``games``)."""
+    """Games per vmapped chunk: about 128 KiB of float64 ``(m + 1) x (n + 1)`` tableaux, a power
+    of two between 16 and 512 (and at most ``games``).
+
+    Measured on this project's 2-core CPU (interleaved, 2026-12-01): a chunk pivots until its
+    slowest game is done, so smaller chunks waste fewer pivots, while each pivot's fixed cost
+    favours larger ones; 128 at 8x8 (5.5 against 6.1 us a game at 512), 32-64 at 16x16 (21.5-22.4
+    against 29.0 us at 256, which the former 1 MiB rule chose), 16 from 32x32 up (8 was slower
+    at 64x64; equal at 128x128)."""
     n = m if n is None else n
-    k = 2 ** int(np.floor(np.log2(max(1.0, 2.0 ** 17 / ((m + 1) * (n + 1))))))
-    k = int(min(512, max(8, k)))
+    k = 2 ** int(np.floor(np.log2(max(1.0, 2.0 ** 14 / ((m + 1) * (n + 1))))))
+    k = int(min(512, max(16, k)))
     return k if games is None else int(min(k, games))
 
 
