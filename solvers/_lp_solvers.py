@@ -165,7 +165,9 @@ class ZeroSumLP(Solver):
             # the same way (a constant-sum game whose payoffs are all zero passes)
             both = P.reshape(*batch, 2 * cells)
             scale = np.maximum(both.max(axis=-1), -both.min(axis=-1))
-            if np.any(spread > 1e-9 * scale):
+            # (rounding in the dtype: a float32 constant-sum game's sums spread by an ulp)
+            ulp = np.finfo(P.dtype).eps if np.issubdtype(P.dtype, np.floating) else 0.0
+            if np.any(spread > max(1e-9, 8 * ulp) * scale):
                 raise ValueError("ZeroSumLP needs a zero-sum (or constant-sum) game: payoffs[0] + "
                                  "payoffs[1] must be constant; use LemkeHowson or "
                                  "SupportEnumeration for general-sum games")
@@ -204,7 +206,16 @@ class ZeroSumLP(Solver):
     # -- Solver protocol -------------------------------------------------------------------
     def init(self, game, key):
         if self.method == "simplex":
-            return _simplex_for(game).init(self._simplex_lp(game))
+            st = _simplex_for(game).init(self._simplex_lp(game))
+            # where uniform play is an equilibrium exactly (rock-paper-scissors, matching
+            # pennies, a constant game), stop at once with it (the slack basis reads as uniform
+            # play): the loop no longer checks the game's gap, and pivoting on would return a
+            # vertex carrying rounding instead of the exact answer
+            As, _, _ = self._scaled(game)
+            uniform = jnp.max(jnp.mean(As, axis=1)) - jnp.min(jnp.mean(As, axis=0)) <= 0
+            status = jnp.where((st.status < 0) & uniform, Result.CONVERGED, st.status)
+            return PrimalSimplexState(st.tableau, st.row_labels, st.col_labels, st.num_pivots,
+                                      status.astype(jnp.int32), st.col)
         return LPSolverState(_IPM.init(StandardLP(*self._lp(game))))
 
     def step(self, game, state):

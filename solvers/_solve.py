@@ -381,6 +381,7 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
 
     Raises:
       TypeError: if ``solver`` is not a solver instance or cannot solve this kind of game,
+        the game's arrays are in a floating type narrower than float32 (float16, bfloat16),
         ``throw`` is not a bool, or ``mesh`` is not a mesh or a sequence of devices.
       ValueError: if ``max_steps``, ``check_every``, ``batch_size``, ``slots`` or ``tol`` is out
         of range.
@@ -417,6 +418,10 @@ def solve(game, solver: Solver, *, max_steps: int = 10_000, tol: float | None = 
     dtype = jax.tree_util.tree_leaves(game)[0].dtype
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
+    if jnp.finfo(dtype).bits < 32:
+        # the default tol would be ~1 and no certificate is meaningful at 3 significant digits
+        raise TypeError(f"solve needs float32 or float64 payoffs, got {jnp.dtype(dtype).name}: "
+                        "cast the game's arrays, e.g. jnp.asarray(payoffs, jnp.float32)")
     if tol is None:
         tol = default_tol(dtype)
     check_positive_scalar(tol, "tol", allow_zero=True)

@@ -235,3 +235,19 @@ def test_strategy_gradients_match_central_differences():
         E[idx] = 1e-6
         fd[idx] = (float(f(A + E)) - float(f(A - E))) / 2e-6
     np.testing.assert_allclose(g, fd, atol=1e-6)
+
+
+def test_helper_found_edges_uniform_exact_float32_constant_sum_half_precision():
+    # uniform play that is an equilibrium exactly stops at once with it, even at tol 0
+    for A in (RPS, [[1.0, -1.0], [-1.0, 1.0]], [[3.0, 3.0], [3.0, 3.0]], [[5.0]]):
+        eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP(), tol=0.0)
+        assert int(eq.result) == Result.CONVERGED and float(eq.certificate) == 0.0
+        assert int(eq.stats["num_steps"]) == 0 and float(eq.values[0]) == float(np.mean(A))
+    # a float32 constant-sum game whose sums spread by an ulp is accepted
+    A = np.random.default_rng(3).normal(size=(4, 5)).astype(np.float32)
+    g = NormalFormGame.from_bimatrix(A, (1 - A).astype(np.float32))
+    eq = solvers.solve(g, solvers.ZeroSumLP(), throw=False)
+    assert float(eq.values[0]) == pytest.approx(highs_value(A.astype(np.float64)), abs=1e-4)
+    # half precision cannot certify anything: refused at the boundary
+    with pytest.raises(TypeError, match="float32 or float64"):
+        solvers.solve(NormalFormGame.zero_sum(jnp.asarray(RPS, jnp.float16)), solvers.ZeroSumLP())
