@@ -174,14 +174,18 @@ def primal_ratio_test(column, values, tol, *, labels=None, bland=False):
     """
     positive = column > tol
     ratios = jnp.where(positive, values / jnp.where(positive, column, 1.0), jnp.inf)
+    # the chosen row is a candidate iff any row is (the key is finite exactly on candidates), so
+    # `ok` is one element, not another reduction over the column
     if labels is None:
-        return jnp.argmin(ratios), jnp.any(positive)
+        r = jnp.argmin(ratios)
+        return r, positive[r]
     # one argmin over a key (the ratios, or the tied rows' labels under Bland's rule): an
     # argmin is a variadic reduction, several times dearer than a min on CPUs
     best = jnp.min(ratios)
     tied = positive & (ratios <= best + tol * jnp.abs(best))
     key = jnp.where(bland, jnp.where(tied, labels, jnp.inf).astype(ratios.dtype), ratios)
-    return jnp.argmin(key), jnp.any(positive)
+    r = jnp.argmin(key)
+    return r, positive[r]
 
 
 def dual_ratio_test(row, reduced, tol, eligible=None, *, labels=None):

@@ -439,7 +439,9 @@ class PrimalSimplex(IterativeSolver):
             # the whole tableau's column sums, less the reduced-cost row: slicing T[:m, :n]
             # first would copy the tableau every pivot
             norms = (1.0 + jnp.sum(jnp.square(T), axis=0) - jnp.square(T[m]))[:n]
-            price = jnp.where(negative, -jnp.square(reduced) / norms, 0.0)
+            # ineligible columns price at +1, above every eligible one's (<= 0, even where the
+            # square underflows), so the chosen column is eligible iff any is
+            price = jnp.where(negative, -jnp.square(reduced) / norms, 1.0)
         else:
             price = reduced
         # one argmin over a key, the prices or (Bland) the eligible columns' labels: an argmin
@@ -449,8 +451,10 @@ class PrimalSimplex(IterativeSolver):
         column = T[:, e]
         r, ok = primal_ratio_test(column[:m], T[:m, n], threshold(column[:m]),
                                   labels=st.row_labels, bland=bland)
+        # the chosen column is eligible iff any is (Dantzig's price is the reduced cost itself;
+        # Bland's key is finite only on eligible columns): one element, not a reduction
         status = jnp.where(st.status >= 0, st.status,
-                           jnp.where(~jnp.any(negative), Result.CONVERGED,
+                           jnp.where(~negative[e], Result.CONVERGED,
                                      jnp.where(ok, -1, Result.UNBOUNDED)))
         return status.astype(jnp.int32), r, e.astype(jnp.int32), column
 
