@@ -16,8 +16,9 @@ state pytree::
 iterates stop being finite, or ``max_steps`` is reached, then computes the certificate that every
 answer carries (NashConv and the solver's own measure). A solver whose own stopping test is much
 cheaper than its certificate (the simplex's reduced costs against the game's duality gap) checks
-the test in the loop and the certificate once, after it, in ``certify``. Problem data is an argument of the
-compiled loop, never a closure, so a second same-shaped game reuses the compiled code.
+the test in the loop and the certificate once, after it, in ``certify``. Problem data is an
+argument of the compiled loop, never a closure, so a second same-shaped game reuses the compiled
+code.
 
 Tolerances are scale-free (the one rule, for every game solver): ``tol`` is compared with
 a certificate measured relative to each player's payoff range ``r_i = max u_i - min u_i`` (over
