@@ -99,6 +99,12 @@ def test_degenerate_games_are_solved_or_flagged(method):
     ]
     for A in games:
         eq = solvers.solve(NormalFormGame.zero_sum(A), solvers.ZeroSumLP(method), throw=False)
+        # the result says what the certificate (the game's gap) says, whichever test stopped
+        # the loop
+        assert (int(eq.result) == Result.CONVERGED) == (float(eq.certificate) <= 1e-6)
+        assert float(eq.certificate) == pytest.approx(
+            float(solvers.relative_nash_conv(NormalFormGame.zero_sum(A), eq.strategies)),
+            abs=1e-12)
         if int(eq.result) == Result.CONVERGED:
             assert float(eq.nash_conv) <= 1e-6
             assert float(eq.values[0]) == pytest.approx(highs_value(A), abs=1e-6)
