@@ -17,8 +17,10 @@ tolerance rule. They need no phase 1:
   it works on the same compact tableau ``[[G, h], [c, 0]]`` (the full tableau
   ``[[G, I, h], [c, 0, 0]]`` would carry ``m`` more columns through every pivot: its slack
   part, the basis inverse, is read back from the non-basic slack columns when needed), leaves
-  the most infeasible row, enters by the dual ratio test (ties to the smallest variable label)
-  and switches to Bland's rule after ``2 (m + n)`` pivots. A negative row without a negative
+  by dual Devex pricing (the infeasible row with the largest ``h_i^2 / w_i``, ``w_i`` a running
+  estimate of the squared norm of row ``i`` of the basis inverse), enters by the dual ratio test
+  (ties to the smallest variable label) and switches to Bland's rule after ``2 (m + n)``
+  pivots. A negative row without a negative
   entry is a Farkas certificate: ``INFEASIBLE``. (This is the batched dual simplex that
   ``mechanisms`` uses for Grossman-Hart min-pay programs: tiny dense tableaux, so a ``vmap``-ed
   chunk of programs pivots in a few fused array passes.)
@@ -190,6 +192,8 @@ class DualSimplexState:
         Farkas row).
       num_pivots: ``int32``.
       thresholds: bool, whether the method applies (``c >= 0`` and ``active``), computed once.
+      weights: ``[m]`` the dual Devex reference weights ``w_i`` (all ``1`` at the slack basis,
+        whose basis inverse is the identity; see :class:`DualSimplex`).
     """
 
     tableau: jax.Array
@@ -200,6 +204,7 @@ class DualSimplexState:
     col: jax.Array
     num_pivots: jax.Array
     thresholds: tuple
+    weights: jax.Array
 
 
 @pytree_dataclass
@@ -215,6 +220,16 @@ class DualSimplex(IterativeSolver):
     ``terminate`` reads the basic values and the claim stored by the pivots; :func:`verify` then
     certifies it on the original data (see :meth:`answer`).
 
+    Pricing (``pricing``, static): ``"devex"`` (the default) leaves the infeasible row with the
+    largest ``h_i^2 / w_i``, dual Devex's approximation of dual steepest edge, whose ``w_i`` is
+    the squared norm of row ``i`` of the basis inverse. The weights start at ``1`` (the slack
+    basis) and a pivot on row ``r`` and column ``q`` updates them in ``O(m)`` from the pivot
+    column ``alpha``: ``w_r <- max(w_r / alpha_r^2, 1)``, ``w_i <- max(w_i, (alpha_i / alpha_r)^2
+    w_r)``. On 8,000 Grossman-Hart min-pay programs of 40 x 80 it takes 9.9 pivots on average
+    against 11.9 for the most infeasible row (at most 40 against 76); the exact weights (a pass
+    over the tableau per pivot) take 9.0 but cost more than they save. ``"dantzig"``: the most
+    infeasible row. Both switch to Bland's rule after ``2 (m + n)`` pivots.
+
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from socialign.kernel import iterate
@@ -223,7 +238,17 @@ class DualSimplex(IterativeSolver):
       >>> it = iterate(DualSimplex(), lp, 1e-6, jax.random.key(0), max_steps=10)
       >>> DualSimplex().answer(lp, it.state, 1e-6).x.tolist()   # min x1 + x2, x1 + 2 x2 >= 2
       [0.0, 1.0]
+
+    References: J. J. Forrest and D. Goldfarb, "Steepest-edge simplex algorithms for linear
+    programming", Math. Program. 1992; A. Koberstein, "The dual simplex method, techniques for
+    a fast and stable implementation", PhD thesis, Paderborn 2005 (dual Devex, section 3.3).
     """
+
+    pricing: str = static_field(default="devex")
+
+    def __post_init__(self):
+        if self.pricing not in ("devex", "dantzig"):
+            raise ValueError(f"pricing must be 'devex' or 'dantzig', got {self.pricing!r}")
 
     # a NaN in the tableau surfaces in the final check (and in verify); checking the whole
     # tableau after every pivot cost about a third of the batched run time
@@ -243,8 +268,11 @@ class DualSimplex(IterativeSolver):
         infeasible = rhs < -threshold(rhs)
         bland = st.num_pivots >= 2 * (m + n)
         big = n + m + 1
+        # the most infeasible row per unit of its weight (Dantzig: weights 1, the key is rhs)
+        key = rhs if self.pricing == "dantzig" else jnp.where(infeasible,
+                                                              -(rhs * rhs) / st.weights, 1.0)
         r = jnp.argmin(jnp.where(bland, jnp.where(infeasible, st.row_labels, big).astype(T.dtype),
-                                 rhs))
+                                 key))
         optimal = ~jnp.any(infeasible)
         row = T[r]
         # the row's scale includes the 1 of its own basic variable (the full tableau's row)
@@ -266,7 +294,7 @@ class DualSimplex(IterativeSolver):
         status = jnp.where(thr, jnp.where(optimal, Result.CONVERGED, -1), Result.FAILED)
         status = status.astype(jnp.int32)
         zero = jnp.asarray(0, jnp.int32)
-        return DualSimplexState(T, rows, cols, status, zero, zero, k, thr)
+        return DualSimplexState(T, rows, cols, status, zero, zero, k, thr, jnp.ones(m, T.dtype))
 
     def step(self, lp: InequalityLP, st: DualSimplexState) -> DualSimplexState:
         m, n = lp.G.shape
@@ -287,7 +315,21 @@ class DualSimplex(IterativeSolver):
         keep = ~run & (st.status >= 0)
         return DualSimplexState(T, rows, cols, claim.astype(jnp.int32),
                                 jnp.where(keep, st.row, r), jnp.where(keep, st.col, e), k,
-                                st.thresholds)
+                                st.thresholds, self._weights(st, r, row[e], column[:m], run))
+
+    def _weights(self, st, r, pivot, alpha, run):
+        """The dual Devex weights after a pivot on row ``r`` (pivot element ``pivot``, pivot
+        column ``alpha [m]``), kept below ``1 / eps^2`` so that no key becomes ``0 / inf``."""
+        if self.pricing == "dantzig":
+            return st.weights
+        m = alpha.shape[0]
+        p = jnp.where(run, pivot, 1.0)
+        wr = st.weights[r]
+        ratio = alpha / p
+        w = jnp.where(jnp.arange(m) == r, jnp.maximum(wr / (p * p), 1.0),
+                      jnp.maximum(st.weights, ratio * ratio * wr))
+        w = jnp.minimum(w, 1.0 / jnp.finfo(w.dtype).eps ** 2)
+        return jnp.where(run, w, st.weights)
 
     def _status(self, lp, st):
         """The claim on the current tableau: a stored stop, else ``CONVERGED`` or ``-1``."""

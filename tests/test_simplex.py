@@ -39,9 +39,10 @@ def dual_batch():
     return c, G, h, bad
 
 
-def test_dual_simplex_matches_highs_and_certifies_infeasibility(dual_batch):
+@pytest.mark.parametrize("pricing", ["devex", "dantzig"])
+def test_dual_simplex_matches_highs_and_certifies_infeasibility(dual_batch, pricing):
     c, G, h, bad = dual_batch
-    ans = _solve(DualSimplex(), c, G, h)
+    ans = _solve(DualSimplex(pricing=pricing), c, G, h)
     status = np.asarray(ans.status)
     for k in range(B):
         ref = so.linprog(c[k], G[k], h[k], bounds=(0, None), method="highs")
@@ -90,6 +91,30 @@ def test_steepest_edge_takes_fewer_pivots_and_pricing_is_validated():
     assert np.mean(se.num_steps) < np.mean(dz.num_steps)
     with pytest.raises(ValueError, match="pricing"):
         PrimalSimplex(pricing="devex")
+
+
+def test_dual_devex_optimum_matches_highs_with_fewer_pivots_and_pricing_is_validated():
+    # every action's Grossman-Hart min-pay program of one 24-action, 48-outcome problem (the
+    # contract benchmark's kind, where Devex pays off): HiGHS's optimum, fewer pivots on
+    # average than the most infeasible row
+    from socialign.mechanisms._principal_agent import min_pay_lps
+
+    A, O = B, 48
+    rng = np.random.default_rng(4)
+    P = rng.dirichlet(np.ones(O), size=(1, A))
+    cost = np.sort(rng.uniform(0.0, 1.0, (1, A)), axis=-1)
+    cost[:, 0] = 0.0
+    c, G, h = (np.asarray(x)[0] for x in min_pay_lps(P, cost, np.zeros(1)))
+    dv, dz = (_solve(DualSimplex(pricing=p), c, G, h) for p in ("devex", "dantzig"))
+    for k in range(B):
+        ref = so.linprog(c[k], G[k], h[k], bounds=(0, None), method="highs")
+        if ref.status == 2:
+            assert int(dv.status[k]) == Result.INFEASIBLE
+        else:
+            assert abs(c[k] @ np.asarray(dv.x[k]) - ref.fun) <= 1e-8 * (1 + abs(ref.fun))
+    assert np.mean(dv.num_steps) < np.mean(dz.num_steps)
+    with pytest.raises(ValueError, match="pricing"):
+        DualSimplex(pricing="steepest_edge")
 
 
 def test_dual_simplex_refuses_negative_costs_and_inactive_members(dual_batch):
