@@ -106,7 +106,9 @@ def verify(lp: InequalityLP, x, y, status, tol):
 
     ``CONVERGED`` stays only when ``max(G x - h, -x, 0) <= tol (|h| + |G| |x|)``,
     ``max(G^T y - c, y, 0) <= tol (|c| + |G| |y|)`` and ``|c x - h y| <= tol (|c x| + |h y|)``
-    (scales are max-norms); a claim that fails the check becomes
+    (scales are max-norms: a row far smaller than the others is held to the largest rows'
+    scale, which is why :func:`socialign.solvers.linprog` equilibrates badly scaled rows
+    first); a claim that fails the check becomes
     ``CERTIFICATE_ABOVE_TOLERANCE``; other codes pass through (the simplex methods check their
     ``INFEASIBLE``/``UNBOUNDED`` rays on the data themselves).
 
@@ -268,9 +270,15 @@ class DualSimplex(IterativeSolver):
         infeasible = rhs < -threshold(rhs)
         bland = st.num_pivots >= 2 * (m + n)
         big = n + m + 1
-        # the most infeasible row per unit of its weight (Dantzig: weights 1, the key is rhs)
-        key = rhs if self.pricing == "dantzig" else jnp.where(infeasible,
-                                                              -(rhs * rhs) / st.weights, 1.0)
+        # the most infeasible row per unit of its weight (Dantzig: weights 1, the key is rhs);
+        # the values relative to the largest, so that their squares neither overflow nor
+        # underflow (with |h| near 1e160 in float64, or 1e20 in float32, every key was the same
+        # and Devex took the first infeasible row: 4x the pivots)
+        if self.pricing == "dantzig":
+            key = rhs
+        else:
+            u = rhs / scale_of(rhs)
+            key = jnp.where(infeasible, -(u * u) / st.weights, 1.0)
         r = jnp.argmin(jnp.where(bland, jnp.where(infeasible, st.row_labels, big).astype(T.dtype),
                                  key))
         optimal = ~jnp.any(infeasible)

@@ -117,6 +117,19 @@ def test_dual_devex_optimum_matches_highs_with_fewer_pivots_and_pricing_is_valid
         DualSimplex(pricing="steepest_edge")
 
 
+def test_dual_devex_pivots_do_not_depend_on_the_scale_of_h():
+    # the Devex key squares the basic values: relative to the largest, so h * 1e+-160 (whose
+    # squares overflow or underflow float64) pivots exactly as h does
+    rng = np.random.default_rng(5)
+    c = rng.uniform(0.1, 2.0, (B, N))
+    G = rng.normal(size=(B, M, N))
+    h = rng.normal(size=(B, M))
+    steps = [np.asarray(_solve(DualSimplex(), c, G, h * s).num_steps) for s in (1.0, 1e160, 1e-160)]
+    assert steps[0].sum() > B
+    np.testing.assert_array_equal(steps[1], steps[0])
+    np.testing.assert_array_equal(steps[2], steps[0])
+
+
 def test_dual_simplex_refuses_negative_costs_and_inactive_members(dual_batch):
     c, G, h, _ = dual_batch
     init = jax.jit(lambda lp: DualSimplex().init(lp).status)
