@@ -833,19 +833,27 @@ def _equilibrated(data):
     k = jnp.round(jnp.log2(jnp.where(live, big, 1.0)))
     k = jnp.clip(jnp.where(jnp.isfinite(k) & spread, k, 0.0), -lim, lim).astype(jnp.int32)
     r = jnp.ldexp(jnp.ones_like(big), -k)
-    r_ub, r_eq = r[:A_ub.shape[0]], r[A_ub.shape[0]:]
-    return (c, A_ub * r_ub[:, None], b_ub * r_ub, A_eq * r_eq[:, None], b_eq * r_eq), \
-        (r_ub, r_eq)
+    r = r[:A_ub.shape[0]], r[A_ub.shape[0]:]
+    return _rows_scaled(data, r), r
+
+
+def _rows_scaled(data, r):
+    """``data`` with the rows of ``A_ub``, ``A_eq`` and their right-hand sides times ``r``."""
+    c, A_ub, b_ub, A_eq, b_eq = data
+    r_ub, r_eq = r
+    return c, A_ub * r_ub[:, None], b_ub * r_ub, A_eq * r_eq[:, None], b_eq * r_eq
 
 
 def _unscaled(ans: _Answer, r) -> _Answer:
     """``ans`` of the equilibrated program (:func:`_equilibrated`) for the user's rows: the
-    multipliers (or, for ``INFEASIBLE``, the Farkas ray, again scaled to max-norm 1) times
-    ``r``. ``x``, the objective and the duality gap are the same for both programs."""
+    multipliers (or, for ``INFEASIBLE``, the Farkas ray, again scaled to max-norm 1 where the
+    rows were rescaled) times ``r``. ``x``, the objective and the duality gap are the same for
+    both programs."""
     r_ub, r_eq = r
     y_ub, y_eq = ans.y_ub * r_ub, ans.y_eq * r_eq
     norm = jnp.maximum(jnp.max(jnp.abs(y_ub), initial=0.0), jnp.max(jnp.abs(y_eq), initial=0.0))
-    ray = (ans.status == Result.INFEASIBLE) & (norm > 0)
+    scaled = jnp.any(r_ub != 1) | jnp.any(r_eq != 1)
+    ray = (ans.status == Result.INFEASIBLE) & (norm > 0) & scaled
     norm = jnp.where(ray, norm, 1.0)
     return ans._replace(y_ub=y_ub / norm, y_eq=y_eq / norm)
 
@@ -939,10 +947,8 @@ def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batc
         flat = tuple(d.reshape(size, *d.shape[nb:]) for d in bdata)
 
         def lp_of(bd, r):
-            c, A_ub, b_ub, A_eq, b_eq = jax.lax.stop_gradient(_member(data, bd, batched))
-            r_ub, r_eq = r
-            return _pivoting_problem(method, c, A_ub * r_ub[:, None], b_ub * r_ub,
-                                     A_eq * r_eq[:, None], b_eq * r_eq, st, True)[1]
+            member = jax.lax.stop_gradient(_member(data, bd, batched))
+            return _pivoting_problem(method, *_rows_scaled(member, r), st, True)[1]
 
         def pool(flat):
             # the pivoting runs in refilled slots (kernel.iterate_batch), each program's point,
