@@ -230,7 +230,10 @@ class DualSimplex(IterativeSolver):
     w_r)``. On 8,000 Grossman-Hart min-pay programs of 40 x 80 it takes 9.9 pivots on average
     against 11.9 for the most infeasible row (at most 40 against 76); the exact weights (a pass
     over the tableau per pivot) take 9.0 but cost more than they save. ``"dantzig"``: the most
-    infeasible row. Both switch to Bland's rule after ``2 (m + n)`` pivots.
+    infeasible row. Both switch to Bland's rule after ``2 (m + n)`` pivots. ``linprog`` uses
+    Devex on float64 programs of at least 800 entries only: on smaller ones its weights cost
+    more than the pivots they save, and in float32 it ends above tolerance more often (the
+    pivots' feasibility threshold is looser there than the final check).
 
     Example:
       >>> import jax, jax.numpy as jnp
