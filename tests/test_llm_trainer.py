@@ -13,6 +13,10 @@ from socialign.llm_bridge import ByteTokenizer, Llama, LlamaConfig, RLConfig, RL
 PROMPTS = ["1+1=", "2+3="]
 CFG = RLConfig(prompts_per_step=2, samples_per_prompt=2, max_new_tokens=3, learning_rate=1e-2,
                temperature=0.1, seed=3)
+# the default-suite tests that sample or train share these shapes, so the sampler and the RL
+# step compile once for the module (about 7 s on 2 cores)
+RLOO_CFG = RLConfig(algorithm="rloo", prompts_per_step=4, samples_per_prompt=8,
+                    max_new_tokens=2, learning_rate=3e-3, temperature=0.01, grpo_iterations=2)
 
 
 def starts_with_digit(prompts, completions, **kw):
@@ -77,12 +81,14 @@ def test_failed_run_keeps_last_checkpoint(tmp_path):
 
 def test_checkpoint_from_other_config(tmp_path):
     tok = ByteTokenizer()
-    tr = RLTrainer(_model(), tok, [starts_with_digit], PROMPTS, CFG, checkpoint_dir=tmp_path)
+    tr = RLTrainer(_model(), tok, [starts_with_digit], PROMPTS, RLOO_CFG,
+                   checkpoint_dir=tmp_path)
     tr.train(1, progress=False)
+    assert tr.manager.latest_step() == 1
     cfg2 = LlamaConfig(**{**LlamaConfig.tiny().to_dict(), "num_layers": 1})
     other = Llama(cfg2, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="model config"):
-        RLTrainer(other, tok, [starts_with_digit], PROMPTS, CFG, checkpoint_dir=tmp_path)
+        RLTrainer(other, tok, [starts_with_digit], PROMPTS, RLOO_CFG, checkpoint_dir=tmp_path)
 
 
 def test_bad_rewards_and_config():
@@ -92,8 +98,8 @@ def test_bad_rewards_and_config():
     def short(prompts, completions, **kw):
         return [1.0]
 
-    with pytest.raises(ValueError, match="'short' returned 1 values for 4"):
-        RLTrainer(m, tok, [short], PROMPTS, CFG).train(1, progress=False)
+    with pytest.raises(ValueError, match="'short' returned 1 values for 32"):
+        RLTrainer(m, tok, [short], PROMPTS, RLOO_CFG).train(1, progress=False)
     with pytest.raises(ValueError, match="samples_per_prompt"):
         RLConfig(samples_per_prompt=1)
     with pytest.raises(ValueError, match="algorithm"):
@@ -114,8 +120,7 @@ def test_rloo_and_grpo_learn_a_simple_preference(algo):
              learning_rate=1e-2, progress=False)
     m = _model()
     nnx.update(m, nnx.state(base))
-    cfg = RLConfig(algorithm=algo, prompts_per_step=4, samples_per_prompt=8,
-                   max_new_tokens=2, learning_rate=3e-3, temperature=0.01, grpo_iterations=2)
+    cfg = RLConfig(**{**RLOO_CFG.__dict__, "algorithm": algo})
     tr = RLTrainer(m, tok, [starts_with_digit], PROMPTS, cfg)
     hist = tr.train(15, progress=False)
     # the pre-trained policy starts with a digit half of the time (the corpus is 50/50)
