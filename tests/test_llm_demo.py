@@ -118,9 +118,10 @@ def test_finetune_stops_on_the_criterion():
     from socialign.llm_bridge.flagship import task, training
     model, tok = training.load_model("tiny", 0)
     base = nnx.state(model)
-    ref = demo.behaviour_logprobs(model, tok, 2)
-    cfg = demo.DemoConfig(rl_steps=3, prompts_per_step=2, samples_per_prompt=2, operands=2,
-                          check_every=1, rl_lr=1e-5, rl_warmup=0)
+    # the quick run's shapes and learning rate (a constant of the compiled step), so that the
+    # RL step and the sampler compiled by the module's quick run are reused (~7 s on 2 cores)
+    cfg = demo.DemoConfig.quick(rl_steps=3, check_every=1)
+    ref = demo.behaviour_logprobs(model, tok, cfg.operands)
     log = training.finetune(model, base, tok, task.naive_reward, cfg,
                             target=(ref, np.zeros(3)), progress=False)
     assert log.converged and log.steps == 1 and log.checks[0][1] <= cfg.kl_tol
