@@ -77,7 +77,7 @@ class _Sweeps(IterativeSolver):
         own = jnp.take_along_axis(Vc, mover[:, None, None], axis=2)[..., 0]   # [H, A]
         legal = child != jnp.arange(H)[:, None]
         best = jnp.max(jnp.where(legal, own, -jnp.inf), axis=1, keepdims=True)
-        pick = jnp.argmax(legal & (own >= best - tol), axis=1)
+        pick = jnp.argmax(legal & (own >= best - tol[mover][:, None]), axis=1)
         return Vc, pick
 
     def init(self, problem, key):
@@ -110,7 +110,12 @@ def _backward(utilities, chance_probs, *, tree):
     if chance.size:  # chance nodes may have fewer actions than the widest decision node
         k = min(A, chance_probs.shape[-1])
         cp = cp.at[chance, :k].set(chance_probs[rows[chance], :k])
-    tol = lp_tol(utilities.dtype) * scale_of(utilities)
+    # ties are judged per mover, relative to that player's own payoff range (plus the rounding
+    # of values of that size): shifting or scaling one player's payoffs changes no choice
+    dt = utilities.dtype
+    span = jnp.max(utilities, axis=0) - jnp.min(utilities, axis=0)            # [n]
+    tol = lp_tol(dt) * scale_of(span[None], axis=0) + \
+        8 * float(jnp.finfo(dt).eps) * jnp.max(jnp.abs(utilities), axis=0)
     problem = (jnp.asarray(kind), jnp.asarray(child), util_node, cp, tol)
     it = iterate(_Sweeps(), problem, jnp.zeros((), utilities.dtype), jax.random.key(0),
                  max_steps=int(tree.depth) + 2)
@@ -126,7 +131,8 @@ def backward_induction(game: ExtensiveFormGame) -> SubgamePerfect:
     r"""The subgame-perfect equilibrium of a perfect-information game by backward induction.
 
     Every decision node's mover picks the child with the highest own continuation value (ties
-    within ``kernel.lp_tol`` of the payoff scale go to the lowest action); chance nodes average.
+    within ``kernel.lp_tol`` of the mover's own payoff range go to the lowest action, so shifting
+    or scaling one player's payoffs changes no choice); chance nodes average.
     Runs on the kernel loop (``depth + 1`` sweeps), ``vmap``-ped over a batch of utilities.
 
     Args:

@@ -804,7 +804,9 @@ class CriticalDiscount:
         ``1`` where the profile cannot be sustained).
       sustainable: ``[*batch, m, n]`` whether some ``delta < 1`` sustains the profile.
       result: ``[*batch]`` ``kernel.Result`` code (``INFEASIBLE`` when grim trigger has no pure
-        stage Nash equilibrium to revert to).
+        stage Nash equilibrium to revert to; from :func:`penal_code_discount`, ``FAILED`` when
+        an inner Abreu-Sannikov solve ran out of ``max_steps_inner``, so "not sustainable" was
+        not certified).
 
     Example:
       >>> from socialign import solvers
@@ -901,6 +903,7 @@ def grim_trigger_discount(stage_game) -> CriticalDiscount:
 class _BisectState:
     lo: jax.Array
     hi: jax.Array
+    failed: jax.Array   # an inner Abreu-Sannikov solve ended neither CONVERGED nor INFEASIBLE
 
 
 @pytree_dataclass
@@ -919,20 +922,26 @@ class _PenalBisection(IterativeSolver):
         worst = jnp.min(jnp.where(M[:, None], P, _big(U.dtype)), axis=0)
         need = (1 - delta) * (pay[a] + gain[a]) + delta * worst
         slack = lp_tol(U.dtype) * _payoff_range(U)
-        return (it.result == Result.CONVERGED) & jnp.all(pay[a] >= need - slack)
+        # "not sustainable" only from a certified answer: INFEASIBLE (no pure SPE) or a
+        # converged set; a solve that ran out of steps makes the whole search FAILED
+        failed = (it.result != Result.CONVERGED) & (it.result != Result.INFEASIBLE)
+        return (it.result == Result.CONVERGED) & jnp.all(pay[a] >= need - slack), failed
 
     def init(self, problem, key):
         U, a, hi, tol = problem
-        return _BisectState(jnp.zeros((), U.dtype), jnp.asarray(hi, U.dtype))
+        return _BisectState(jnp.zeros((), U.dtype), jnp.asarray(hi, U.dtype),
+                            jnp.asarray(False))
 
     def step(self, problem, state):
         mid = (state.lo + state.hi) / 2
-        ok = self._ok(problem, mid)
-        return _BisectState(jnp.where(ok, state.lo, mid), jnp.where(ok, mid, state.hi))
+        ok, failed = self._ok(problem, mid)
+        return _BisectState(jnp.where(ok, state.lo, mid), jnp.where(ok, mid, state.hi),
+                            state.failed | failed)
 
     def terminate(self, problem, state, tol):
         width = state.hi - state.lo
-        return width <= tol, jnp.int32(Result.CONVERGED), width
+        code = jnp.where(state.failed, Result.FAILED, Result.CONVERGED).astype(jnp.int32)
+        return (width <= tol) | state.failed, code, width
 
 
 
@@ -946,10 +955,14 @@ def _penal_batch(U, tol, *, a, max_discount, max_steps_inner, batch_shape):
         hi = jnp.where(g_ok, g_d, max_discount)
         solver = _PenalBisection(max_steps_inner)
         it = iterate(solver, (U, a, hi, tol), tol, jax.random.key(0), max_steps=200)
-        at_hi = solver._ok((U, a, hi, tol), hi) | g_ok
+        ok_hi, failed_hi = solver._ok((U, a, hi, tol), hi)
+        at_hi = ok_hi | g_ok
+        failed_hi = failed_hi & ~g_ok
         zero = jnp.all(_profiles(U)[1][a] <= lp_tol(U.dtype) * _payoff_range(U))
         disc = jnp.where(zero, 0.0, jnp.where(at_hi, it.state.hi, 1.0))
-        return CriticalDiscount(disc, at_hi | zero, it.result)
+        code = jnp.where(zero, Result.CONVERGED,
+                         jnp.where(failed_hi, Result.FAILED, it.result)).astype(jnp.int32)
+        return CriticalDiscount(disc, at_hi | zero, code)
 
     return batch_map(one, U, batch_shape=batch_shape)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from socialign import mechanisms, solvers
 from socialign.mechanisms import incomplete_contracts as ic
+from socialign.solvers import Result
 
 # --------------------------------------------------------------------------------------------
 # model functions (module level: hashed once, compiled once)
@@ -167,6 +168,25 @@ def test_holdup_validation():
         ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), ic.TradeContract(2.0))
     with pytest.raises(TypeError, match="contract"):
         ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), 1.0)
+    with pytest.raises(ValueError, match="price"):
+        ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), ic.TradeContract(1.0, jnp.nan))
+
+
+def bump_value(i, p):           # p = (a, b): a sqrt(i) plus a bump of height b at i = 6.8
+    return jnp.stack([p[0] * jnp.sqrt(i[0]) + p[1] * 2 / (1 + jnp.exp(-(i[0] - 6.8) / 0.01)),
+                      0 * i[0]])
+
+
+def test_holdup_shape_check_sees_every_member_and_traced_shares_fail():
+    """The shapes are checked on a fine grid for every member of a batch (a step between two
+    points of the former 17-point grid, in member 9 of 12, was solved to a wrong first best
+    with loss 0); a share outside [0, 1] traced under jit is FAILED, not CONVERGED."""
+    a, b = jnp.full(12, 2.0), jnp.zeros(12).at[9].set(1.0)
+    with pytest.raises(ValueError, match=r"concave.*\(batch member 9\)"):
+        ic.holdup_equilibrium(ic.HoldUp(bump_value, linear_cost, params=(a, b)))
+    f = jax.jit(lambda beta: ic.holdup_equilibrium(
+        ic.HoldUp(selfish, linear_cost, bargaining_share=beta), throw=False).result)
+    assert f(jnp.asarray([0.5, 1.5, jnp.nan])).tolist() == [0, Result.FAILED, Result.FAILED]
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +286,23 @@ def test_levin_critical_discounts(levin):
         assert surplus[a] == pytest.approx(surplus[crit <= d + 1e-12].max(), abs=1e-12)
 
 
+def test_relational_contract_is_scale_free_and_a_traced_bad_discount_fails(levin):
+    """Every payoff times 1e-12 or 1e8 implements the same efforts (an absolute floor of
+    1e3 eps in the comparisons gave effort 1 at every delta at 1e-15); a discount outside
+    (0, 1) traced under jit is FAILED with zeros, not action 0 CONVERGED."""
+    e, deltas, rc = levin
+    for sc in (1e-12, 1e-15, 1e8):
+        pa = mechanisms.PrincipalAgent(np.stack([1 - e, e], 1), sc * e ** 2 / 2, [0.0, sc])
+        out = ic.relational_contract(pa, deltas)
+        np.testing.assert_array_equal(out.action, rc.action)
+    pa = mechanisms.PrincipalAgent(np.stack([1 - e, e], 1), e ** 2 / 2, [0.0, 1.0])
+    out = jax.jit(lambda d: ic.relational_contract(pa, d))(jnp.asarray([0.6, 1.5, -0.2, 1.0]))
+    assert out.result.tolist() == [0, Result.FAILED, Result.FAILED, Result.FAILED]
+    assert out.action.tolist()[1:] == [-1, -1, -1]
+    assert np.all(np.asarray(out.principal_value)[1:] == 0)
+    assert np.all(np.asarray(out.enforcement_slack)[1:] == 0)
+
+
 @pytest.mark.slow
 def test_relational_jit_matches_eager(levin):
     e, deltas, rc = levin
@@ -354,6 +391,22 @@ def test_transfers_gradient_vs_finite_differences():
     fd = (np.asarray(crit(U + E)) - np.asarray(crit(U - E))).reshape(U.shape) / (2 * h)
     np.testing.assert_allclose(g, fd, atol=1e-7)
     assert np.count_nonzero(np.abs(g) > 1e-9) >= 3
+
+
+def test_transfers_are_shift_free_and_a_traced_bad_discount_fails():
+    """The tolerance is relative to the payoff ranges: with 1e10 added to every payoff (max |U|
+    1e10) deviation gains of 1-10 used to fall below it, so every profile looked like a Nash
+    equilibrium (crit 0, path (C, C), CONVERGED)."""
+    for shift in (0.0, 1e10, -1e12):
+        eq = ic.transfer_equilibrium(solvers.RepeatedGame(PD + shift, 0.1))
+        np.testing.assert_allclose(eq.critical_discount, [[1 / 7, 2 / 7], [2 / 7, 0.0]],
+                                   atol=1e-9)
+        assert eq.path.tolist() == [1, 1] and int(eq.result) == 0
+    f = jax.jit(lambda d: ic.transfer_equilibrium(solvers.RepeatedGame(PD, d)))
+    for d in (1.5, -0.2, 1.0):
+        out = f(d)
+        assert int(out.result) == Result.FAILED and out.path.tolist() == [-1, -1]
+        assert float(out.slack) == 0.0
 
 
 def test_transfers_validation():
@@ -529,6 +582,11 @@ def test_cfr_family_on_alternating_offers(solver):
 
 
 def test_bargaining_validation():
+    for bad in ((1.0, 1.0), (1.5, 0.5), (-1.0, 0.5), (np.nan, 0.5)):
+        with pytest.raises(ValueError, match="proposer_discount"):
+            ic.rubinstein_share(*bad)
+    with pytest.raises(ValueError, match="responder_discount"):
+        ic.rubinstein_share(0.5, 1.0)
     with pytest.raises(ValueError, match="discounts"):
         ic.alternating_offers_game(OFFERS, (0.5, 1.0), 2)
     with pytest.raises(ValueError, match="offers"):

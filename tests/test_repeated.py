@@ -255,6 +255,29 @@ def test_penal_code_discount_prisoners_dilemma():
     assert not bool(out.sustainable)
 
 
+def test_penal_code_discount_fails_when_an_inner_solve_runs_out_of_steps():
+    """A bisection step whose Abreu-Sannikov solve stopped at max_steps_inner is not a
+    certified "not sustainable": the answer (discount 1, not sustainable) used to be
+    CONVERGED; the default budget gives 1/3 on this game (QuantEcon's threat points)."""
+    U = np.array([[[4, 2, 1], [5, 1, 3], [4, 1, 1]], [[4, 1, 4], [5, 4, 3], [2, 5, 1]]], float)
+    out = solvers.penal_code_discount(U, (0, 0), max_steps_inner=3, throw=False)
+    assert int(out.result) == solvers.Result.FAILED
+    with pytest.raises(NotConvergedError):
+        solvers.penal_code_discount(U, (0, 0), max_steps_inner=3)
+
+
+def test_backward_induction_ties_are_judged_per_player():
+    """An entry game with 1e10 added to the incumbent's payoffs only: the entrant's choice
+    (payoffs 0 against 1) is not a tie (the tolerance was 1e-9 max |U| over all players)."""
+    T = solvers.ExtensiveFormGame.TERMINAL
+    for s in (0.0, 1e10, -1e14):
+        g = solvers.ExtensiveFormGame.from_arrays(
+            parent=[-1, 0, 0, 2, 2], player=[0, T, 1, T, T],
+            utilities=[[0, 0], [0, 2 + s], [0, 0], [-1, -1 + s], [1, 1 + s]])
+        spe = solvers.backward_induction(g)
+        np.testing.assert_allclose(np.asarray(spe.values) - [0, s], [1, 1], atol=1e-4)
+
+
 def test_validation():
     with pytest.raises(ValueError, match="discount"):
         solvers.RepeatedGame(PD, 1.0)

@@ -28,10 +28,9 @@ References:
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
-from ...kernel import check_positive_int
+from ...kernel import as_float_array, check_finite, check_positive_int, is_concrete
 from ...solvers import ExtensiveFormGame
 
 __all__ = [
@@ -48,13 +47,24 @@ def rubinstein_share(proposer_discount, responder_discount):
 
     Differentiable, broadcasts over arrays.
 
+    Raises:
+      TypeError: if a discount factor is not numeric.
+      ValueError: if a concrete discount factor is not finite or outside ``(0, 1)``.
+
     Example:
       >>> from socialign.mechanisms import incomplete_contracts as ic
       >>> round(float(ic.rubinstein_share(0.5, 0.5)), 6)     # 1 / (1 + delta)
       0.666667
     """
-    dp = jnp.asarray(proposer_discount, float)
-    dr = jnp.asarray(responder_discount, float)
+    out = []
+    for name, d in (("proposer_discount", proposer_discount),
+                    ("responder_discount", responder_discount)):
+        d = as_float_array(d, name)
+        check_finite(d, name)
+        if is_concrete(d) and not bool(np.all((np.asarray(d) > 0) & (np.asarray(d) < 1))):
+            raise ValueError(f"{name} must lie in (0, 1), got {np.asarray(d)}")
+        out.append(d)
+    dp, dr = out
     return (1 - dr) / (1 - dp * dr)
 
 

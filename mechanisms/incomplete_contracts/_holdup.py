@@ -46,7 +46,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 
@@ -312,37 +311,53 @@ def _validate_model(model, name="model"):
     if is_concrete(leaves):
         batch = _batch_shape((model.params, top))
         n = int(np.prod(batch)) if batch else 1
-        flat = [np.broadcast_to(np.asarray(x), batch).reshape(-1) for x in leaves]
-        treedef = jax.tree_util.tree_structure((model.params, top))
-        for j in range(min(n, 8)):      # the first members of a batch
-            params, t = jax.tree_util.tree_unflatten(treedef, [x[j] for x in flat])
-            _check_shapes(dataclasses.replace(model, params=params), float(t))
+        flat = [jnp.asarray(np.broadcast_to(np.asarray(x), batch).reshape(n))
+                for x in jax.tree_util.tree_leaves(model.params)]
+        params = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(model.params), flat)
+        tops = np.broadcast_to(np.asarray(top, float), batch).reshape(n)
+        _check_shapes(model, params, tops, batched=bool(batch))
 
 
-def _check_shapes(model, top, points: int = 17):
-    """On a grid of each investor's investment: S increasing and concave, costs convex."""
-    grid = np.linspace(0.0, top, points)
+#: grid points of the shape check of value and cost (every member of a batch)
+_SHAPE_POINTS = 257
+
+
+def _check_shapes(model, params, tops, *, batched, points: int = _SHAPE_POINTS):
+    """On a grid of each investor's investment in ``[0, max_investment]``, every member of the
+    batch at once (``params`` leaves ``[n]``, ``tops`` ``[n]``): the total value of trade S
+    increasing and concave, the investor's cost increasing and convex."""
+    n = tops.shape[0]
+    value = jax.vmap(jax.vmap(model.value, in_axes=(0, None)), in_axes=(0, 0))
+    cost = jax.vmap(jax.vmap(model.cost, in_axes=(0, None)), in_axes=(0, 0))
     for k in (0, 1):
         if not model.investors[k]:
             continue
-        xs = np.zeros((points, 2))
-        xs[:, k] = grid
-        S = np.asarray(jnp.sum(jax.vmap(lambda x: model.value(x, model.params))(jnp.asarray(xs)),
-                               axis=1))
-        C = np.asarray(jax.vmap(lambda x: model.cost(x, model.params))(jnp.asarray(xs))[:, k])
-        if not np.all(np.isfinite(S)) or not np.all(np.isfinite(C)):
+        xs = np.zeros((n, points, 2))
+        xs[:, :, k] = tops[:, None] * np.linspace(0.0, 1.0, points)[None, :]
+        xs = jnp.asarray(xs)
+        S = np.asarray(jnp.sum(value(xs, params), axis=-1))          # [n, points]
+        C = np.asarray(cost(xs, params)[..., k])                      # [n, points]
+        where = lambda bad: (f" (batch member {int(np.argmax(bad))})"  # noqa: E731
+                             if batched else "")
+        fin = np.all(np.isfinite(S), axis=1) & np.all(np.isfinite(C), axis=1)
+        if not np.all(fin):
             raise ValueError(f"value and cost must be finite on [0, max_investment] "
-                             f"(investor {k})")
-        span = max(np.max(np.abs(S)), np.max(np.abs(C)), 1.0) * 1e-9
-        if np.any(np.diff(S) < -span):
+                             f"(investor {k}){where(~fin)}")
+        span = np.maximum(np.maximum(np.max(np.abs(S), axis=1), np.max(np.abs(C), axis=1)),
+                          1.0)[:, None] * 1e-9
+        bad = np.any(np.diff(S, axis=1) < -span, axis=1)
+        if np.any(bad):
             raise ValueError(f"value: the total value of trade must be increasing in investor "
-                             f"{k}'s investment on [0, max_investment]")
-        if np.any(np.diff(S, 2) > span):
+                             f"{k}'s investment on [0, max_investment]{where(bad)}")
+        bad = np.any(np.diff(S, 2, axis=1) > span, axis=1)
+        if np.any(bad):
             raise ValueError(f"value: the total value of trade must be concave in investor {k}'s "
-                             f"investment on [0, max_investment]")
-        if np.any(np.diff(C) < -span) or np.any(np.diff(C, 2) < -span):
+                             f"investment on [0, max_investment]{where(bad)}")
+        bad = np.any(np.diff(C, axis=1) < -span, axis=1) | \
+            np.any(np.diff(C, 2, axis=1) < -span, axis=1)
+        if np.any(bad):
             raise ValueError(f"cost: investor {k}'s cost must be increasing and convex on "
-                             f"[0, max_investment]")
+                             f"[0, max_investment]{where(bad)}")
 
 
 def _validate_contract(contract):
@@ -353,6 +368,7 @@ def _validate_contract(contract):
     q = as_float_array(contract.trade_probability, "trade_probability")
     if is_concrete(q) and not bool(np.all((np.asarray(q) >= 0) & (np.asarray(q) <= 1))):
         raise ValueError(f"trade_probability must lie in [0, 1], got {np.asarray(q)}")
+    check_finite(as_float_array(contract.price, "price"), "price")
     if contract.bargaining_share is not None:
         b = as_float_array(contract.bargaining_share, "bargaining_share")
         if is_concrete(b) and not bool(np.all((np.asarray(b) >= 0) & (np.asarray(b) <= 1))):
@@ -372,6 +388,14 @@ def _outcome(model, contract, tol, max_steps):
     code = jnp.where(code != Result.CONVERGED, code, code_fb)
     code = jnp.where((code == Result.CONVERGED) & (cert > tol * scale * 1e3),
                      Result.CERTIFICATE_ABOVE_TOLERANCE, code)
+    # shares and probabilities traced under jit (concrete ones are refused at the boundary):
+    # outside [0, 1] or not finite, the member is FAILED
+    unit = [model.bargaining_share, contract.trade_probability]
+    if contract.bargaining_share is not None:
+        unit.append(contract.bargaining_share)
+    valid = jnp.all(jnp.stack([(x >= 0) & (x <= 1) for x in map(jnp.asarray, unit)]))
+    valid = valid & jnp.isfinite(jnp.asarray(contract.price))
+    code = jnp.where(valid, code, Result.FAILED)
     return HoldUpOutcome(investment=i, surplus=surplus,
                          agent_values=_payoffs(i, model, contract, None),
                          first_best_investment=fb, first_best_surplus=fb_surplus,
@@ -423,7 +447,9 @@ def holdup_equilibrium(model: HoldUp, contract: TradeContract | None = None, *, 
     Raises:
       TypeError: if ``model`` or ``contract`` has the wrong type or ``throw`` is not a bool.
       ValueError: if the value is not increasing and concave, a cost not increasing and convex
-        (on a grid of ``[0, max_investment]``), or a share or probability is outside ``[0, 1]``.
+        (checked on a 257-point grid of ``[0, max_investment]`` for every member of a
+        concrete batch; a narrower bump passes, and traced inputs are not checked), or a share
+        or probability is outside ``[0, 1]``.
       NotConvergedError: with ``throw=True``, if a member is not certified (``FAILED`` when an
         investment reaches ``max_investment``).
 

@@ -44,6 +44,7 @@ from ...kernel import (
     is_concrete,
     pytree_dataclass,
     raise_if_failed,
+    scale_of,
 )
 from ...solvers import linprog
 from .._principal_agent import PrincipalAgent
@@ -68,7 +69,10 @@ class RelationalContract:
       implementable: ``[actions]`` whether some bonus schedule implements each action.
       critical_discount: ``[actions]`` ``t^*/(t^* + s)``, the smallest discount factor sustaining
         each action (``1`` when ``s(a) <= 0 < t^*`` or the action is not implementable).
-      result: ``[*d]`` ``kernel.Result`` codes (``INFEASIBLE``: no action is sustainable).
+      result: ``[*d]`` ``kernel.Result`` codes (``INFEASIBLE``: no action is sustainable;
+        ``FAILED``: a bonus-range LP failed, or a discount outside ``(0, 1)`` traced under
+        ``jit``). Where the code is not ``CONVERGED``, ``action`` is ``-1`` and the bonus, wage,
+        values, surplus and slack are zeros.
 
     Example:
       >>> from socialign import mechanisms
@@ -166,23 +170,32 @@ def relational_contract(problem: PrincipalAgent, discount, *, throw: bool = Fals
     bonus = jnp.where(implementable[:, None], lp.x[:, :O], 0.0)
     bonus = bonus - jnp.min(bonus, axis=1, keepdims=True)
     s = P @ r - c - R - P @ problem.monitoring_cost
-    tiny = 1e3 * jnp.finfo(P.dtype).eps * jnp.maximum(jnp.max(jnp.abs(r)), 1)
+    # the comparisons' slack, relative to the problem's own payoff scale (rewards, costs,
+    # outside option, monitoring costs): the answer does not change when every payoff is
+    # multiplied by the same positive number
+    scale = scale_of(jnp.concatenate([jnp.ravel(r), jnp.ravel(c), jnp.ravel(R),
+                                      jnp.ravel(problem.monitoring_cost)]))
+    tiny = 1e3 * jnp.finfo(P.dtype).eps * scale
     crit = jnp.where(t <= tiny, jnp.where(s >= -tiny, 0.0, 1.0),
                      jnp.where(s > tiny, t / jnp.where(s > tiny, t + s, 1), 1.0))
     crit = jnp.where(implementable, crit, 1.0)
     failed = jnp.any((lp.status != Result.CONVERGED) & (lp.status != Result.INFEASIBLE))
 
     def at(d):
+        # a traced discount outside (0, 1) (a concrete one is refused above): FAILED, zeros
+        valid = (d > 0) & (d < 1)
+        d = jnp.where(valid, d, 0.5)
         room = d / (1 - d) * s
         feasible = implementable & (t <= room + tiny) & (s >= -tiny)
         a = jnp.argmax(jnp.where(feasible, s, -jnp.inf))
-        any_ok = jnp.any(feasible)
+        any_ok = jnp.any(feasible) & valid
         b = bonus[a]
         wage = R + c[a] - P[a] @ b
-        code = jnp.where(failed, Result.FAILED,
+        code = jnp.where(failed | ~valid, Result.FAILED,
                          jnp.where(any_ok, Result.CONVERGED, Result.INFEASIBLE))
-        return (jnp.where(any_ok, a, -1).astype(jnp.int32), b, wage, s[a], R * jnp.ones(()),
-                s[a], room[a] - t[a], code.astype(jnp.int32))
+        z = lambda x: jnp.where(any_ok, x, jnp.zeros_like(x))  # noqa: E731
+        return (jnp.where(any_ok, a, -1).astype(jnp.int32), z(b), z(wage), z(s[a]),
+                R * jnp.ones(()), z(s[a]), z(room[a] - t[a]), code.astype(jnp.int32))
 
     flat = delta.reshape(-1)
     a, b, w, pv, av, sur, slack, code = jax.vmap(at)(flat)

@@ -80,7 +80,8 @@ class TransferEquilibrium:
         joint payoff; ``1`` when no ``delta < 1`` does).
       sustainable: ``[*batch, m, n]`` whether some ``delta < 1`` sustains the profile.
       result: ``[*batch]`` ``kernel.Result`` code (``INFEASIBLE``: nothing is sustainable at
-        this discount factor).
+        this discount factor; ``FAILED``: a discount outside ``(0, 1)`` traced under ``jit``,
+        with zeros and ``path`` ``-1``).
 
     Example:
       >>> from socialign import solvers
@@ -113,7 +114,14 @@ def _transfer_one(problem):
     U, delta = problem
     m, n = U.shape[1:]
     joint, L, c = _stage_terms(U)
-    tol = lp_tol(U.dtype) * scale_of(U)
+    # every compared quantity is a sum over the players of differences of one player's payoffs:
+    # the tolerance is relative to the sum of the payoff ranges (a shift of the payoffs changes
+    # nothing; max |U| would make every gain below 1e-9 |shift| vanish)
+    span = jnp.sum(jnp.max(U, axis=(1, 2)) - jnp.min(U, axis=(1, 2)))
+    tol = lp_tol(U.dtype) * scale_of(span)
+    # a traced discount outside (0, 1) (a concrete one is refused by RepeatedGame): FAILED
+    valid = (delta > 0) & (delta < 1)
+    delta = jnp.where(valid, delta, 0.5)
     big = jnp.asarray(jnp.finfo(U.dtype).max / 16, U.dtype)
     lam = L                                                   # thresholds [K]
     allowed = L[None, :] <= lam[:, None] + tol                # [K, A]
@@ -135,7 +143,9 @@ def _transfer_one(problem):
     fits = covers[e] & ((1 - delta) * lam <= delta * G[e] + tol)
     k = jnp.argmin(jnp.where(fits, jnp.sum(v, axis=1), big))
     slack = delta * G[e, k] - (1 - delta) * lam[k]
-    code = jnp.where(any_ok, Result.CONVERGED, Result.INFEASIBLE).astype(jnp.int32)
+    code = jnp.where(any_ok, Result.CONVERGED, Result.INFEASIBLE)
+    code = jnp.where(valid, code, Result.FAILED).astype(jnp.int32)
+    any_ok = any_ok & valid
     path = jnp.where(any_ok, jnp.stack([e // n, e % n]), -1).astype(jnp.int32)
     return TransferEquilibrium(
         joint_payoff=jnp.where(any_ok, joint[e], 0.0), path=path,
