@@ -228,6 +228,25 @@ def _ghm_payoff(i, own, a, k):
     return o[:, k] + 0.5 * (v.sum(1) - o.sum(1)) - i[:, k]
 
 
+def test_property_rights_outside_options_are_checked():
+    """Outside options were not validated: log(i - 1) gave NaN agent values CONVERGED, and
+    options above the value of trade an investment above the first best."""
+    def nan_outside(i, owned, p):
+        return jnp.log(i - 1.0) * owned[0]
+
+    def rich_outside(i, owned, p):
+        return 3.0 * owned[0] * two_sided_value(i, p)
+
+    def scalar_outside(i, owned, p):
+        return jnp.sum(i)
+
+    for bad, match in ((nan_outside, "finite"), (rich_outside, "at most the total value"),
+                       (scalar_outside, r"shape \(2,\)")):
+        with pytest.raises(ValueError, match=match):
+            ic.ownership_structures(ic.PropertyRights(two_sided_value, quad_cost, bad,
+                                                      params=(1.0, 1.0)))
+
+
 @pytest.mark.slow
 def test_property_rights_two_assets_enumerates_all_structures():
     out = ic.ownership_structures(ic.PropertyRights(two_sided_value, quad_cost_lin, ghm_outside,
@@ -579,6 +598,18 @@ def test_cfr_family_on_alternating_offers(solver):
     eq = solvers.solve(g, solver, tol=1e-4, max_steps=5000)
     assert int(eq.result) == solvers.Result.CONVERGED and float(eq.nash_conv) <= 1e-4
     np.testing.assert_allclose(eq.values, [2 / 3, 1 / 3], atol=1e-3)
+
+
+def test_bargaining_trees_refuse_oversized_grids_and_bad_continuations():
+    # 101 offers over 3 rounds: 3.1 million nodes, 65 s and 13 GB to build, then out of memory
+    with pytest.raises(ValueError, match=r"offers \(101 shares\) and rounds \(3\)"):
+        ic.alternating_offers_game(np.arange(101) / 100, (0.9, 0.6), 3)
+    with pytest.raises(ValueError, match="rounds"):
+        ic.invest_then_bargain_game(np.arange(50), np.ones(50), np.zeros(50),
+                                    np.arange(101) / 100, (0.9, 0.6), 2)
+    for bad in ((5.0, 5.0), (0.7, 0.7), (-0.1, 0.5)):
+        with pytest.raises(ValueError, match="continuation"):
+            ic.alternating_offers_game(OFFERS, (0.5, 0.5), 2, continuation=bad)
 
 
 def test_bargaining_validation():

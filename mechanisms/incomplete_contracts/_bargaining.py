@@ -83,6 +83,32 @@ def _check_offers(offers):
     return x
 
 
+#: the largest tree the bargaining builders make (nodes): a grid of G offers over R rounds has
+#: about (2 G)^R nodes, built node by node in Python
+MAX_NODES = 1_000_000
+
+
+def _check_size(offers, rounds, copies=1):
+    """Refuse a tree above :data:`MAX_NODES` before building it (naming offers and rounds)."""
+    G = offers.size
+    nodes = 1                                   # the subtree after the last rejection: a leaf
+    for _ in range(rounds):
+        nodes = 1 + G * (2 + nodes)             # proposer, then per offer: responder, accept
+        if nodes * copies > MAX_NODES:
+            raise ValueError(f"offers ({G} shares) and rounds ({rounds}) make a tree of more "
+                             f"than {MAX_NODES:,} nodes; use a coarser grid of offers or fewer "
+                             f"rounds")
+
+
+def _check_continuation(continuation):
+    cont = np.zeros(2) if continuation is None else np.asarray(continuation, float)
+    if (cont.shape != (2,) or not np.all(np.isfinite(cont)) or np.any(cont < 0)
+            or np.sum(cont) > 1 + 1e-9):
+        raise ValueError(f"continuation must be two shares in [0, 1] summing to at most 1, got "
+                         f"{continuation!r}")
+    return cont
+
+
 def _bargaining_nodes(parent, player, util, root_parent, pie, offers, d, rounds, first, cont,
                       scale_util):
     """Append the alternating-offers subtree below ``root_parent`` (lists, in place)."""
@@ -126,7 +152,9 @@ def alternating_offers_game(offers, discounts, rounds: int, *, first_proposer: i
 
     Raises:
       ValueError: if a discount factor is outside ``(0, 1)``, the grid or ``continuation`` is
-        malformed, ``rounds < 1`` or ``first_proposer`` is not 0 or 1.
+        malformed (two shares in ``[0, 1]`` summing to at most 1), ``rounds < 1``,
+        ``first_proposer`` is not 0 or 1, or the tree would have more than
+        :data:`MAX_NODES` nodes.
 
     Example:
       (Rubinstein's split of the round after as the continuation: the SPE gives the first proposer ``1 / (1 + delta) = 2/3`` at ``delta = 1/2``)
@@ -144,9 +172,8 @@ def alternating_offers_game(offers, discounts, rounds: int, *, first_proposer: i
     rounds = check_positive_int(rounds, "rounds")
     if first_proposer not in (0, 1) or isinstance(first_proposer, bool):
         raise ValueError(f"first_proposer must be 0 or 1, got {first_proposer!r}")
-    cont = np.zeros(2) if continuation is None else np.asarray(continuation, float)
-    if cont.shape != (2,) or not np.all(np.isfinite(cont)):
-        raise ValueError(f"continuation must be two finite shares, got {continuation!r}")
+    cont = _check_continuation(continuation)
+    _check_size(offers, rounds)
     parent, player, util = [], [], []
     _bargaining_nodes(parent, player, util, -1, 1.0, offers, d, rounds, first_proposer, cont,
                       lambda u: u)
@@ -202,9 +229,8 @@ def invest_then_bargain_game(investments, value, cost, offers, discounts, rounds
                          f"{inv.shape}, {v.shape}, {c.shape}")
     if not (np.all(np.isfinite(v)) and np.all(np.isfinite(c))) or np.any(v < 0):
         raise ValueError("value must be finite and non-negative and cost finite")
-    cont = np.zeros(2) if continuation is None else np.asarray(continuation, float)
-    if cont.shape != (2,) or not np.all(np.isfinite(cont)):
-        raise ValueError(f"continuation must be two finite shares, got {continuation!r}")
+    cont = _check_continuation(continuation)
+    _check_size(offers, rounds, copies=inv.size)
     parent, player, util = [-1], [0], [(0.0, 0.0)]
     for j in range(inv.size):
         _bargaining_nodes(parent, player, util, 0, v[j], offers, d, rounds, first_proposer,

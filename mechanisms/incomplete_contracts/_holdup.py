@@ -329,20 +329,31 @@ def _check_shapes(model, params, tops, *, batched, points: int = _SHAPE_POINTS):
     n = tops.shape[0]
     value = jax.vmap(jax.vmap(model.value, in_axes=(0, None)), in_axes=(0, 0))
     cost = jax.vmap(jax.vmap(model.cost, in_axes=(0, None)), in_axes=(0, 0))
+    outside = jax.vmap(jax.vmap(model.outside, in_axes=(0, None)), in_axes=(0, 0))
     for k in (0, 1):
         if not model.investors[k]:
             continue
         xs = np.zeros((n, points, 2))
         xs[:, :, k] = tops[:, None] * np.linspace(0.0, 1.0, points)[None, :]
         xs = jnp.asarray(xs)
-        S = np.asarray(jnp.sum(value(xs, params), axis=-1))          # [n, points]
-        C = np.asarray(cost(xs, params)[..., k])                      # [n, points]
         where = lambda bad: (f" (batch member {int(np.argmax(bad))})"  # noqa: E731
                              if batched else "")
+        V, Cs, O = value(xs, params), cost(xs, params), outside(xs, params)
+        for name, x in (("value", V), ("cost", Cs), ("outside", O)):
+            if x.shape != (n, points, 2):
+                raise ValueError(f"{name}(i, params) must return the 2 parties' numbers, shape "
+                                 f"(2,); got shape {tuple(x.shape[2:])}")
+        S = np.asarray(jnp.sum(V, axis=-1))                            # [n, points]
+        C = np.asarray(Cs[..., k])                                     # [n, points]
+        Osum = np.asarray(jnp.sum(O, axis=-1))                         # [n, points]
         fin = np.all(np.isfinite(S), axis=1) & np.all(np.isfinite(C), axis=1)
         if not np.all(fin):
             raise ValueError(f"value and cost must be finite on [0, max_investment] "
                              f"(investor {k}){where(~fin)}")
+        fin = np.all(np.isfinite(Osum), axis=1)
+        if not np.all(fin):
+            raise ValueError(f"outside: the outside options must be finite on "
+                             f"[0, max_investment] (investor {k}){where(~fin)}")
         span = np.maximum(np.maximum(np.max(np.abs(S), axis=1), np.max(np.abs(C), axis=1)),
                           1.0)[:, None] * 1e-9
         bad = np.any(np.diff(S, axis=1) < -span, axis=1)
@@ -358,6 +369,11 @@ def _check_shapes(model, params, tops, *, batched, points: int = _SHAPE_POINTS):
         if np.any(bad):
             raise ValueError(f"cost: investor {k}'s cost must be increasing and convex on "
                              f"[0, max_investment]{where(bad)}")
+        # trade must be efficient: the outside options never add up to more than its value
+        bad = np.any(Osum > S + span, axis=1)
+        if np.any(bad):
+            raise ValueError(f"outside: the outside options must sum to at most the total "
+                             f"value of trade on [0, max_investment] (investor {k}){where(bad)}")
 
 
 def _validate_contract(contract):

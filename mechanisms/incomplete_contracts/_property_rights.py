@@ -183,8 +183,10 @@ def ownership_structures(model: PropertyRights, *, tol=None, max_steps: int = 20
 
     Raises:
       TypeError: if ``model`` is not a :class:`PropertyRights` or ``throw`` is not a bool.
-      ValueError: if ``num_assets`` is not a positive int, or the value or cost fails its shape
-        check.
+      ValueError: if ``num_assets`` is not a positive int, or the value, cost or outside options
+        fail their check (on a grid of each investment: value increasing and concave, cost
+        increasing and convex, outside options finite and, under every structure, summing to at
+        most the value of trade).
       NotConvergedError: with ``throw=True``, if a structure is not certified.
 
     Example:
@@ -203,10 +205,16 @@ def ownership_structures(model: PropertyRights, *, tol=None, max_steps: int = 20
         raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
     n = check_positive_int(model.num_assets, "num_assets")
     check_positive_int(max_steps, "max_steps")
-    _validate_model(HoldUp(value=model.value, cost=model.cost, params=model.params,
-                           bargaining_share=model.bargaining_share, investors=model.investors,
-                           max_investment=model.max_investment))
     structures, owned = _owned_matrices(n)
+    owned_all = jnp.asarray(owned)
+
+    def largest_outside(i, p):  # the structure whose outside options add up to the most
+        o = jax.vmap(lambda ow: model.outside(i, ow, p))(owned_all)
+        return o[jnp.argmax(jnp.sum(o, axis=-1))] if o.ndim == 2 else o[0]
+
+    _validate_model(HoldUp(value=model.value, cost=model.cost, params=model.params,
+                           bargaining_share=model.bargaining_share, outside=largest_outside,
+                           investors=model.investors, max_investment=model.max_investment))
     tol = jnp.asarray(default_tol(jnp.result_type(float)) if tol is None else tol)
     out = _structures_batch(model, jnp.asarray(owned), tol, max_steps=max_steps)
     ok = out.result == Result.CONVERGED
