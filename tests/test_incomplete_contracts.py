@@ -170,6 +170,14 @@ def test_holdup_validation():
         ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), 1.0)
     with pytest.raises(ValueError, match="price"):
         ic.holdup_equilibrium(ic.HoldUp(selfish, linear_cost), ic.TradeContract(1.0, jnp.nan))
+    # settings: a negative or NaN tol ran to max_steps and raised NotConvergedError; first_best
+    # took max_steps=0 and returned zeros
+    for fn in (ic.holdup_equilibrium, ic.first_best):
+        for bad in (-1.0, np.nan):
+            with pytest.raises(ValueError, match="tol"):
+                fn(ic.HoldUp(selfish, linear_cost), tol=bad)
+        with pytest.raises(ValueError, match="max_steps"):
+            fn(ic.HoldUp(selfish, linear_cost), max_steps=0)
 
 
 def bump_value(i, p):           # p = (a, b): a sqrt(i) plus a bump of height b at i = 6.8

@@ -59,6 +59,7 @@ from ...kernel import (
     as_float_array,
     check_finite,
     check_positive_int,
+    check_positive_scalar,
     default_tol,
     implicit_solution,
     is_concrete,
@@ -376,6 +377,14 @@ def _check_shapes(model, params, tops, *, batched, points: int = _SHAPE_POINTS):
                              f"value of trade on [0, max_investment] (investor {k}){where(bad)}")
 
 
+def _as_tol(tol):
+    """The investments' tolerance: ``default_tol`` when None, else a finite number > 0."""
+    if tol is None:
+        return jnp.asarray(default_tol(jnp.result_type(float)))
+    check_positive_scalar(tol, "tol")
+    return jnp.asarray(tol)
+
+
 def _validate_contract(contract):
     if contract is None:
         return TradeContract()
@@ -489,22 +498,30 @@ def holdup_equilibrium(model: HoldUp, contract: TradeContract | None = None, *, 
     check_positive_int(max_steps, "max_steps")
     _validate_model(model)
     contract = _validate_contract(contract)
-    tol = jnp.asarray(default_tol(jnp.result_type(float)) if tol is None else tol)
+    tol = _as_tol(tol)
     out = _outcome_batch(model, contract, tol, max_steps=max_steps)
     if throw:
         raise_if_failed(out.result, "holdup_equilibrium")
     return out
 
 
-def first_best(model: HoldUp, *, tol=None, max_steps: int = 200) -> HoldUpOutcome:
+def first_best(model: HoldUp, *, tol=None, max_steps: int = 200,
+               throw: bool = True) -> HoldUpOutcome:
     """The first best: investments maximising ``S(i) - c_0(i) - c_1(i)`` (a :class:`HoldUpOutcome`).
 
     The same outcome as :func:`holdup_equilibrium` under a contract that makes each investor the
     residual claimant; here every field describes the planner's solution (``loss = 0``).
 
+    Args:
+      model: a :class:`HoldUp`.
+      tol, max_steps: as in :func:`holdup_equilibrium`.
+      throw: raise :class:`socialign.kernel.NotConvergedError` if a member is not certified.
+
     Raises:
-      TypeError: if ``model`` is not a :class:`HoldUp`.
-      ValueError: if the value or cost fails its shape check (see :func:`holdup_equilibrium`).
+      TypeError: if ``model`` is not a :class:`HoldUp` or ``throw`` is not a bool.
+      ValueError: if the value or cost fails its shape check (see :func:`holdup_equilibrium`),
+        ``tol`` is not a finite number > 0 or ``max_steps`` not a positive int.
+      NotConvergedError: with ``throw=True``, if a member is not certified.
 
     Example:
       >>> import jax.numpy as jnp
@@ -514,14 +531,19 @@ def first_best(model: HoldUp, *, tol=None, max_steps: int = 200) -> HoldUpOutcom
       >>> round(float(ic.first_best(ic.HoldUp(v, c)).surplus), 6)
       1.0
     """
+    if not isinstance(throw, bool):
+        raise TypeError(f"throw must be a bool, got {type(throw).__name__}")
+    check_positive_int(max_steps, "max_steps")
     _validate_model(model)
-    tol = jnp.asarray(default_tol(jnp.result_type(float)) if tol is None else tol)
-
+    tol = _as_tol(tol)
     out = _outcome_batch(model, TradeContract(), tol, max_steps=max_steps)
-    return HoldUpOutcome(out.first_best_investment, out.first_best_surplus,
-                         jnp.stack([out.first_best_surplus, 0 * out.first_best_surplus], -1),
-                         out.first_best_investment, out.first_best_surplus,
-                         0 * out.loss, out.certificate, out.result)
+    out = HoldUpOutcome(out.first_best_investment, out.first_best_surplus,
+                        jnp.stack([out.first_best_surplus, 0 * out.first_best_surplus], -1),
+                        out.first_best_investment, out.first_best_surplus,
+                        0 * out.loss, out.certificate, out.result)
+    if throw:
+        raise_if_failed(out.result, "first_best")
+    return out
 
 
 def best_trade_contract(model: HoldUp, *, num_points: int = 11,

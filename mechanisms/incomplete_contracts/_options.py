@@ -56,7 +56,6 @@ from ...kernel import (
     Result,
     as_float_array,
     check_positive_int,
-    default_tol,
     implicit_solution,
     is_concrete,
     iterate,
@@ -69,6 +68,7 @@ from ._holdup import (
     HoldUp,
     HoldUpOutcome,
     TradeContract,
+    _as_tol,
     _batch_shape,
     _broadcast_map,
     _solve,
@@ -334,7 +334,7 @@ def option_equilibrium(model: HoldUp, contract: OptionContract, *, tol=None,
         if is_concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
             raise ValueError(f"{name} must be finite, got {np.asarray(x)}")
     _check_margin_monotone(model, contract)
-    tol = jnp.asarray(default_tol(jnp.result_type(float)) if tol is None else tol)
+    tol = _as_tol(tol)
     out = _option_batch(model, contract, tol, max_steps=max_steps)
     if throw:
         raise_if_failed(out.result, "option_equilibrium")

@@ -38,12 +38,11 @@ import numpy as np
 from ...kernel import (
     Result,
     check_positive_int,
-    default_tol,
     pytree_dataclass,
     raise_if_failed,
     static_field,
 )
-from ._holdup import HoldUp, TradeContract, _outcome, _validate_model
+from ._holdup import HoldUp, TradeContract, _as_tol, _outcome, _validate_model
 
 __all__ = ["OwnershipOutcome", "PropertyRights", "ownership_structures"]
 
@@ -215,7 +214,7 @@ def ownership_structures(model: PropertyRights, *, tol=None, max_steps: int = 20
     _validate_model(HoldUp(value=model.value, cost=model.cost, params=model.params,
                            bargaining_share=model.bargaining_share, outside=largest_outside,
                            investors=model.investors, max_investment=model.max_investment))
-    tol = jnp.asarray(default_tol(jnp.result_type(float)) if tol is None else tol)
+    tol = _as_tol(tol)
     out = _structures_batch(model, jnp.asarray(owned), tol, max_steps=max_steps)
     ok = out.result == Result.CONVERGED
     best = jnp.argmax(jnp.where(ok, out.surplus, -jnp.inf)).astype(jnp.int32)
