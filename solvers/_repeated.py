@@ -122,9 +122,10 @@ class RepeatedGame:
             payoffs = stage_game.payoffs
         else:
             payoffs = as_float_array(stage_game, "stage_game")
-            if payoffs.ndim < 3 or payoffs.shape[-3] != 2:
+            if payoffs.ndim < 3 or payoffs.shape[-3] != 2 or 0 in payoffs.shape[-2:]:
                 raise ValueError(f"stage_game must be a NormalFormGame or payoffs of shape "
-                                 f"[*batch, 2, m, n]; got shape {tuple(payoffs.shape)}")
+                                 f"[*batch, 2, m, n] with m, n >= 1; got shape "
+                                 f"{tuple(payoffs.shape)}")
             check_finite(payoffs, "stage_game")
         discount = as_float_array(discount, "discount")
         check_finite(discount, "discount")
@@ -829,8 +830,9 @@ def _stage_payoffs(stage_game, name="stage_game"):
     if isinstance(stage_game, RepeatedGame):
         return stage_game.payoffs
     U = as_float_array(stage_game, name)
-    if U.ndim < 3 or U.shape[-3] != 2:
-        raise ValueError(f"{name} must be a NormalFormGame or payoffs [*batch, 2, m, n]; got "
+    if U.ndim < 3 or U.shape[-3] != 2 or 0 in U.shape[-2:]:
+        raise ValueError(f"{name} must be a NormalFormGame or payoffs [*batch, 2, m, n] "
+                         f"(m, n >= 1); got "
                          f"shape {tuple(U.shape)}")
     check_finite(U, name)
     return U

@@ -285,6 +285,10 @@ def test_validation():
         solvers.RepeatedGame(PD, [0.5, 0.0])
     with pytest.raises(ValueError, match="stage_game"):
         solvers.RepeatedGame(np.zeros((3, 2, 2)), 0.5)
+    with pytest.raises(ValueError, match=r"stage_game.*m, n >= 1"):    # a player without actions
+        solvers.RepeatedGame(np.ones((2, 0, 2)), 0.5)
+    with pytest.raises(ValueError, match=r"stage_game.*m, n >= 1"):
+        solvers.grim_trigger_discount(np.ones((2, 2, 0)))
     with pytest.raises(ValueError, match="stage_game"):     # a payoff is NaN
         solvers.RepeatedGame(np.where(PD == 10, np.nan, PD), 0.5)
     with pytest.raises(ValueError, match="stage_game"):
