@@ -135,6 +135,10 @@ def relational_contract(problem: PrincipalAgent, discount, *, throw: bool = Fals
         is outside ``(0, 1)``.
       NotConvergedError: with ``throw=True``, as above.
 
+    In float32, many nearly identical actions make the bonus-range LPs ill-conditioned: with
+    101 effort levels their residuals (about 5e-5) exceed float32's LP tolerance and the
+    members end ``FAILED``; use float64 there.
+
     Example:
       >>> import numpy as np
       >>> from socialign import mechanisms
