@@ -56,9 +56,9 @@ from ...kernel import (
     lp_tol,
     pytree_dataclass,
     raise_if_failed,
+    scale_of,
 )
 from ...solvers import RepeatedGame
-from ...solvers._repeated import _payoff_range
 
 __all__ = ["TransferEquilibrium", "transfer_equilibrium"]
 
@@ -114,9 +114,11 @@ def _transfer_one(problem):
     U, delta = problem
     m, n = U.shape[1:]
     joint, L, c = _stage_terms(U)
-    # relative to the payoff range, as the repeated-game solvers' tolerances (a shift of the
-    # payoffs changes nothing; max |U| would make every gain below 1e-9 |shift| vanish)
-    tol = lp_tol(U.dtype) * _payoff_range(U)
+    # every compared quantity is a sum over the players of differences of one player's payoffs:
+    # the tolerance is relative to the sum of the payoff ranges (a shift of the payoffs changes
+    # nothing; max |U| would make every gain below 1e-9 |shift| vanish)
+    span = jnp.sum(jnp.max(U, axis=(1, 2)) - jnp.min(U, axis=(1, 2)))
+    tol = lp_tol(U.dtype) * scale_of(span)
     # a traced discount outside (0, 1) (a concrete one is refused by RepeatedGame): FAILED
     valid = (delta > 0) & (delta < 1)
     delta = jnp.where(valid, delta, 0.5)
