@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from jax.experimental import io_callback
@@ -54,10 +56,25 @@ def raise_if_failed(result, who: str) -> None:
             raise NotConvergedError(_message(codes, who))
         return
 
+    _staged_check(who, result)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _staged_check(who, codes):
     def check(codes):
         codes = np.asarray(codes)
         if np.any(codes != Result.CONVERGED):
             raise NotConvergedError(_message(codes, who))
         return codes
 
-    io_callback(check, jax.ShapeDtypeStruct(result.shape, result.dtype), result, ordered=False)
+    return io_callback(check, jax.ShapeDtypeStruct(codes.shape, codes.dtype), codes,
+                       ordered=False)
+
+
+@_staged_check.defjvp
+def _staged_check_jvp(who, primals, tangents):
+    # integer codes carry no tangent; without this rule ``jax.grad``/``jax.jvp`` through a
+    # solve with throw=True would stop at "IO callbacks do not support JVP" instead of reaching
+    # the solver's own gradient (or its clear refusal)
+    out = _staged_check(who, *primals)
+    return out, np.zeros(out.shape, jax.dtypes.float0)

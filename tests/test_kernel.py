@@ -437,6 +437,21 @@ def test_raise_if_failed_with_an_unused_result_is_not_dropped():
         jax.block_until_ready(f(1.0))
 
 
+def test_raise_if_failed_under_grad_and_jvp():
+    # a solve with throw=True inside jax.grad / jax.jvp: the check is staged on the primal codes
+    # (integers carry no tangent), and still raises at run time when a code is not CONVERGED
+    def f(x, bad):
+        raise_if_failed(jnp.where(x > bad, 1, 0).astype(jnp.int32), "Graded")
+        return jnp.sin(x)
+
+    assert float(jax.grad(f)(1.0, 2.0)) == pytest.approx(np.cos(1.0))
+    assert float(jax.jit(jax.grad(f))(1.0, 2.0)) == pytest.approx(np.cos(1.0))
+    _, t = jax.jvp(lambda x: f(x, 2.0), (1.0,), (1.0,))
+    assert float(t) == pytest.approx(np.cos(1.0))
+    with pytest.raises(Exception, match="Graded did not converge"):
+        jax.block_until_ready(jax.jit(jax.grad(f))(3.0, 2.0))
+
+
 # ----------------------------------------------------------------------------- implicit gradients
 
 

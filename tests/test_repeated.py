@@ -266,6 +266,15 @@ def test_penal_code_discount_fails_when_an_inner_solve_runs_out_of_steps():
         solvers.penal_code_discount(U, (0, 0), max_steps_inner=3)
 
 
+@pytest.mark.slow  # ~3 s: a compile under jax.grad
+def test_gradient_with_throw_is_refused_clearly():
+    """jax.grad through penal_code_discount with throw=True (the default) reaches the clear
+    TypeError of a solver without optimality conditions (it stopped at "IO callbacks do not
+    support JVP")."""
+    with pytest.raises(TypeError, match="penal_code_discount defines no optimality"):
+        jax.grad(lambda U: solvers.penal_code_discount(U, (0, 0)).discount)(jnp.asarray(PD))
+
+
 def test_backward_induction_ties_are_judged_per_player():
     """An entry game with 1e10 added to the incumbent's payoffs only: the entrant's choice
     (payoffs 0 against 1) is not a tie (the tolerance was 1e-9 max |U| over all players)."""
