@@ -19,6 +19,7 @@ qe = pytest.importorskip("quantecon.game_theory")
 PD = np.array([[[9.0, 1.0], [10.0, 3.0]], [[9.0, 10.0], [1.0, 3.0]]])
 NO_SPE = np.array([[[1.0, -1.0], [-2.0, 1.0]], [[-1.0, 2.0], [2.0, 0.0]]])   # QuantEcon's test
 DELTAS = (0.3, 0.6, 0.9)
+PATIENT = 0.999
 N_RANDOM = 6
 
 
@@ -57,8 +58,10 @@ def _grid():
     deltas = np.array(DELTAS)
     G = np.broadcast_to(games[:, None], (len(games), len(deltas), 2, 2, 2)).reshape(-1, 2, 2, 2)
     D = np.broadcast_to(deltas[None], (len(games), len(deltas))).reshape(-1)
-    # one extra member: the no-SPE game at delta = 0.05 (no pure SPE at all)
-    return games, deltas, np.concatenate([G, NO_SPE[None]]), np.append(D, 0.05)
+    # two extra members: the no-SPE game at delta = 0.05 (no pure SPE at all), and the
+    # prisoner's dilemma at delta = 0.999 (about 21,500 Abreu-Sannikov steps)
+    return (games, deltas, np.concatenate([G, NO_SPE[None], PD[None]]),
+            np.append(D, [0.05, PATIENT]))
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +69,14 @@ def batch():
     """One batched solve (one compile): PD, the no-SPE game, random 2x2 games, three deltas."""
     games, deltas, G, D = _grid()
     flat = solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), throw=False)
-    last = jax.tree_util.tree_map(lambda x: x[-1], flat)
-    sol = jax.tree_util.tree_map(lambda x: x[:-1].reshape(len(games), len(deltas), *x.shape[1:]),
+    last = jax.tree_util.tree_map(lambda x: x[-2], flat)
+    sol = jax.tree_util.tree_map(lambda x: x[:-2].reshape(len(games), len(deltas), *x.shape[1:]),
                                  flat)
-    return games, deltas, sol, last
+    return games, deltas, sol, last, jax.tree_util.tree_map(lambda x: x[-1], flat)
 
 
 def test_prisoners_dilemma_published_polygon(batch):
-    _, _, sol, _ = batch
+    _, _, sol, _, _ = batch
     k = DELTAS.index(0.9)
     n = int(sol.num_vertices[0, k])
     V = np.asarray(sol.vertices[0, k, :n])
@@ -88,9 +91,20 @@ def test_prisoners_dilemma_published_polygon(batch):
     assert 0 < float(sol.bracket_width[0, k]) < 0.3
 
 
+def test_patient_players_within_the_default_budget(batch):
+    """delta = 0.999 takes about 21,500 steps: within the default max_steps, and the polygon is
+    the folk theorem's (feasible and individually rational). QuantEcon.py stops at its
+    max_iter = 500 here and returns a larger set, with a vertex below the minmax payoff 3."""
+    *_, patient = batch
+    assert int(patient.result) == Result.CONVERGED
+    assert 20_000 < int(patient.num_steps) < 100_000
+    V = np.asarray(patient.vertices[:int(patient.num_vertices)])
+    np.testing.assert_allclose(V, [[3, 3], [9.75, 3], [9, 9], [3, 9.75]], atol=1e-7)
+
+
 @pytest.mark.slow  # ~13 s on 2 cores; the published prisoner's-dilemma polygon stays default
 def test_no_pure_spe_is_infeasible(batch):
-    _, _, _, last = batch
+    _, _, _, last, _ = batch
     assert int(last.result) == Result.INFEASIBLE and int(last.num_vertices) == 0
     with pytest.raises(ValueError):     # QuantEcon.py agrees: no pure SPE at delta = 0.05
         qe.RepeatedGame(qe.NormalFormGame((qe.Player(NO_SPE[0]), qe.Player(NO_SPE[1].T))),
@@ -102,27 +116,27 @@ def test_chunks_in_discount_order_match_the_batch(batch):
     """slots=8 refilled as members stop (largest discount factors first) and certificates in
     chunks of 5: answers put back in the caller's order and equal to the default's; throw=True
     raises for the member without a pure SPE. (Slow: a second compile of the whole solver.)"""
-    games, deltas, sol, last = batch
+    games, deltas, sol, last, _ = batch
     _, _, G, D = _grid()
     with pytest.raises(NotConvergedError):
         solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), slots=8, batch_size=5)
     out = solvers.equilibrium_payoffs(solvers.RepeatedGame(G, D), slots=8, batch_size=5,
                                      throw=False)
     flat = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), sol)
-    np.testing.assert_array_equal(out.result[:-1], flat.result)
-    np.testing.assert_array_equal(out.num_vertices[:-1], flat.num_vertices)
-    np.testing.assert_allclose(out.vertices[:-1], flat.vertices, atol=1e-12)
+    np.testing.assert_array_equal(out.result[:-2], flat.result)
+    np.testing.assert_array_equal(out.num_vertices[:-2], flat.num_vertices)
+    np.testing.assert_allclose(out.vertices[:-2], flat.vertices, atol=1e-12)
     # JYC stops once its levels move by <= tol = 1e-6 (relative): with rounding that differs
     # between the two layouts a member may take one step more in one of them
-    np.testing.assert_allclose(out.outer_levels[:-1], flat.outer_levels, atol=1e-5)
-    assert int(out.result[-1]) == int(last.result)
+    np.testing.assert_allclose(out.outer_levels[:-2], flat.outer_levels, atol=1e-5)
+    assert int(out.result[-2]) == int(last.result)
 
 
 def test_random_games_against_quantecon(batch):
     """Where QuantEcon.py returns a polygon, ours is the same one (Hausdorff <= 1e-6), inside the
     outer approximation; everywhere ours is certified self-generating and holds every pure stage
     Nash equilibrium's payoff (Nash reversion forever is an SPE)."""
-    games, deltas, sol, _ = batch
+    games, deltas, sol, _, _ = batch
     compared = 0
     for g in range(len(games)):
         U = games[g]
@@ -169,7 +183,7 @@ def test_abreu_sannikov_3x3_example():
 
 @pytest.mark.slow
 def test_jit_and_vmap_match_batch(batch):
-    games, deltas, sol, _ = batch
+    games, deltas, sol, _, _ = batch
 
     def solve(U, d):
         return solvers.equilibrium_payoffs(solvers.RepeatedGame(U, d), throw=False)
@@ -190,7 +204,7 @@ def test_answers_move_with_shifted_and_scaled_payoffs(batch):
     # the SPE set is equivariant: shift each player's payoffs (up to 1e5 times the range), scale
     # all of them by one factor (1e-9 to 1e9), and the vertices, threat point, outer polygon
     # and bracket move with them (same batch shape as the fixture: one compiled program)
-    games, deltas, sol, _ = batch
+    games, deltas, sol, _, _ = batch
     _, _, G, D = _grid()
     rng = np.random.default_rng(11)
     a = 10.0 ** rng.uniform(-9, 9, size=len(D))
@@ -200,8 +214,8 @@ def test_answers_move_with_shifted_and_scaled_payoffs(batch):
     flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape(-1, *x.shape[2:])
                                   if x.ndim >= 2 else np.asarray(x), sol)
     n_ref = np.asarray(sol.num_vertices).reshape(-1)
-    np.testing.assert_array_equal(np.asarray(moved.num_vertices)[:-1], n_ref)
-    np.testing.assert_array_equal(np.asarray(moved.result)[:-1],
+    np.testing.assert_array_equal(np.asarray(moved.num_vertices)[:-2], n_ref)
+    np.testing.assert_array_equal(np.asarray(moved.result)[:-2],
                                   np.asarray(sol.result).reshape(-1))
     for k in range(len(n_ref)):
         n = n_ref[k]
