@@ -808,11 +808,15 @@ def _kkt_residual(sol, params):
 _EQUILIBRATE_SPREAD = 2.0 ** 20
 
 
-def _equilibrated(data):
+def _equilibrated(data, unit_rows: bool = False):
     """Row equilibration of a badly scaled program: ``(data, (r_ub, r_eq))`` with every row of
     ``A_ub`` and ``A_eq``, and its right-hand side, multiplied by ``r``, the power of 2 nearest
     to one over the row's largest ``|entry|`` (exact: no rounding; ``1`` for a zero row), when
-    the rows' largest entries differ by more than ``2^20``; otherwise ``r = 1``.
+    the rows' largest entries differ by more than ``2^20``; otherwise ``r = 1``. With
+    ``unit_rows`` (static: some variable has a finite upper bound, which the methods write as
+    a row ``x_j <= u_j`` of largest entry 1) those rows count too: a single row ``1e13 (x_1 +
+    x_2) <= 4e13`` next to ``x_2 <= 3`` is badly scaled (its solution broke the bound by a
+    third, CONVERGED, as the interior point's did with ``1e-9`` for ``1e13``).
 
     The methods run on the returned program, whose feasible set, optimum and rays are the
     user's: without it, a program whose rows differ in scale by 1e16 had its small rows
@@ -828,8 +832,9 @@ def _equilibrated(data):
     big = jnp.concatenate([jnp.max(jnp.abs(A_ub), axis=1, initial=0.0),
                            jnp.max(jnp.abs(A_eq), axis=1, initial=0.0)])
     live = big > 0
-    spread = jnp.max(jnp.where(live, big, 0.0), initial=0.0) > _EQUILIBRATE_SPREAD * jnp.min(
-        jnp.where(live, big, jnp.inf), initial=jnp.inf)
+    unit = 1.0 if unit_rows else 0.0
+    spread = jnp.max(jnp.where(live, big, 0.0), initial=unit) > _EQUILIBRATE_SPREAD * jnp.min(
+        jnp.where(live, big, jnp.inf), initial=1.0 if unit_rows else jnp.inf)
     k = jnp.round(jnp.log2(jnp.where(live, big, 1.0)))
     k = jnp.clip(jnp.where(jnp.isfinite(k) & spread, k, 0.0), -lim, lim).astype(jnp.int32)
     r = jnp.ldexp(jnp.ones_like(big), -k)
@@ -859,7 +864,7 @@ def _unscaled(ans: _Answer, r) -> _Answer:
 
 
 def _solve_one(data, tol, adjoint, *, st, method, max_steps):
-    data_ng, r = _equilibrated(jax.lax.stop_gradient(data))
+    data_ng, r = _equilibrated(jax.lax.stop_gradient(data), len(st.upper_idx) > 0)
     c, A_ub, b_ub, A_eq, b_eq = data_ng
     true = jnp.asarray(True)
     steps_ipm, steps_piv = max_steps
@@ -959,7 +964,8 @@ def _linprog_jit(data, tol, adjoint, *, st, method, max_steps, batch_shape, batc
             # each program's row factors once (a pass over its data), shared by its pivoting
             # and its checks
             rs = jax.vmap(lambda bd: _equilibrated(
-                jax.lax.stop_gradient(_member(data, bd, batched)))[1])(flat)
+                jax.lax.stop_gradient(_member(data, bd, batched)),
+                len(st.upper_idx) > 0)[1])(flat)
             lps = jax.vmap(lp_of)(flat, rs)
             solver = _pivoting_solver(method, lps.G.shape[1:], lps.G.dtype)
             reads = iterate_batch(

@@ -157,6 +157,21 @@ def test_rows_over_16_orders_of_magnitude_against_highs():
             np.testing.assert_allclose(sol.ineqlin, y, rtol=1e-6, atol=1e-6 * np.abs(y).max())
 
 
+def test_one_scaled_row_against_bounds():
+    """One row ``s (x_1 + x_2) <= 4 s`` and the bound ``x_2 <= 3``: the optimum is (1, 3) at
+    every scale. The bound is a row of largest entry 1 to the methods, so the program is badly
+    scaled when s is far from 1; the rows were equilibrated only against each other, and at
+    s = 1e13 the simplex returned (0, 4) (the bound broken by a third), at s = 1e-9 the interior
+    point (3, 3) (the row broken by 50%), both CONVERGED (a break-tester's find)."""
+    s = np.array([1e-20, 1e-13, 1e-9, 1.0, 1e13, 1e20])
+    A = s[:, None, None] * np.ones((1, 1, 2))
+    for method in ("auto", "interior_point"):
+        sol = solvers.linprog(np.tile([-1.0, -2.0], (len(s), 1)), A_ub=A, b_ub=4 * s[:, None],
+                              bounds=(0, 3), method=method)
+        assert np.all(np.asarray(sol.status) == 0), (method, sol.status)
+        np.testing.assert_allclose(sol.x, np.broadcast_to([1.0, 3.0], (len(s), 2)), atol=1e-8)
+
+
 @given(seed=st.integers(0, 100_000))
 @settings(max_examples=5)
 def test_awkward_programs_property(seed):
