@@ -39,12 +39,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from fractions import Fraction
 
 import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["efg_from_gambit", "efg_to_gambit", "nfg_from_gambit", "nfg_to_gambit"]
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 # -- tokens ----------------------------------------------------------------------------------------
@@ -121,15 +125,23 @@ class _Tokens:
         line = self.line()
         word = self.take("word", what)
         try:
-            return Fraction(word)
+            if "_" in word:  # Python's Fraction reads 1_000; Gambit does not
+                raise ValueError
+            value = Fraction(word)
         except (ValueError, ZeroDivisionError):
             raise ValueError(f"{self.what}: line {line}: {what} must be a number (an integer, "
                              f"a decimal or p/q), got {word!r}") from None
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"{self.what}: line {line}: {what} {word!r} is too large for a "
+                             "float") from None
+        return value
 
     def integer(self, what: str, minimum: int = 0) -> int:
         line = self.line()
         word = self.take("word", what)
-        if not word.lstrip("-").isdigit() or int(word) < minimum:
+        if not _INTEGER.fullmatch(word) or int(word) < minimum:
             raise ValueError(f"{self.what}: line {line}: {what} must be an integer >= {minimum}, "
                              f"got {word!r}")
         return int(word)
@@ -143,21 +155,32 @@ class _Tokens:
         return out
 
 
+def _decode(data: bytes, what: str) -> str:
+    """UTF-8 text (a byte-order mark dropped), or a ValueError naming the line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{what}: line {line}: not UTF-8 text (byte {data[e.start]:#x}); "
+                         "save the file as UTF-8") from None
+
+
 def _read_source(source, magic: str, what: str = "source") -> str:
     """Text of a Gambit file given as text, a path, a path-like or bytes."""
     if isinstance(source, bytes | bytearray):
-        source = source.decode("utf-8")
+        source = _decode(bytes(source), what)
     if isinstance(source, os.PathLike):
-        with open(source, encoding="utf-8") as f:
-            return f.read()
+        with open(source, "rb") as f:
+            return _decode(f.read(), what)
     if not isinstance(source, str):
         raise TypeError(f"{what} must be the text of a .{magic.lower()} file or a path to one, "
                         f"got {type(source).__name__}")
+    source = source.removeprefix("\ufeff")
     if source.lstrip().startswith(magic):
         return source
     if "\n" not in source and os.path.isfile(source):
-        with open(source, encoding="utf-8") as f:
-            return f.read()
+        with open(source, "rb") as f:
+            return _decode(f.read(), what)
     raise ValueError(f"{what}: neither the text of a Gambit .{magic.lower()} file (it starts "
                      f"with {magic!r}) nor the path of an existing file: {source[:60]!r}")
 
@@ -270,10 +293,24 @@ def _fmt(x: float) -> str:
     x = float(x)
     if x == int(x) and abs(x) < 2**53:
         return str(int(x))
+    if abs(x) >= 2**53 or abs(x) < 1e-6:
+        return repr(x)  # 1e+300, 1e-300: exact, and read by Gambit (not 301 digits)
     f = Fraction(x).limit_denominator(10**6)
     if float(f) == x:
         return f"{f.numerator}/{f.denominator}"
     return np.format_float_positional(x, unique=True, trim="-")
+
+
+def _exact_probs(p) -> list[str]:
+    """Texts of chance probabilities whose exact sum is 1, as Gambit requires: each as
+    :func:`_fmt` writes it, the largest as one minus the others (a fraction) when the texts'
+    exact sum is not 1 (floats that sum to 1.0 in floating point rarely do exactly)."""
+    texts = [_fmt(q) for q in p]
+    if sum(Fraction(t) for t in texts) != 1:
+        j = int(np.argmax(p))
+        rest = 1 - sum(Fraction(t) for i, t in enumerate(texts) if i != j)
+        texts[j] = f"{rest.numerator}/{rest.denominator}"
+    return texts
 
 
 def _quote(s: str) -> str:
@@ -332,9 +369,13 @@ def nfg_to_gambit(game, *, title: str = "socialign game", outcomes: bool = False
 def efg_from_gambit(source):
     """Read a Gambit ``.efg`` file into an :class:`ExtensiveFormGame`.
 
-    Chance probabilities are read exactly (``1/3``) and must sum to 1 at each chance node;
-    nodes of one player with the same information-set number form one information set (its
-    actions are named at its first node; a later node may repeat the same number of names);
+    Chance probabilities are read exactly (``1/3``) and must sum to 1 at each chance node
+    (within 1e-9, so that OpenSpiel's exporter's ``0.3333333333333333`` reads: they are then
+    normalised to sum to 1; Gambit itself wants an exact sum, which :func:`efg_to_gambit`
+    writes); a chance information set used at several nodes has the same actions and
+    probabilities at each; nodes of one player with the same information-set number form one
+    information set (its actions are named at its first node; a later node may repeat the
+    same names);
     outcomes may sit on any node, a leaf's payoffs being the sum over its path. The game must
     have perfect recall (as every solver here needs). Names (title, players, information sets,
     actions, outcomes) are kept on the compiled tree, so :func:`efg_to_gambit` writes them back.
@@ -460,15 +501,22 @@ def efg_from_gambit(source):
                 if not names:
                     raise ValueError(f"source: line {line}: a chance node needs at least one "
                                      "action")
-                if any(q < 0 for q in probs) or sum(probs) != 1:
-                    if any(q < 0 for q in probs) or abs(float(sum(probs)) - 1) > 1e-9:
-                        raise ValueError(f"source: line {line}: the chance probabilities "
-                                         f"{[str(q) for q in probs]} must be non-negative and "
-                                         "sum to 1")
+                # Gambit wants an exact sum of 1; OpenSpiel's exporter writes 1/3 as
+                # 0.3333333333333333, so a sum within 1e-9 of 1 is read, and normalised to 1
+                if any(q < 0 for q in probs) or abs(float(sum(probs)) - 1) > 1e-9:
+                    raise ValueError(f"source: line {line}: the chance probabilities "
+                                     f"{[str(q) for q in probs]} must be non-negative and "
+                                     f"sum to 1 (they sum to {float(sum(probs))!r})")
+                probs = [q / sum(probs) for q in probs]
                 if num in chance_sets and len(chance_sets[num][0]) != len(names):
                     raise ValueError(f"source: line {line}: chance information set {num} has "
                                      f"{len(chance_sets[num][0])} actions elsewhere but "
                                      f"{len(names)} here")
+                if num in chance_sets and chance_sets[num] != (names, probs):
+                    raise ValueError(f"source: line {line}: chance information set {num} is "
+                                     "defined again with other action names or probabilities "
+                                     f"({chance_sets[num][0]} {[str(q) for q in chance_sets[num][1]]}"
+                                     f" elsewhere)")
                 chance_sets.setdefault(num, (names, probs))
             elif num not in chance_sets:
                 raise ValueError(f"source: line {line}: chance information set {num} is used "
@@ -504,6 +552,10 @@ def efg_from_gambit(source):
                 raise ValueError(f"source: line {line}: information set {num} of player {pl} "
                                  f"has {len(infoset_info[s]['actions'])} actions elsewhere but "
                                  f"{len(actions)} here")
+            elif actions is not None and actions != infoset_info[s]["actions"]:
+                raise ValueError(f"source: line {line}: information set {num} of player {pl} "
+                                 f"names its actions {infoset_info[s]['actions']} elsewhere but "
+                                 f"{actions} here")
             kind.append(pl - 1)
             infoset.append(s)
             k = len(infoset_info[s]["actions"])
@@ -613,7 +665,8 @@ def efg_to_gambit(game, *, title: str | None = None) -> str:
                 acts = meta["chance_actions"][h]
             else:
                 acts = [f"c{j}" for j in range(len(kids))]
-            body = " ".join(f"{_quote(a)} {_fmt(q)}" for a, q in zip(acts, probs[row[h]]))
+            body = " ".join(f"{_quote(a)} {q}"
+                            for a, q in zip(acts, _exact_probs(probs[row[h]][:len(kids)])))
             lines.append(f"c {name} {chance_count} \"\" {{ {body} }} 0")
         else:
             s = int(row[h])

@@ -222,12 +222,53 @@ def test_nfg_from_path_and_bytes(tmp_path):
      "has 3 payoffs for 2 players"),
     ('NFG 1 R "t" { "1" "2" } { 1 1 }\n1 2\n3', 3, "unexpected '3'"),
     ('NFG 1 R "t { "1" "2" } { 1 1 }\n1 2', 1, None),
+    # a break-tester's finds: raw OverflowError / int() errors without a line, and Python's
+    # Fraction syntax that Gambit does not read
+    ('NFG 1 R "t" { "1" "2" } { 2 2 }\n1 2 3 1e400 5 6 7 8', 2, "too large for a float"),
+    ('NFG 1 R "t" { "1" "2" } { --1 2 }\n1 2', 1, "must be an integer"),
+    ('NFG 1 R "t" { "1" "2" } { \u00b2 2 }\n1 2', 1, "must be an integer"),
+    ('NFG 1 R "t" { "1" "2" } { 1 1 }\n1_000 2', 2, "must be a number"),
 ])
 def test_nfg_errors_name_the_line(text, line, match):
     with pytest.raises(ValueError, match=f"line {line}") as err:
         solvers.NormalFormGame.from_gambit(text)
     if match:
         assert match in str(err.value)
+
+
+def test_source_encodings(tmp_path):
+    """A UTF-8 byte-order mark is dropped (text, bytes, path); bytes that are not UTF-8 get an
+    error naming the line (was: a raw UnicodeDecodeError)."""
+    text = 'NFG 1 R "t" { "1" "2" } { 1 1 }\n1 2'
+    path = tmp_path / "bom.nfg"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    for src in ("\ufeff" + text, b"\xef\xbb\xbf" + text.encode(), path):
+        assert solvers.NormalFormGame.from_gambit(src).payoffs.tolist() == [[[1.0]], [[2.0]]]
+    with pytest.raises(ValueError, match="line 2: not UTF-8"):
+        solvers.NormalFormGame.from_gambit(b'NFG 1 R "t" { "1" "2" } { 1 1 }\n"caf\xe9" 1 2')
+
+
+def test_written_chance_probabilities_sum_to_exactly_one():
+    """Floats that sum to 1.0 in floating point rarely do exactly, and Gambit refuses a chance
+    node whose written probabilities do not ("Probabilities must sum to exactly one"): the
+    largest is written as one minus the others. Huge and tiny payoffs are written in exponent
+    notation, exactly (1e300 was a 301-digit integer)."""
+    T, C = solvers.ExtensiveFormGame.TERMINAL, solvers.ExtensiveFormGame.CHANCE
+    p = [0.6720976591387724, 0.28466864239501943, 0.04323369846620814]
+    u = np.random.default_rng(0).random((10, 2))
+    u[4] = [1e300, -1e-300]
+    g = solvers.ExtensiveFormGame.from_arrays(
+        parent=[-1, 0, 0, 0, 1, 1, 2, 2, 3, 3], player=[C, 0, 0, 0, T, T, T, T, T, T],
+        utilities=u, chance_prob=[0, *p, 0, 0, 0, 0, 0, 0],
+        infoset=[-1, 0, 1, 2, -1, -1, -1, -1, -1, -1])
+    text = g.to_gambit()
+    chance = text.splitlines()[3].split()
+    assert sum(Fraction(w) for w in chance[6:12:2]) == 1
+    assert "1e+300" in text and "-1e-300" in text
+    back = solvers.ExtensiveFormGame.from_gambit(text)
+    np.testing.assert_allclose(back.chance_probs, g.chance_probs, rtol=1e-15)
+    np.testing.assert_array_equal(back.utilities, g.utilities)
+    gbt.read_efg(io.StringIO(text))   # raised ValueError before
 
 
 def test_source_errors(tmp_path):
@@ -371,6 +412,13 @@ def test_pygambit_catalog_reads_the_same():
      "has 1 payoffs for 2 players"),
     ('EFG 2 R "t" { "1" }\np "" 1 1 { "a" } 0\nt "" 0\nt "" 0', 4, "unexpected 't'"),
     ('EFG 2 R "t" { "1" }\np "" 1 1 "" { "a" } 0\nt "" 1 "" { 1/0 }', 3, "must be a number"),
+    ('EFG 2 R "t" { "1" }\np "" 1 1 "" { "a" } 0\nt "" 1 "" { -1e999 }', 3, "too large"),
+    # one chance information set, two probability vectors (Gambit: "Event probabilities do not
+    # match previous definition"); one information set, two sets of action names
+    ('EFG 2 R "t" { "1" }\np "" 1 1 "" { "a" "b" } 0\nc "" 1 "" { "x" 1/2 "y" 1/2 } 0\n'
+     't "" 0\nt "" 0\nc "" 1 "" { "x" 1/4 "y" 3/4 } 0\nt "" 0\nt "" 0', 6, "defined again"),
+    ('EFG 2 R "t" { "1" }\nc "" 1 "" { "x" 1/2 "y" 1/2 } 0\np "" 1 1 "" { "l" "r" } 0\n'
+     't "" 0\nt "" 0\np "" 1 1 "" { "L" "R" } 0\nt "" 0\nt "" 0', 6, "names its actions"),
 ])
 def test_efg_errors_name_the_line(text, line, match):
     with pytest.raises(ValueError, match=f"line {line}") as err:
