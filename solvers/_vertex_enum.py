@@ -75,6 +75,9 @@ __all__ = ["ExtremeEquilibria", "extreme_equilibria"]
 #: default bound on the number of feasible bases visited per polytope
 MAX_BASES = 200_000
 _CHUNK = 20_000
+#: strictly dominated strategies are removed before the enumeration when that shrinks a
+#: player's payoff range by more than this factor (:func:`_enumerate_one`)
+_OUTLIER = 2.0 ** 10
 #: games with at most this many bases per polytope are solved basis by basis (batched)
 _ALL_BASES_MAX = 2_000
 
@@ -100,7 +103,12 @@ class ExtremeEquilibria:
         extreme equilibrium (``0..num_components-1``; ``-1`` in padding).
       num_components: ``[*batch]`` int32 number of connected components.
       degenerate: ``[*batch]`` bool, ``True`` when the game is degenerate (some mixed strategy
-        with support of size ``k`` has more than ``k`` pure best responses).
+        with support of size ``k`` has more than ``k`` pure best responses). When strategies
+        strictly dominated by a pure strategy stretch a player's payoff range more than
+        1024-fold (a "disaster" row at -1e9 beside payoffs of +-1), they are removed before
+        the enumeration (no equilibrium plays them; left in, the range that ``tol`` is
+        relative to would hide the other payoffs' differences) and this flag is judged on the
+        game without them.
       result: ``[*batch]`` int32 :class:`~socialign.kernel.Result`: ``CONVERGED`` when every
         extreme equilibrium found has NashConv within ``tol`` (relative to the payoff range),
         ``CERTIFICATE_ABOVE_TOLERANCE`` otherwise, ``FAILED`` if none was found (impossible in
@@ -241,7 +249,56 @@ def _maximal_bicliques(edges_x, edges_y):
     return sorted(maximal, key=lambda c: (min(c[0]), min(c[1]), len(c[0]), len(c[1])))
 
 
+def _undominated(A, B, tol):
+    """Rows and columns that survive iterated elimination of strategies strictly dominated by
+    a pure strategy by more than ``tol`` times the player's payoff range in every column
+    (row): ``(rows, cols)`` index arrays. No Nash equilibrium plays a strictly dominated
+    strategy, so the equilibria are those of the game that is left, padded with zeros; the
+    margin keeps ties (and near-ties) in."""
+    rows, cols = np.arange(A.shape[0]), np.arange(A.shape[1])
+    da, db = tol * np.ptp(A), tol * np.ptp(B)
+    changed = True
+    while changed:
+        changed = False
+        Ar = A[np.ix_(rows, cols)]
+        beaten = np.all(Ar[:, None, :] > Ar[None, :, :] + da, axis=-1)    # [k, i]: k beats i
+        keep = ~np.any(beaten, axis=0)
+        if not keep.all():
+            rows, changed = rows[keep], True
+        Bc = B[np.ix_(rows, cols)]
+        beaten = np.all(Bc.T[:, None, :] > Bc.T[None, :, :] + db, axis=-1)
+        keep = ~np.any(beaten, axis=0)
+        if not keep.all():
+            cols, changed = cols[keep], True
+    return rows, cols
+
+
 def _enumerate_one(A, B, tol, max_bases, method=None):
+    """Extreme equilibria of ``(A, B)``: strictly dominated strategies are removed first
+    (:func:`_undominated`), so that a dominated strategy with an outlying payoff (a
+    "disaster" row at -1e9 beside payoffs of +-1) neither stretches the payoff range that the
+    tolerances are relative to nor makes the polytopes ill-conditioned; it once turned pure
+    profiles of matching pennies into "equilibria"."""
+    m, n = A.shape
+    rows, cols = _undominated(A, B, tol)
+    Ar, Br = A[np.ix_(rows, cols)], B[np.ix_(rows, cols)]
+    # only where the dominated strategies stretch a player's payoff range (by more than
+    # _OUTLIER): elsewhere the game is enumerated whole, and `degenerate` keeps its textbook
+    # meaning for the game as given
+    if not (0 < np.ptp(Ar) * _OUTLIER < np.ptp(A) or 0 < np.ptp(Br) * _OUTLIER < np.ptp(B)):
+        return _enumerate_reduced(A, B, tol, max_bases, method)
+    out = _enumerate_reduced(Ar, Br, tol, max_bases, method)
+    x = np.zeros((len(out["x"]), m))
+    y = np.zeros((len(out["y"]), n))
+    x[:, rows], y[:, cols] = out["x"], out["y"]
+    Ay, Bx = y @ A.T, x @ B     # the certificate on the whole game
+    out["nash_conv"] = (Ay.max(1) - np.einsum("ei,ei->e", x, Ay)) + \
+        (Bx.max(1) - np.einsum("ej,ej->e", y, Bx))
+    out["x"], out["y"] = x, y
+    return out
+
+
+def _enumerate_reduced(A, B, tol, max_bases, method=None):
     m, n = A.shape
     An, Bn = _normalise(A), _normalise(B)
     # P: constraints -x_i <= 0 (label i), (B'^T x)_j <= 1 (label m + j)

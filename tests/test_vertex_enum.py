@@ -318,6 +318,30 @@ def test_invariant_to_scaling_and_shifting_payoffs(seed, scale, shift):
     assert {frozenset(relabel[e] for e in c) for c in _cliques(base)} == _cliques(moved)
 
 
+def test_dominated_outlier_does_not_blur_the_game():
+    """Matching pennies plus a "disaster" row at -big (strictly dominated): exactly one
+    equilibrium, ((1/2, 1/2, 0), (1/2, 1/2)), as exact enumeration (Gambit's enummixed) finds.
+    With the outlier in the payoff range that tol is relative to, pure profiles of matching
+    pennies (regret 2) came back as equilibria, CONVERGED, and at 1e10 the true one was lost
+    (a break-tester's find). Random games with a dominated outlier row: the game without it."""
+    mp = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    for big in (1e9, 1e10, 1e14):
+        A = np.vstack([mp, [-big, -big]])
+        eqs = solvers.extreme_equilibria(solvers.NormalFormGame.from_bimatrix(A, -np.vstack(
+            [mp, [0.0, 0.0]])))
+        assert int(eqs.count) == 1 and int(eqs.result) == Result.CONVERGED
+        np.testing.assert_allclose(eqs.strategies[0][0], [0.5, 0.5, 0.0], atol=1e-12)
+        np.testing.assert_allclose(eqs.strategies[1][0], [0.5, 0.5], atol=1e-12)
+    for A, B in _random_tie_games(4, 6):
+        A, B = np.asarray(A, float), np.asarray(B, float)
+        ref = _points(solvers.extreme_equilibria(solvers.NormalFormGame.from_bimatrix(A, B)))
+        A2 = np.vstack([A, np.full(A.shape[1], A.min() - 1e12)])
+        B2 = np.vstack([B, B.min(0)])
+        pts = _points(solvers.extreme_equilibria(solvers.NormalFormGame.from_bimatrix(A2, B2)))
+        assert _same_points([(x[:-1], y) for x, y in pts], ref, atol=1e-9), (A, B)
+        assert all(x[-1] == 0 for x, _ in pts)
+
+
 def test_batch_equals_loop_and_pads():
     games = [(np.asarray(A, float), np.asarray(B, float)) for A, B in _random_tie_games(3, 12)
              if np.shape(A) == (3, 3)][:4]
