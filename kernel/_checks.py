@@ -162,6 +162,11 @@ def check_positive_scalar(x, name: str, *, allow_zero: bool = False) -> None:
     """
     if not is_concrete(x):
         return
+    # a bool or a string is not a number, although numpy converts both (True -> 1.0)
+    dt = np.asarray(x).dtype
+    if isinstance(x, bool | str | bytes) or not (
+            np.issubdtype(dt, np.integer) or jnp.issubdtype(dt, jnp.floating)):
+        raise TypeError(f"{name} must be a real scalar, got {x!r}")
     try:
         v = float(np.asarray(x))
     except Exception:

@@ -627,6 +627,13 @@ def test_validators():
     kernel.check_positive_scalar(0.0, "temperature", allow_zero=True)
     with pytest.raises(ValueError, match="temperature"):
         kernel.check_positive_scalar(0.0, "temperature")
+    # numpy converts a bool (True -> 1.0) and a numeric string: solve(..., tol=True) ran with
+    # tol = 1 and reported CONVERGED (a break-tester's find)
+    for bad in (True, "1e-3", b"1", jnp.asarray(True), 1j):
+        with pytest.raises(TypeError, match="tol must be a real scalar"):
+            kernel.check_positive_scalar(bad, "tol")
+    for ok in (1, np.int64(2), np.float32(0.5), jnp.bfloat16(0.5), jnp.asarray(0.5)):
+        kernel.check_positive_scalar(ok, "tol")
     # traced values: the numbers are left to the result codes
     seen = []
 
