@@ -52,7 +52,7 @@ from ..kernel import (
     static_field,
 )
 from ._game import NormalFormGame
-from ._metrics import _normalized, _ranges, _relative_gains
+from ._metrics import _ranges, _relative_gains
 from ._solve import Solver, _float_setting
 
 __all__ = ["SupportEnumeration", "EquilibriumSet", "all_equilibria"]
@@ -134,6 +134,43 @@ def _indifference(M, rows, dim):
     return sol, resid
 
 
+#: a player's payoffs are rescaled by the range over the strategies that survive iterated
+#: strict dominance when the dominated ones stretch the range more than this factor
+_OUTLIER = 2.0 ** 10
+
+
+def _undominated(payoffs, margin):
+    """Masks ``[m]``, ``[n]`` of the strategies that survive iterated elimination of strategies
+    strictly dominated by a pure strategy by more than ``margin [2]`` (payoff units) against
+    every surviving strategy of the other player (``m + n`` rounds, static shapes)."""
+    A, B = payoffs
+    m, n = A.shape
+    dA = A[:, None, :] - A[None, :, :] > margin[0]          # [k, i, j]: k beats i at column j
+    dB = B.T[:, None, :] - B.T[None, :, :] > margin[1]      # [l, j, i]: l beats j at row i
+
+    def round_(_, alive):
+        ax, ay = alive
+        ax = ax & ~jnp.any(ax[:, None] & jnp.all(dA | ~ay[None, None, :], -1), 0)
+        ay = ay & ~jnp.any(ay[:, None] & jnp.all(dB | ~ax[None, None, :], -1), 0)
+        return ax, ay
+
+    return jax.lax.fori_loop(0, m + n, round_, (jnp.ones(m, bool), jnp.ones(n, bool)))
+
+
+def _rescaling(payoffs, alive_x, alive_y, rng):
+    """Per player ``(lo [2], range [2])`` of the rescaling to ``[0, 1]``: the whole game's, or
+    the surviving strategies' where the dominated ones stretch the range more than
+    ``_OUTLIER``-fold (a "disaster" row at -1e8 beside payoffs of +-1 made pure profiles of
+    matching pennies pass the tolerance, which is relative to the range)."""
+    cell = alive_x[:, None] & alive_y[None, :]
+    big = jnp.finfo(payoffs.dtype).max
+    hi_a = jnp.max(jnp.where(cell, payoffs, -big), axis=(1, 2))
+    lo_a = jnp.min(jnp.where(cell, payoffs, big), axis=(1, 2))
+    use = (hi_a - lo_a > 0) & ((hi_a - lo_a) * _OUTLIER < rng)
+    lo = jnp.min(payoffs.reshape(2, -1), axis=1)
+    return jnp.where(use, lo_a, lo), jnp.where(use, hi_a - lo_a, rng)
+
+
 def _enumerate(payoffs: jax.Array, tol: jax.Array) -> EquilibriumSet:
     """All equal-support equilibria of one bimatrix game ``payoffs [2, m, n]``.
 
@@ -141,9 +178,9 @@ def _enumerate(payoffs: jax.Array, tol: jax.Array) -> EquilibriumSet:
     NashConv reported are in the original payoff units.
     """
     game = NormalFormGame(payoffs, 2)
-    lo = jnp.min(payoffs.reshape(2, -1), axis=1)
-    rng = _ranges(game)
-    A, B = _normalized(game).payoffs
+    alive_x, alive_y = _undominated(payoffs, tol * _ranges(game))
+    lo, rng = _rescaling(payoffs, alive_x, alive_y, _ranges(game))
+    A, B = (payoffs - lo[:, None, None]) / jnp.where(rng > 0, rng, 1.0)[:, None, None]
     m, n = A.shape
     dtype = A.dtype
     rows_y, rows_x, sup_x, sup_y = _support_pairs(m, n)
@@ -177,7 +214,9 @@ def _enumerate(payoffs: jax.Array, tol: jax.Array) -> EquilibriumSet:
     va = jnp.einsum("pi,pi->p", x, Ay)
     vb = jnp.einsum("pj,pj->p", y, Bx)
     gain_a, gain_b = jnp.max(Ay, -1) - va, jnp.max(Bx, -1) - vb
-    ok = solved & positive & (gain_a + gain_b <= tol * scale)
+    # no equilibrium plays a strictly dominated strategy
+    undominated = jnp.all(~sup_x | alive_x, axis=-1) & jnp.all(~sup_y | alive_y, axis=-1)
+    ok = solved & positive & undominated & (gain_a + gain_b <= tol * scale)
     # back to payoff units: u = min u + range * rescaled u
     va, vb = lo[0] + rng[0] * va, lo[1] + rng[1] * vb
     conv = rng[0] * gain_a + rng[1] * gain_b

@@ -142,6 +142,19 @@ def test_degenerate_game_returns_only_certified_distinct_points():
             assert not _same_set([found[i]], [found[j]], atol=1e-6)
 
 
+def test_dominated_outlier_does_not_blur_the_game():
+    """Matching pennies plus a strictly dominated "disaster" row: one equilibrium. With the
+    outlier in the payoff range that tol is relative to, the pure profile (row 0, column 1)
+    (NashConv 2) was returned too (a break-tester's find, at -1e8)."""
+    mp = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    for big in (1e3, 1e8, 1e12):
+        eqs = solvers.all_equilibria(solvers.NormalFormGame.from_bimatrix(
+            np.vstack([mp, [-big, -big]]), -np.vstack([mp, [0.0, 0.0]])))
+        assert int(eqs.count) == 1
+        np.testing.assert_allclose(eqs.strategies[0][0], [0.5, 0.5, 0.0], atol=1e-12)
+        np.testing.assert_allclose(eqs.values[0], [0.0, 0.0], atol=1e-9)
+
+
 @pytest.mark.slow  # float32 runs in test_conformance's default set
 def test_float32():
     g = solvers.NormalFormGame(jnp.asarray(BOS.payoffs, jnp.float32), 2)
