@@ -163,9 +163,18 @@ def test_one_scaled_row_against_bounds():
     scaled when s is far from 1; the rows were equilibrated only against each other, and at
     s = 1e13 the simplex returned (0, 4) (the bound broken by a third), at s = 1e-9 the interior
     point (3, 3) (the row broken by 50%), both CONVERGED (a break-tester's find)."""
+    _one_scaled_row("auto")
+
+
+@pytest.mark.slow  # ~5 s: the interior point's compile at a shape of its own
+def test_one_scaled_row_against_bounds_interior_point():
+    _one_scaled_row("interior_point")
+
+
+def _one_scaled_row(*methods):
     s = np.array([1e-20, 1e-13, 1e-9, 1.0, 1e13, 1e20])
     A = s[:, None, None] * np.ones((1, 1, 2))
-    for method in ("auto", "interior_point"):
+    for method in methods:
         sol = solvers.linprog(np.tile([-1.0, -2.0], (len(s), 1)), A_ub=A, b_ub=4 * s[:, None],
                               bounds=(0, 3), method=method)
         assert np.all(np.asarray(sol.status) == 0), (method, sol.status)
