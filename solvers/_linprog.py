@@ -1003,9 +1003,10 @@ def linprog(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), *,
     ``A_ub``, ``b_ub``, ``A_eq``, ``b_eq`` may carry the same leading axes or be shared.
     ``linprog`` also works inside a user's ``jax.jit`` and under ``jax.vmap``, and gives the
     same answer eagerly and jitted. ``bounds`` must be concrete and is shared by the batch.
-    A program whose rows' largest entries differ by more than ``2^20`` is solved with its rows
-    equilibrated (each row of ``A_ub``, ``A_eq`` and its right-hand side times a power of 2),
-    so that the checks hold every row to its own scale; the multipliers are mapped back.
+    A program whose rows' largest entries differ by more than ``2^20`` (a finite upper bound
+    counting as a row of largest entry 1) is solved with its rows equilibrated (each row of
+    ``A_ub``, ``A_eq`` and its right-hand side times a power of 2), so that the checks hold
+    every row to its own scale; the multipliers are mapped back.
 
     Args:
       c: objective ``[*batch, n]``.
