@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from socialign.kernel import Result
 from socialign.mechanisms import social_choice as sc
 
 RULES = {
@@ -318,6 +319,24 @@ def test_float32_counts():
     out = sc.kemeny_young(p)
     assert out.lottery.dtype == jnp.float32 and out.scores.dtype == jnp.float32
     assert out.winners.tolist() == [False, True, False, False]
+
+
+def test_float32_electorate_too_large_to_separate_one_vote():
+    """3,000,001 voters split 1,500,001 to 1,500,000: in float32 the tie tolerance (lp_tol x
+    voters) is 2.9 votes, so every rule tied the two and ranked pairs with a tie-breaker
+    elected the Condorcet loser (a break-tester's find). Refused eagerly, FAILED under jit;
+    400,001 voters (tolerance 0.38 votes) still separate the one-vote lead."""
+    orders = [[0, 1], [1, 0]]
+    big = np.asarray([1_500_001, 1_500_000], np.float32)
+    for rule in (sc.plurality, sc.copeland):
+        with pytest.raises(ValueError, match=r"3,000,001 voters in float32.*float64"):
+            rule(sc.Profile.from_orders(orders, big))
+    f = jax.jit(lambda c: sc.plurality(sc.Profile.from_orders(orders, c)).result)
+    assert int(f(jnp.asarray(big))) == Result.FAILED
+    assert int(f(jnp.asarray([3.0, 2.0], jnp.float32))) == Result.CONVERGED
+    ok = sc.Profile.from_orders(orders, np.asarray([200_001, 200_000], np.float32))
+    assert sc.plurality(ok).winners.tolist() == [True, False]
+    assert sc.copeland(ok).winners.tolist() == [True, False]
 
 
 # ----------------------------------------------------------------------------- errors

@@ -17,7 +17,9 @@ arrays) and returns an :class:`Outcome` with the same batch axes:
 Rules run eagerly, under ``jax.jit`` and under ``jax.vmap`` with the same answer (fixed shapes,
 masks instead of data-dependent subsets). Scores are compared with a tolerance of
 ``lp_tol(dtype)`` times the number of voters, so integer counts tie exactly and fractional
-weights tie up to rounding.
+weights tie up to rounding. An integer electorate so large that this tolerance reaches half a
+vote (524,288 voters in float32, 5e8 in float64) is refused with a ``ValueError`` (under
+``jit``: ``result`` is ``FAILED``): a one-vote lead would read as a tie.
 
 Ballots with ties or truncation follow the profile's strict-preference reading (see
 :mod:`socialign.mechanisms.social_choice`): the margin-based rules need nothing more; the
@@ -31,13 +33,21 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...kernel import Result, batch_map, check_batch_size, lp_tol, pytree_dataclass
+from ...kernel import (
+    Result,
+    batch_map,
+    check_batch_size,
+    is_concrete,
+    lp_tol,
+    pytree_dataclass,
+)
 from ...solvers import NormalFormGame, ZeroSumLP, solve
 from ._profile import MarginGraph, Profile, _margins, support_matrix
 
@@ -146,13 +156,42 @@ def _batched(args, *, single, batch_shape, batch_size):
     return batch_map(lambda a: single(*a), args, batch_shape=batch_shape, batch_size=batch_size)
 
 
+def _unresolvable(voters, integral, dtype):
+    """Members whose integer electorate is too large for ``dtype`` to separate one vote: the
+    tie tolerance ``lp_tol(dtype) * voters`` reaches half a vote (524,288 voters in float32,
+    5e8 in float64), so a one-vote lead would read as a tie (3,000,001 voters split 1,500,001
+    to 1,500,000 tied every rule in float32)."""
+    return integral & (lp_tol(dtype) * voters >= 0.5)
+
+
+def _guard(out, voters, integral, dtype):
+    """Refuse (concrete input) or mark ``FAILED`` (traced) the members of :func:`_unresolvable`."""
+    bad = _unresolvable(voters, integral, dtype)
+    if is_concrete(bad):
+        if bool(np.any(np.asarray(bad))):
+            n = float(np.max(np.where(np.asarray(bad), np.asarray(voters), 0)))
+            raise ValueError(
+                f"profile: {n:,.0f} voters in {np.dtype(dtype).name}: the tie tolerance "
+                f"(lp_tol x voters = {lp_tol(dtype) * n:.3g} votes) cannot separate a one-vote "
+                "difference; use float64 (jax.config.update('jax_enable_x64', True)) or fewer "
+                "voters")
+        return out
+    return dataclasses.replace(out, result=jnp.where(bad, Result.FAILED, out.result).astype(
+        jnp.int32))
+
+
+def _integral(x):
+    return jnp.all(x == jnp.round(x), axis=-1)
+
+
 def _run(single, profile, batch_size, *extra):
     """Apply ``single(ranks, counts, *extra)`` (a module-level function: the jit cache key)
     over the batch axes, in one compiled program per rule and shape."""
     profile = _check_profile(profile)
     batch_size = check_batch_size(batch_size)
-    return _batched((profile.ranks, profile.counts, *extra), single=single,
-                    batch_shape=profile.batch_shape, batch_size=batch_size)
+    out = _batched((profile.ranks, profile.counts, *extra), single=single,
+                   batch_shape=profile.batch_shape, batch_size=batch_size)
+    return _guard(out, profile.counts.sum(-1), _integral(profile.counts), profile.counts.dtype)
 
 
 def _graph_arrays(data):
@@ -175,8 +214,15 @@ def _run_margins(single, profile, batch_size, *extra):
     MarginGraph, in one compiled program per rule, input type and shape."""
     profile = _check_margin_input(profile)
     batch_size = check_batch_size(batch_size)
-    return _batched_margins(profile, tuple(extra), single=single,
-                            batch_shape=profile.batch_shape, batch_size=batch_size)
+    out = _batched_margins(profile, tuple(extra), single=single,
+                           batch_shape=profile.batch_shape, batch_size=batch_size)
+    if isinstance(profile, MarginGraph):
+        voters = profile.num_voters
+        integral = _integral(profile.margins.reshape(*profile.margins.shape[:-2], -1)) & (
+            voters == jnp.round(voters))
+    else:
+        voters, integral = profile.counts.sum(-1), _integral(profile.counts)
+    return _guard(out, voters, integral, voters.dtype)
 
 
 def _tops(ranks, remaining):
