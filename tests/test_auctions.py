@@ -202,8 +202,27 @@ def test_symmetric_grid_equilibrium_near_closed_form():
     assert float(eq.principal_value) == pytest.approx(1 / 3, abs=0.03)
 
 
+def test_default_grid_starts_at_the_lowest_value():
+    """Values on [100, 101]: the default grid ran from 0, a step of 2.5 for 41 bids, and came
+    back CONVERGED with every bid at 99.99 (a break-tester's find). From the lowest value the
+    bids follow b(v) = (v + 100) / 2 and the revenue is 100 + 1/3 to the grid's resolution.
+    (Same shapes and budget as the asymmetric fixture: one compile.)"""
+    d = auctions.uniform([100.0, 100.0], [101.0, 101.0], 21)
+    eq = auctions.bayes_nash_bids(d, num_bids=41, max_steps=3000)
+    assert int(eq.result) == 0
+    v = np.asarray(d.values[0])
+    np.testing.assert_allclose(eq.bids, np.stack([(v + 100) / 2] * 2), atol=0.05)
+    assert float(eq.principal_value) == pytest.approx(100 + 1 / 3, abs=0.05)  # two steps
+
+
 def test_bne_bad_inputs():
     d = auctions.uniform([0.0, 0.0], [1.0, 1.0], 5)
+    with pytest.raises(ValueError, match="num_bids"):
+        auctions.bayes_nash_bids(d, num_bids=1)
+    with pytest.raises(ValueError, match="reserve must be a scalar"):
+        auctions.bayes_nash_bids(d, reserve=[0.1, 0.2])
+    with pytest.raises(ValueError, match="values must be >= 0"):
+        auctions.bayes_nash_bids(auctions.uniform([-1.0, -1.0], [0.0, 0.0], 5))
     with pytest.raises(ValueError, match="kind"):
         auctions.bayes_nash_bids(d, kind="second_price")
     with pytest.raises(ValueError, match="bids"):

@@ -196,9 +196,9 @@ def bayes_nash_bids(dists: ValueDistribution, kind: str = "first_price", reserve
       dists: :class:`ValueDistribution` with batch shape ``(bidders,)``.
       kind: ``"first_price"`` or ``"all_pay"`` (static).
       reserve: reserve price (a scalar).
-      bids: the bid grid ``[M]`` (increasing); default ``num_bids`` points from 0 to the
-        largest value.
-      num_bids: size of the default bid grid (static).
+      bids: the bid grid ``[M]`` (increasing); default ``num_bids`` points from the lowest
+        value (first price: nobody bids below it; all pay: from 0) to the largest value.
+      num_bids: size of the default bid grid (static, at least 2).
       tol: tolerance on the relative certificate (default: one step of the bid grid relative to
         the largest value).
       max_steps: iteration budget (static).
@@ -209,8 +209,9 @@ def bayes_nash_bids(dists: ValueDistribution, kind: str = "first_price", reserve
 
     Raises:
       TypeError: if ``dists`` is not a :class:`ValueDistribution`.
-      ValueError: on an unknown ``kind``, a ``dists`` without one bidder axis, a bid grid that
-        is not increasing, or bad sizes.
+      ValueError: on an unknown ``kind``, a ``dists`` without one bidder axis or with a
+        negative value, a bid grid that is not increasing, a reserve that is not a scalar, or
+        bad sizes.
 
     Example:
       >>> from socialign.mechanisms import auctions
@@ -228,10 +229,18 @@ def bayes_nash_bids(dists: ValueDistribution, kind: str = "first_price", reserve
         raise ValueError(f"dists must have batch shape (bidders,); got {dists.batch_shape}")
     max_steps = check_positive_int(max_steps, "max_steps")
     dtype = dists.values.dtype
+    if is_concrete(dists.values) and bool(np.any(np.asarray(dists.values) < 0)):
+        raise ValueError("dists: values must be >= 0 (a bidder with a negative value stays "
+                         "out of a first-price or all-pay auction)")
     if bids is None:
         M = check_positive_int(num_bids, "num_bids")
+        if M < 2:
+            raise ValueError(f"num_bids must be at least 2, got {M}")
         top = jnp.max(dists.values)
-        bids = jnp.linspace(0.0, 1.0, M, dtype=dtype) * top
+        # first price: nobody bids below the lowest value (bidding it instead wins as often
+        # and costs no more), so the grid starts there; all pay: low values bid about 0
+        low = jnp.min(dists.values) if kind == "first_price" else jnp.zeros((), dtype)
+        bids = low + jnp.linspace(0.0, 1.0, M, dtype=dtype) * (top - low)
     else:
         bids = as_float_array(bids, "bids").astype(dtype)
         if bids.ndim != 1 or bids.shape[0] < 2:
@@ -240,6 +249,9 @@ def bayes_nash_bids(dists: ValueDistribution, kind: str = "first_price", reserve
         if is_concrete(bids) and not bool(np.all(np.diff(np.asarray(bids)) > 0)):
             raise ValueError("bids must be strictly increasing")
     r = as_float_array(reserve, "reserve").astype(dtype)
+    if r.ndim != 0:
+        raise ValueError(f"reserve must be a scalar (one reserve price for every bidder), got "
+                         f"shape {tuple(r.shape)}")
     check_finite(r, "reserve")
     if tol is None:
         tol = (bids[1] - bids[0]) / scale_of(dists.values)
