@@ -176,7 +176,15 @@ def expected_score(report, belief, rule="quadratic"):
       [0.58, 0.4, 0.5]
     """
     q = _check(belief, "belief")
-    s = _get(rule)(report)
+    fn = _get(rule)
+    p = _check(report, "report")      # a callable rule gets a checked report too
+    if p.shape[-1] != q.shape[-1]:
+        raise ValueError(f"report has {p.shape[-1]} outcomes but belief has {q.shape[-1]}")
+    if fn is log_score:
+        # log p_i only where q_i > 0: with p_i = 0 = q_i the masked term's gradient 0 * (1/0)
+        # was NaN (jax.grad at a truthful report on the boundary)
+        return jnp.sum(jnp.where(q > 0, q * jnp.log(jnp.where(q > 0, p, 1.0)), 0.0), axis=-1)
+    s = fn(p)
     if s.shape[-1] != q.shape[-1]:
         raise ValueError(f"report has {s.shape[-1]} outcomes but belief has {q.shape[-1]}")
     return jnp.sum(jnp.where(q > 0, q * s, 0.0), axis=-1)

@@ -39,6 +39,11 @@ def test_truthful_report_is_a_stationary_point_on_the_simplex():
     for rule in ("quadratic", "log", "spherical"):
         g = jax.grad(lambda p, rule=rule: M.expected_score(p, q, rule))(q)
         np.testing.assert_allclose(g - g.mean(), 0.0, atol=1e-12)  # tangent gradient vanishes
+    # on the boundary (an outcome believed impossible) the log rule's gradient is finite: the
+    # masked 0 * log(0) term gave 0 * inf = NaN (a break-tester's find)
+    edge = jnp.array([1.0, 0.0])
+    g = jax.grad(lambda p: M.expected_score(p, edge, "log"))(edge)
+    np.testing.assert_array_equal(g, [1.0, 0.0])
 
 
 RULES = ("quadratic", "log", "spherical")
@@ -83,6 +88,10 @@ def test_bad_input():
         M.expected_score([0.5, 0.5], [0.2, 0.3, 0.5])
     with pytest.raises(ValueError, match="rule"):
         M.expected_score([0.5, 0.5], [0.5, 0.5], "cubic")
+    # a callable rule gets a checked report too (was: -4.5 for the report [2, -1])
+    with pytest.raises(ValueError, match="report"):
+        M.properness_gap([2.0, -1.0], [0.5, 0.5],
+                         rule=lambda p: 2 * p - (p**2).sum(-1, keepdims=True))
     with pytest.raises(ValueError, match="outcome"):
         M.log_score([0.5, 0.5], 2)
     with pytest.raises(TypeError, match="outcome"):
