@@ -251,6 +251,21 @@ def test_auction_outcomes_by_hand():
     np.testing.assert_allclose(bat.payments[:, 1], [0.5, 0.55, 0.0])
     with pytest.raises(ValueError, match="kind"):
         auctions.auction_outcome(b, v, "dutch")
+    # a break-tester's finds: NaN/inf bids became NaN payments and revenue silently; no
+    # bidder was numpy's "zero-size array"; win_probability took rows that are not
+    # distributions and a reserve without its grid
+    for bad_b, bad_v in (([np.nan, 0.5], [1.0, 1.0]), ([np.inf, 0.5], [1.0, 1.0]),
+                         ([0.5, 0.5], [np.nan, 1.0])):
+        with pytest.raises(ValueError, match="bids|values"):
+            auctions.auction_outcome(bad_b, bad_v, "second_price")
+    with pytest.raises(ValueError, match="at least one bidder"):
+        auctions.auction_outcome(np.zeros(0), np.zeros(0))
+    with pytest.raises(ValueError, match="sum to 1"):
+        auctions.win_probability([[0.5, 0.9], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="bid grid"):
+        auctions.win_probability([[0.5, 0.5], [0.5, 0.5]], reserve=0.5)
+    with pytest.raises(ValueError, match=r"\[bidders, M\]"):
+        auctions.win_probability([0.5, 0.5])
 
 
 @pytest.mark.slow

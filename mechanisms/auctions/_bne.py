@@ -41,6 +41,7 @@ from ...kernel import (
     check_finite,
     check_positive_int,
     check_positive_scalar,
+    check_simplex,
     is_concrete,
     iterate,
     pytree_dataclass,
@@ -66,6 +67,10 @@ def win_probability(bid_probs, reserve=None, bids=None) -> jax.Array:
       ``W [bidders, M]``: ``W[i, m]`` is the probability that bidder ``i`` wins with bid ``m``
       (ties split uniformly at random) when every other bidder ``j`` bids by ``bid_probs[j]``.
 
+    Raises:
+      ValueError: if ``bid_probs`` is not ``[bidders, M]`` with rows that are probability
+        vectors (concrete input), or a ``reserve`` comes without a matching ``bids`` grid.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from socialign.mechanisms import auctions
@@ -73,8 +78,20 @@ def win_probability(bid_probs, reserve=None, bids=None) -> jax.Array:
       >>> auctions.win_probability(q).tolist()
       [[0.25, 0.75], [0.25, 0.75]]
     """
-    q = jnp.asarray(bid_probs)
+    q = as_float_array(bid_probs, "bid_probs")
+    if q.ndim != 2:
+        raise ValueError(f"bid_probs must have shape [bidders, M]; got {tuple(q.shape)}")
+    check_simplex(q, "bid_probs")
     n, M = q.shape
+    if reserve is not None:
+        if bids is None:
+            raise ValueError("a reserve needs the bid grid: pass bids [M] as well")
+        bids = as_float_array(bids, "bids")
+        if bids.shape != (M,):
+            raise ValueError(f"bids must have shape ({M},) (one entry per column of bid_probs); "
+                             f"got {tuple(bids.shape)}")
+        check_finite(bids, "bids")
+        check_finite(reserve, "reserve")
     cum = jnp.cumsum(q, axis=-1)
     L = cum - q  # P(b_j < b_m)
     E = q

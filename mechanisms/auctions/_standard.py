@@ -125,7 +125,8 @@ def auction_outcome(bids, values, kind: str = "first_price", reserve=0.0) -> Auc
       An :class:`AuctionOutcome`.
 
     Raises:
-      ValueError: on an unknown ``kind`` or shapes that do not broadcast.
+      ValueError: on an unknown ``kind``, shapes that do not broadcast, no bidder, or a
+        concrete NaN or inf.
       TypeError: on non-numeric input.
 
     Example:
@@ -139,6 +140,10 @@ def auction_outcome(bids, values, kind: str = "first_price", reserve=0.0) -> Auc
                as_float_array(reserve, "reserve"))
     if b.ndim < 1:
         raise ValueError(f"bids must have shape [*batch, bidders]; got {tuple(b.shape)}")
+    if b.shape[-1] == 0:
+        raise ValueError("bids: an auction needs at least one bidder")
+    for x, name in ((b, "bids"), (v, "values"), (r, "reserve")):
+        check_finite(x, name)     # NaN or inf became NaN payments and revenue, silently
     try:
         shape = jnp.broadcast_shapes(b.shape, v.shape)
         batch = jnp.broadcast_shapes(shape[:-1], r.shape)
