@@ -321,6 +321,14 @@ def test_float32_counts():
     assert out.winners.tolist() == [False, True, False, False]
 
 
+def test_one_candidate_wins_every_rule():
+    """A single candidate: every rule elects it (ranked pairs raised an IndexError, a
+    break-tester's find)."""
+    p = sc.Profile.from_orders([[0]], [3.0])
+    for name, rule in RULES.items():
+        assert rule(p).winners.tolist() == [True], name
+
+
 def test_float32_electorate_too_large_to_separate_one_vote():
     """3,000,001 voters split 1,500,001 to 1,500,000: in float32 the tie tolerance (lp_tol x
     voters) is 2.9 votes, so every rule tied the two and ranked pairs with a tie-breaker

@@ -485,6 +485,9 @@ def schulze(profile: Profile | MarginGraph, *, batch_size: int | None = None) ->
 
 def _ranked_pairs_1(marg, voters, order):
     m = marg.shape[-1]
+    if m == 1:   # no pair to lock: the one candidate wins (scan cannot trace an empty body)
+        return _outcome(jnp.ones(1, bool), jnp.zeros(1, marg.dtype), jnp.zeros(1, jnp.int32),
+                        marg.dtype)
     pairs = np.array([(a, b) for a in range(m) for b in range(m) if a != b], dtype=np.int32)
     src, dst = jnp.asarray(pairs[:, 0]), jnp.asarray(pairs[:, 1])
     tol = _vtol(voters, marg.dtype)
