@@ -260,6 +260,9 @@ def test_auction_outcomes_by_hand():
             auctions.auction_outcome(bad_b, bad_v, "second_price")
     with pytest.raises(ValueError, match="at least one bidder"):
         auctions.auction_outcome(np.zeros(0), np.zeros(0))
+    d = auctions.uniform([0.0, 0.0], [1.0, 1.0], 5)
+    with pytest.raises(ValueError, match="num_samples must be at least 2"):   # se was NaN
+        auctions.monte_carlo_revenue(jax.random.key(0), d, "second_price", num_samples=1)
     with pytest.raises(ValueError, match="sum to 1"):
         auctions.win_probability([[0.5, 0.9], [0.5, 0.5]])
     with pytest.raises(ValueError, match="bid grid"):

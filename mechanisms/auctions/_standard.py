@@ -40,6 +40,7 @@ from ...kernel import (
     check_finite,
     check_positive_int,
     pytree_dataclass,
+    static_field,
 )
 from ._distributions import ValueDistribution, _interp
 
@@ -357,7 +358,7 @@ class MonteCarloEstimate:
     revenue_se: jax.Array
     welfare: jax.Array
     welfare_se: jax.Array
-    num_samples: int
+    num_samples: int = static_field(default=0)   # a Python int, not an array leaf
 
 
 def monte_carlo_revenue(key, dists: ValueDistribution, kind: str = "second_price",
@@ -399,6 +400,9 @@ def monte_carlo_revenue(key, dists: ValueDistribution, kind: str = "second_price
         raise TypeError(f"dists must be a ValueDistribution, got {type(dists).__name__}")
     _check_kind(kind)
     S = check_positive_int(num_samples, "num_samples")
+    if S < 2:
+        raise ValueError(f"num_samples must be at least 2 (a standard error needs two "
+                         f"samples), got {S}")
     if len(dists.batch_shape) != 1:
         raise ValueError(f"dists must have one batch axis (bidders); got batch shape "
                          f"{dists.batch_shape}")
