@@ -207,3 +207,16 @@ def test_ppo_validates_its_inputs():
         envs.PPOConfig(gamma=1.5)
     with pytest.raises(ValueError, match="config.hidden"):
         envs.PPOConfig(hidden=())
+
+
+def test_learners_validate_their_inputs():
+    """Wrong-shaped rewards gave XLA's "mul got incompatible shapes", a NaN reward a NaN policy
+    without a word, and RegretMatching(plus="yes") was taken (a break-tester's finds)."""
+    h = envs.Hedge()
+    s = h.init(3)
+    with pytest.raises(ValueError, match=r"rewards must have the state's shape \(3,\)"):
+        h.update(s, jnp.ones(2))
+    with pytest.raises(ValueError, match="rewards must be finite"):
+        h.update(s, jnp.array([jnp.nan, 0.0, 0.0]))
+    with pytest.raises(TypeError, match="plus must be a bool"):
+        envs.RegretMatching(plus="yes")

@@ -42,7 +42,13 @@ import abc
 import jax
 import jax.numpy as jnp
 
-from ...kernel import check_positive_int, check_positive_scalar, pytree_dataclass, static_field
+from ...kernel import (
+    check_finite,
+    check_positive_int,
+    check_positive_scalar,
+    pytree_dataclass,
+    static_field,
+)
 
 __all__ = ["Hedge", "LearnerState", "NoRegretLearner", "OptimisticHedge",
            "OptimisticRegretMatching", "RegretMatching", "self_play"]
@@ -114,9 +120,18 @@ class NoRegretLearner(abc.ABC):
         """``(cumulative, last)`` after observing ``rewards``."""
 
     def update(self, state: LearnerState, rewards) -> LearnerState:
-        """Observe every action's reward ``[*batch, K]`` for the strategy just played."""
-        p = self.policy(state)
+        """Observe every action's reward ``[*batch, K]`` for the strategy just played.
+
+        Raises:
+          ValueError: if ``rewards`` does not have the state's shape ``[*batch, K]``, or a
+            concrete ``rewards`` holds NaN or inf (under ``jit`` the numbers are the caller's).
+        """
         rewards = jnp.asarray(rewards, state.cumulative.dtype)
+        if rewards.shape != state.cumulative.shape:
+            raise ValueError(f"rewards must have the state's shape {state.cumulative.shape} "
+                             f"([*batch, actions]); got {rewards.shape}")
+        check_finite(rewards, "rewards")
+        p = self.policy(state)
         inst = rewards - jnp.sum(p * rewards, -1, keepdims=True)
         cum, last = self._accumulate(state, rewards, inst)
         t = state.steps + 1.0
@@ -192,6 +207,10 @@ class RegretMatching(NoRegretLearner):
     """
 
     plus: bool = static_field(default=False)
+
+    def __post_init__(self):
+        if not isinstance(self.plus, bool):
+            raise TypeError(f"plus must be a bool, got {self.plus!r}")
 
     def policy(self, state):
         return _positive_part_policy(state.cumulative)
