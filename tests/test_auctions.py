@@ -281,6 +281,14 @@ def test_distributions_sample_and_mean():
     assert abs(float(s.mean()) - 2 / 3) < 4 * float(s.std()) / np.sqrt(10_000)
 
 
+def test_batched_quantile_and_cdf():
+    """Each batch member's quantile and CDF (they raised numpy's "a should be 1-dimensional"
+    on a batched distribution, a break-tester's find)."""
+    d = auctions.uniform([0.0, 2.0], [1.0, 4.0], 3)
+    np.testing.assert_allclose(d.quantile(jnp.array([0.25, 0.75])), [[0.25, 2.5], [0.75, 3.5]])
+    np.testing.assert_allclose(d.cdf_at(0.5), [0.5, 0.0])
+
+
 def test_distributions_validate():
     with pytest.raises(ValueError, match="lo"):
         auctions.uniform(1.0, 0.0)

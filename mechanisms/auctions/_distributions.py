@@ -114,25 +114,38 @@ class ValueDistribution:
         """
         return _ironed(self)
 
+    def _per_member(self, x, xp, fp):
+        """``interp(x, xp_b, fp_b)`` for every batch member ``b``: ``[*x.shape, *batch]``."""
+        x = jnp.asarray(x, self.values.dtype)
+        if not self.batch_shape:
+            return _interp(x, xp, fp)
+        out = jax.vmap(lambda a, b: _interp(x, a, b), out_axes=-1)(
+            xp.reshape(-1, self.num_points), fp.reshape(-1, self.num_points))
+        return out.reshape(*x.shape, *self.batch_shape)
+
     def quantile(self, u) -> jax.Array:
-        """``F^{-1}(u)`` (linear between grid points) for ``u`` in ``[0, 1]``; unbatched only.
+        """``F^{-1}(u)`` (linear between grid points) for ``u`` in ``[0, 1]``: shape
+        ``[*u.shape, *batch]`` (each batch member's quantile).
 
         Example:
           >>> from socialign.mechanisms import auctions
           >>> float(auctions.uniform(2.0, 4.0, 3).quantile(0.25))
           2.5
+          >>> auctions.uniform([0.0, 2.0], [1.0, 4.0], 3).quantile(0.5).tolist()
+          [0.5, 3.0]
         """
-        return _interp(jnp.asarray(u, self.values.dtype), self.cdf, self.values)
+        return self._per_member(u, self.cdf, self.values)
 
     def cdf_at(self, v) -> jax.Array:
-        """``F(v)`` (linear between grid points, 0 below and 1 above the grid); unbatched only.
+        """``F(v)`` (linear between grid points, 0 below and 1 above the grid): shape
+        ``[*v.shape, *batch]``.
 
         Example:
           >>> from socialign.mechanisms import auctions
           >>> float(auctions.uniform(0.0, 2.0, 3).cdf_at(0.5))
           0.25
         """
-        return _interp(jnp.asarray(v, self.values.dtype), self.values, self.cdf)
+        return self._per_member(v, self.values, self.cdf)
 
     def sample(self, key, shape=()) -> jax.Array:
         """Draw values of shape ``[*shape, *batch]`` by inverse-CDF sampling.
