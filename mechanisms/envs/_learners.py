@@ -197,6 +197,9 @@ class OptimisticHedge(Hedge):
 class RegretMatching(NoRegretLearner):
     """Regret matching (``plus=False``) or RM+ (``plus=True``, a static flag).
 
+    Raises:
+      TypeError: if ``plus`` is not a bool.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from socialign.mechanisms import envs
