@@ -353,6 +353,8 @@ def test_float32_electorate_too_large_to_separate_one_vote():
 def test_boundary_errors():
     with pytest.raises(TypeError, match="profile"):
         sc.borda(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="candidate 1.7 is not an integer"):   # was candidate 1
+        sc.Profile.from_ballots([[1.7]], 3)
     with pytest.raises(ValueError, match="ranks must lie"):
         sc.Profile([[0, 5, 1]])
     with pytest.raises(ValueError, match="counts must have shape"):

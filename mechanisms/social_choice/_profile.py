@@ -198,6 +198,7 @@ class Profile:
           counts: voters per ballot (default one each).
 
         Raises:
+          TypeError: if a candidate is not an integer (1.7 was read as candidate 1).
           ValueError: if a candidate is out of range or listed twice on a ballot.
 
         Example:
@@ -211,6 +212,8 @@ class Profile:
             for j, group in enumerate(ballot):
                 members = [group] if np.isscalar(group) else list(group)
                 for c in members:
+                    if isinstance(c, bool) or not isinstance(c, int | np.integer):
+                        raise TypeError(f"ballot {k}: candidate {c!r} is not an integer index")
                     c = int(c)
                     if not 0 <= c < m:
                         raise ValueError(f"ballot {k}: candidate {c} is outside [0, {m})")
