@@ -302,5 +302,11 @@ def test_adapters():
     assert int(tb.current_player(s)) == 1
     obs, s, r, term, trunc, info = tb.apply_action(jax.random.key(2), s, jnp.array([0.0, 1.0]))
     assert int(info["action"]) == 1 and bool(trunc)
+    # an integer-action game: a float action is refused (it was truncated, 1.7 -> 1)
+    tb = envs.TurnBasedWrapper(envs.RepeatedGame())
+    obs, s = tb.reset(jax.random.key(0))
+    with pytest.raises(TypeError, match="action must be an integer"):
+        tb.apply_action(jax.random.key(1), s, 1.7)
+    tb.apply_action(jax.random.key(1), s, 1)
     with pytest.raises(TypeError, match="env"):
         envs.JaxMARLWrapper(object())

@@ -138,10 +138,20 @@ class TurnBasedWrapper:
     def apply_action(self, key, state: TurnBasedState, action, params=None):
         """Record the current player's ``action`` (its row); step the game once all movers
         have acted. Returns ``(obs, state, rewards, terminated, truncated, info)``; until the
-        step happens ``obs``, ``rewards`` and ``info`` are zeros of their shapes."""
+        step happens ``obs``, ``rewards`` and ``info`` are zeros of their shapes.
+
+        Raises:
+          TypeError: if the environment's actions are integers and ``action`` is not.
+        """
         params = self.env.default_params if params is None else params
         p = self.current_player(state)
-        pending = state.pending.at[p].set(jnp.asarray(action, state.pending.dtype))
+        action = jnp.asarray(action)
+        if jnp.issubdtype(state.pending.dtype, jnp.integer) and not jnp.issubdtype(
+                action.dtype, jnp.integer):
+            # the cast below would truncate 1.7 to action 1 (env.step refuses it too)
+            raise TypeError(f"action must be an integer for this environment, got dtype "
+                            f"{action.dtype}")
+        pending = state.pending.at[p].set(action.astype(state.pending.dtype))
         acted = state.acted.at[p].set(True)
         ready = jnp.all(acted | ~self.env.movers(state.env_state))
         obs, s_next, rewards, term, trunc, info = self.env.step(key, state.env_state, pending,
