@@ -91,10 +91,22 @@ def regret_matching(regrets, legal) -> jax.Array:
 
 
 def _normalise(cum, legal) -> jax.Array:
+    """Rows of ``cum`` divided by their sums (uniform over legal actions for an empty row).
+
+    Each row is first divided by its largest entry: with steep averaging weights (DCFR's
+    ``t^gamma``) the entries stay finite while their sum overflows, and ``cum / inf`` made the
+    average policy all zeros, whose NashConv of 0 was reported CONVERGED. An entry that is
+    itself infinite gives NaN, which the loop reports as NONFINITE. (The division is by the
+    square root twice: XLA's CPU division multiplies by the reciprocal, and ``1 / 3e38`` is
+    subnormal in float32, flushed to zero.)"""
     legal = jnp.asarray(legal)
-    s = cum.sum(-1, keepdims=True)
+    top = jnp.max(cum, axis=-1, keepdims=True)
+    root = jnp.sqrt(jnp.where(top > 0, top, 1.0))
+    scaled = cum / root / root
+    s = scaled.sum(-1, keepdims=True)
     uniform = (legal / legal.sum(-1, keepdims=True)).astype(cum.dtype)
-    return jnp.where(s > 0, cum / jnp.where(s > 0, s, 1.0), uniform)
+    # an empty row (s == 0) is uniform; a NaN s (an infinite entry) stays NaN
+    return jnp.where(s == 0, uniform, scaled / jnp.where(s == 0, 1.0, s))
 
 
 def counterfactual_values(game: ExtensiveFormGame, policy, player: int, weighted_u=None):

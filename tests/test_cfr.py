@@ -100,6 +100,28 @@ def test_float32(kuhn):
     assert bool(eq.converged)
 
 
+def test_average_policy_survives_an_overflowing_row_sum():
+    """DCFR's t^gamma weights keep the cumulative policy finite while a row's sum overflows:
+    dividing by that sum (inf) made the average policy all zeros, whose NashConv of 0 came back
+    CONVERGED, even with throw=True (a break-tester's find). Rows are scaled by their largest
+    entry first; an infinite entry gives NaN (NONFINITE), never zeros."""
+    from socialign.solvers._cfr import _normalise
+
+    cum = jnp.array([[3e38, 3e38, 0.0], [1.0, 0.0, 0.0]], jnp.float32)
+    legal = jnp.array([[True, True, True], [True, True, False]])
+    np.testing.assert_allclose(_normalise(cum, legal), [[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    assert bool(jnp.all(jnp.isnan(_normalise(jnp.array([[jnp.inf, 1.0]]), legal[:1, :2]))))
+
+
+@pytest.mark.slow  # ~4,000 Kuhn iterations in float32
+def test_steep_discounted_cfr_is_never_converged_at_zeros(kuhn):
+    g32 = kuhn.with_utilities(kuhn.utilities.astype(jnp.float32))
+    eq = solvers.solve(g32, solvers.DiscountedCFR(gamma=10.0), max_steps=6000, tol=1e-7,
+                       throw=False)
+    assert int(eq.result) != 0 or np.allclose(np.asarray(eq.strategies).sum(-1)[
+        np.asarray(g32.tree.infoset_num_actions) > 0], 1.0, atol=1e-5)
+
+
 @given(seed=st.integers(0, 2**31 - 1))
 def test_certificate_is_exact_on_random_zero_sum_games(kuhn, seed):
     rng = np.random.default_rng(seed)
