@@ -374,6 +374,13 @@ class ExtensiveFormGame:
             chance_probs = jnp.broadcast_to(chance_probs, (*batch, *want))
         check_finite(utilities, "utilities")
         check_finite(chance_probs, "chance_probs")
+        if is_concrete(chance_probs) and chance_probs.size:
+            # as from_arrays checks (the constructor took Kuhn's deal probabilities times 5)
+            cp = np.asarray(chance_probs, np.float64)
+            tol = max(1e-9, 64 * float(jnp.finfo(chance_probs.dtype).eps))
+            if np.any(cp < 0) or np.any(np.abs(cp.sum(-1) - 1) > tol):
+                raise ValueError("chance_probs must be non-negative and sum to 1 at every "
+                                 "chance node (last axis)")
         object.__setattr__(self, "utilities", utilities)
         object.__setattr__(self, "chance_probs", chance_probs)
         object.__setattr__(self, "tree", tree)

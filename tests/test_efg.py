@@ -234,6 +234,12 @@ def test_from_arrays_validation():
         EFG.from_arrays(**{k: v for k, v in spec.items() if k != "chance_prob"})
     with pytest.raises(TypeError, match="utilities"):
         EFG.from_arrays(parent=[-1, 0], player=[0, T], utilities="x")
+    # the constructor checks chance probabilities as from_arrays does (it took Kuhn's deal
+    # probabilities times 5 and negative ones; a break-tester's find)
+    g = EFG.from_arrays(**spec)
+    for factor in (5.0, -1.0):
+        with pytest.raises(ValueError, match="chance_probs must be non-negative and sum to 1"):
+            EFG(g.utilities, np.asarray(g.chance_probs) * factor, g.tree)
 
 
 def test_policy_validation(kuhn):
