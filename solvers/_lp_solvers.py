@@ -49,7 +49,7 @@ from ._game import NormalFormGame
 from ._linprog import InteriorPoint, IPMState, StandardLP, ipm_solution
 from ._metrics import _ranges, _relative_gains
 from ._simplex import InequalityLP, PrimalSimplex, PrimalSimplexState
-from ._solve import Solver
+from ._solve import Solver, _float_setting
 
 __all__ = ["ZeroSumLP", "CorrelatedEquilibrium", "CoarseCorrelatedEquilibrium"]
 
@@ -344,6 +344,12 @@ class _CorrelatedBase(Solver):
     game_types = (NormalFormGame,)
     _coarse = False
 
+    def __post_init__(self):
+        if not isinstance(self.maximize_welfare, bool):
+            raise TypeError(f"maximize_welfare must be a bool, got {self.maximize_welfare!r}")
+        if self.lp_tol is not None:      # a negative lp_tol ran and came back STALLED
+            object.__setattr__(self, "lp_tol", _float_setting(self.lp_tol, "lp_tol"))
+
     def _gain_matrix(self, game):
         """``G [K, N]``: the gain of each deviation, per profile (constraints ``G p <= 0``),
         divided by the deviating player's payoff range (0 rows for a constant player)."""
@@ -431,6 +437,10 @@ class CorrelatedEquilibrium(_CorrelatedBase):
         point returns a central point of the CE polytope).
       lp_tol: interior-point tolerance (see :class:`ZeroSumLP`).
 
+    Raises:
+      TypeError: if ``maximize_welfare`` is not a bool or ``lp_tol`` not a real number.
+      ValueError: if ``lp_tol`` is not finite and ``> 0``.
+
     Example:
       >>> import jax; jax.config.update("jax_enable_x64", True)
       >>> from socialign import solvers
@@ -449,6 +459,10 @@ class CoarseCorrelatedEquilibrium(_CorrelatedBase):
 
     As :class:`CorrelatedEquilibrium`, with one constraint per player and deviation ``a_i'``
     (a deviation decided before seeing the recommendation). No-regret dynamics converge to this set.
+
+    Raises:
+      TypeError: if ``maximize_welfare`` is not a bool or ``lp_tol`` not a real number.
+      ValueError: if ``lp_tol`` is not finite and ``> 0``.
 
     Example:
       >>> from socialign import solvers

@@ -144,7 +144,7 @@ def stackelberg(game: NormalFormGame, *, leader: int = 0, tol=None, max_steps: i
         raise TypeError(f"game must be a NormalFormGame, got {type(game).__name__}")
     if game.num_players != 2:
         raise ValueError(f"stackelberg needs a two-player game, got {game.num_players} players")
-    if leader not in (0, 1):
+    if isinstance(leader, bool) or leader not in (0, 1):   # True == 1 is not a player index
         raise ValueError(f"leader must be 0 or 1, got {leader!r}")
     pay = game.payoffs
     A, B = pay[..., 0, :, :], pay[..., 1, :, :]

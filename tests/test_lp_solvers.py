@@ -257,3 +257,13 @@ def test_helper_found_edges_uniform_exact_float32_constant_sum_half_precision():
     # half precision cannot certify anything: refused at the boundary
     with pytest.raises(TypeError, match="float32 or float64"):
         solvers.solve(NormalFormGame.zero_sum(jnp.asarray(RPS, jnp.float16)), solvers.ZeroSumLP())
+
+
+def test_correlated_settings_are_validated():
+    """maximize_welfare='yes' was taken, and lp_tol=-1 ran and came back STALLED (a
+    break-tester's finds)."""
+    for C in (solvers.CorrelatedEquilibrium, solvers.CoarseCorrelatedEquilibrium):
+        with pytest.raises(TypeError, match="maximize_welfare must be a bool"):
+            C(maximize_welfare="yes")
+        with pytest.raises(ValueError, match="lp_tol"):
+            C(lp_tol=-1.0)

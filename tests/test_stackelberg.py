@@ -106,6 +106,8 @@ def test_bad_input():
     g = NormalFormGame.from_bimatrix([[1., 0.], [0., 1.]], [[1., 0.], [0., 1.]])
     with pytest.raises(ValueError, match="leader"):
         solvers.stackelberg(g, leader=2)
+    with pytest.raises(ValueError, match="leader"):     # was taken as leader 1
+        solvers.stackelberg(g, leader=True)
     with pytest.raises(ValueError, match="prior"):
         solvers.bayesian_stackelberg(np.zeros((2, 2, 2)), np.zeros((2, 2, 2)), [0.5, 0.6])
     with pytest.raises(ValueError, match="max_profiles"):
