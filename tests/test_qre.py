@@ -185,6 +185,23 @@ def test_homotopy_oracles():
     np.testing.assert_allclose(float(eq.values[0]), 1.0, atol=1e-7)
 
 
+def test_nearly_symmetric_game_stays_on_the_principal_branch():
+    """[[2 + e, 0], [0, 1]] vs [[1, 0], [0, 2]]: the principal branch runs to the pure
+    equilibrium (row 0, column 0). With tangents allowed to turn 11 degrees a step, the trace
+    jumped to another branch: (0.60, 0.40) at lambda = 2 for e = 0.01, CONVERGED (its fixed-point
+    residual is 1e-16), and homotopy=True ended at the mixed equilibrium where Gambit's logit
+    solver ends at the pure one (a break-tester's find; pygambit's logit_solve_lambda and a
+    fine-step continuation give (0.958, 0.852) at lambda = 2)."""
+    for e, row, col in ((0.01, 0.958, 0.8517), (0.05, 0.9612, 0.8541)):
+        g = solvers.NormalFormGame.from_bimatrix([[2 + e, 0], [0, 1]], [[1, 0], [0, 2]])
+        eq = solvers.solve(g, solvers.LogitQRE(temperature=0.5))
+        assert float(eq.strategies[0][0]) == pytest.approx(row, abs=1e-3)
+        assert float(eq.strategies[1][0]) == pytest.approx(col, abs=1e-3)
+        eq = solvers.solve(g, HOMOTOPY)
+        np.testing.assert_allclose(eq.strategies[0], [1, 0], atol=1e-6)
+        np.testing.assert_allclose(eq.strategies[1], [1, 0], atol=1e-6)
+
+
 def test_homotopy_tends_to_the_unique_equilibrium():
     # as T -> 0 on the principal branch, NashConv -> 0 and the QRE -> the closed-form NE
     eq = solvers.solve(BIASED_RPS, HOMOTOPY, tol=1e-7)
