@@ -54,6 +54,7 @@ from ..kernel import (
 from ._game import NormalFormGame
 from ._metrics import _ranges, _relative_gains
 from ._solve import Solver, _float_setting
+from ._vertex_enum import _OUTLIER  # one outlier rule for both enumerations
 
 __all__ = ["SupportEnumeration", "EquilibriumSet", "all_equilibria"]
 
@@ -132,11 +133,6 @@ def _indifference(M, rows, dim):
     sol = jnp.linalg.solve(systems, rhs[..., None])[..., 0]
     resid = jnp.max(jnp.abs(jnp.einsum("pij,pj->pi", systems, sol) - rhs), axis=-1)
     return sol, resid
-
-
-#: a player's payoffs are rescaled by the range over the strategies that survive iterated
-#: strict dominance when the dominated ones stretch the range more than this factor
-_OUTLIER = 2.0 ** 10
 
 
 def _undominated(payoffs, margin):
